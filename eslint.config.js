@@ -1,0 +1,51 @@
+// Lint rules that keep the house in order: strict TypeScript, and subsystems that
+// talk to each other only through their index.ts face, in one direction.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+// A file in src/<a>/ may import another subsystem only as '../<b>/index.js'.
+const faceOnly = {
+  regex: '^\\.\\./[^/]+/(?!index\\.js$).+',
+  message: 'Import another subsystem only through its face: ../<subsystem>/index.js',
+};
+
+// Which subsystems each one may NOT import: dependencies point one way.
+const forbidden = {
+  model: ['store', 'ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab', 'config'],
+  calc: ['store', 'ipam', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
+  bgp: ['store', 'ipam', 'calc', 'agent', 'cli', 'cni', 'api', 'lab'],
+  store: ['ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
+  ipam: ['calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
+  dataplane: ['store', 'ipam', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
+};
+
+const layering = Object.entries(forbidden).map(([sub, bans]) => ({
+  files: [`src/${sub}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        faceOnly,
+        ...bans.map((b) => ({ group: [`../${b}/*`, `../../${b}/*`], message: `${sub} must not depend on ${b}` })),
+      ],
+    }],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.lab/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [faceOnly] }] },
+  },
+  ...layering,
+);

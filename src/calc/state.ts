@@ -1,0 +1,128 @@
+// Desired dataplane state as plain data: what calc computes from the model and the
+// dataplane renders into ipset / iptables-restore / ip -batch text. No iptables syntax
+// here: rules are structured matches, sets are logical ids with members.
+
+/** Route protocol numbers Trellis owns: it only ever reads or writes routes with these. */
+export const ROUTE_PROTO_WORKLOAD = 78;
+export const ROUTE_PROTO_BGP = 79;
+
+export type Family = 4 | 6;
+
+export interface PortRange { from: number; to: number }
+
+/** One member set (selector, CIDR list or named port), split by the dataplane into a v4 and a v6 kernel set. */
+export interface IpSetState {
+  /** Stable short id derived from the canonical content key (e.g. a hash of the canonical selector). */
+  id: string;
+  /** hash:net for selectors and CIDRs (members are canonical CIDRs, /32 or /128 for endpoints); hash:ip,port for named ports. */
+  type: 'hash:net' | 'hash:ip,port';
+  /** Canonical key: what the set stands for, e.g. 'sel:ns == "tenant-a" && role == "db"' or 'nets:10.0.0.0/8'. */
+  key: string;
+  /** Sorted members: "10.0.0.5/32", "fd00::5/128"; for hash:ip,port "10.0.0.5,tcp:8080". */
+  members: string[];
+}
+
+export type RuleAction = 'Allow' | 'Deny' | 'Log' | 'Pass';
+
+/** A policy or profile rule compiled against the model: every selector and net is a set reference. */
+export interface CompiledRule {
+  action: RuleAction;
+  /** Restrict to one IP family (from ipVersion, or implied by ICMP vs ICMPv6 / nets of one family). */
+  ipVersion?: Family;
+  /** IANA protocol numbers. */
+  protocol?: number;
+  notProtocol?: number;
+  icmp?: { type: number; code?: number };
+  notIcmp?: { type: number; code?: number };
+  /** All listed sets must contain the source address (AND); notSrcSets: none may. */
+  srcSets: string[];
+  notSrcSets: string[];
+  dstSets: string[];
+  notDstSets: string[];
+  /** Numeric ports; an empty list means any port. */
+  srcPorts: PortRange[];
+  notSrcPorts: PortRange[];
+  dstPorts: PortRange[];
+  notDstPorts: PortRange[];
+  /** Named ports resolved to hash:ip,port sets: the packet's (addr, proto:port) must be in one of them (OR, together with the numeric ports). */
+  srcNamedPortSets: string[];
+  dstNamedPortSets: string[];
+  /** True when a referenced set can only ever be empty and so the rule can never match (kept so explain can say why). */
+  neverMatches?: boolean;
+  /** Where the rule came from, for logs, comments and explain: "NetworkPolicy tenant-a/web ingress[0]". */
+  origin: string;
+}
+
+export interface PolicyState {
+  /** "NetworkPolicy/tenant-a/web" or "GlobalNetworkPolicy/deny-all". */
+  id: string;
+  order: number | null;
+  ingress: CompiledRule[];
+  egress: CompiledRule[];
+}
+
+export interface ProfileState {
+  /** "Profile/tenant-a". */
+  id: string;
+  ingress: CompiledRule[];
+  egress: CompiledRule[];
+}
+
+/** For one endpoint and direction: the policies that apply, in order; then the profiles. */
+export interface DirectionState {
+  policies: string[];
+  profiles: string[];
+}
+
+/** Docker's -p: hostIP:hostPort -> container address:port. */
+export interface PortMapState {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  hostPort: number;
+  hostIP?: string;
+  containerIP: string;
+  containerPort: number;
+}
+
+export interface EndpointState {
+  /** "WorkloadEndpoint/tenant-a/web-1". */
+  id: string;
+  namespace: string;
+  name: string;
+  /** Host side of the veth. */
+  interfaceName: string;
+  /** Canonical /32 and /128 CIDRs. */
+  addresses: string[];
+  mac?: string;
+  /** Ingress: traffic to the workload. Egress: traffic from it. */
+  ingress: DirectionState;
+  egress: DirectionState;
+  portMaps: PortMapState[];
+}
+
+export interface RouteState {
+  /** Canonical CIDR. */
+  dst: string;
+  family: Family;
+  /** Device route over the endpoint's veth ('scope link'). */
+  dev: string;
+}
+
+export interface NatState {
+  /** Pools with natOutgoing: traffic from these to anywhere outside allPools is masqueraded. */
+  masqueradeSources: string[];
+  /** Every pool CIDR (traffic between pools is never NATed). */
+  allPools: string[];
+}
+
+export interface DesiredState {
+  nodeName: string;
+  /** Local workload endpoints, sorted by id. */
+  endpoints: EndpointState[];
+  /** Every policy and profile referenced by a local endpoint, sorted by id. */
+  policies: PolicyState[];
+  profiles: ProfileState[];
+  /** Every set referenced by those rules, sorted by id. */
+  ipsets: IpSetState[];
+  routes: RouteState[];
+  nat: NatState;
+}

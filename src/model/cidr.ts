@@ -1,0 +1,48 @@
+// IP addresses and CIDRs, parsed by ipaddr.js: validation and canonical forms.
+import ipaddr from 'ipaddr.js';
+
+export type IpFamily = 4 | 6;
+export interface Cidr { family: IpFamily; address: string; prefixLength: number }
+
+export function isValidIp(s: string): boolean {
+  return ipaddr.isValid(s) && (ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(':') && ipaddr.IPv6.isValid(s)));
+}
+
+/** Parses "10.0.0.0/24", "fd00::/64", or a bare address (taken as /32 or /128). */
+export function parseCidr(s: string): Cidr {
+  if (!s.includes('/')) {
+    if (!isValidIp(s)) throw new Error(`"${s}" is not a valid IP address`);
+    const a = ipaddr.parse(s);
+    const family: IpFamily = a.kind() === 'ipv4' ? 4 : 6;
+    return { family, address: a.toString(), prefixLength: family === 4 ? 32 : 128 };
+  }
+  const [addr, len] = s.split('/');
+  if (!addr || !len || !/^\d{1,3}$/.test(len) || !isValidIp(addr)) throw new Error(`"${s}" is not a valid CIDR`);
+  const [a, prefixLength] = ipaddr.parseCIDR(s);
+  return { family: a.kind() === 'ipv4' ? 4 : 6, address: a.toString(), prefixLength };
+}
+
+export function isValidCidrOrIp(s: string): boolean {
+  try { parseCidr(s); return true; } catch { return false; }
+}
+
+/** The network form of a CIDR with host bits cleared: "10.1.2.3/24" -> "10.1.2.0/24". */
+export function canonicalCidr(s: string): string {
+  const c = parseCidr(s);
+  const net = c.family === 4
+    ? ipaddr.IPv4.networkAddressFromCIDR(`${c.address}/${c.prefixLength}`)
+    : ipaddr.IPv6.networkAddressFromCIDR(`${c.address}/${c.prefixLength}`);
+  return `${net.toString()}/${c.prefixLength}`;
+}
+
+export function cidrFamily(s: string): IpFamily {
+  return parseCidr(s).family;
+}
+
+/** True when address (bare) lies inside cidr. */
+export function cidrContains(cidr: string, address: string): boolean {
+  const c = parseCidr(cidr);
+  const a = ipaddr.parse(address);
+  if ((a.kind() === 'ipv4' ? 4 : 6) !== c.family) return false;
+  return a.match(ipaddr.parse(c.address), c.prefixLength);
+}

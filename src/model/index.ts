@@ -1,0 +1,4 @@
+// The model: resources, selectors, CIDRs. Pure: no I/O; imported by every subsystem.
+export * from './resources.js';
+export * from './cidr.js';
+export * from './selector/index.js';
