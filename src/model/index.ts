@@ -2,3 +2,4 @@
 export * from './resources.js';
 export * from './cidr.js';
 export * from './selector/index.js';
+export * from './load.js';

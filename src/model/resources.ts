@@ -2,8 +2,9 @@
 // names, so that existing Calico YAML applies unchanged. Types are inferred from the
 // schemas: one definition, no drift between what is validated and what is used.
 import { z } from 'zod';
-import { isValidCidrOrIp, isValidIp } from './cidr.js';
+import { cidrFamily, isValidCidrOrIp, isValidIp } from './cidr.js';
 import { selectorIssue } from './selector/index.js';
+import { LABEL_VALUE_RE, labelKeyProblem } from './labels.js';
 
 export const API_VERSION = 'trellis.dev/v1';
 export const CALICO_API_VERSION = 'projectcalico.org/v3';
@@ -17,22 +18,7 @@ export const resourceName = z.string()
   .max(253, 'must be at most 253 characters')
   .regex(NAME_RE, 'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit');
 
-const LABEL_NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_PREFIX_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_VALUE_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-export function labelKeyProblem(key: string): string | null {
-  const slash = key.lastIndexOf('/');
-  const prefix = slash >= 0 ? key.slice(0, slash) : null;
-  const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== null && (prefix.length > 253 || !LABEL_PREFIX_RE.test(prefix))) {
-    return `label key "${key}": prefix must be a DNS subdomain (e.g. example.com)`;
-  }
-  if (!LABEL_NAME_RE.test(name)) {
-    return `label key "${key}": name must be 1-63 characters of letters, digits, "-", "_" and ".", starting and ending with a letter or digit`;
-  }
-  return null;
-}
+export { labelKeyProblem };
 
 export const labels = z.record(z.string(), z.string()).superRefine((obj, ctx) => {
   for (const [k, v] of Object.entries(obj)) {
@@ -88,8 +74,8 @@ export const port = z.union([z.number(), z.string()]).superRefine((p, ctx) => {
 export type Port = z.infer<typeof port>;
 
 const icmpFields = z.object({
-  type: z.number().int().min(0).max(254, 'ICMP type must be 0-254'),
-  code: z.number().int().min(0).max(255, 'ICMP code must be 0-255').optional(),
+  type: z.number().int().min(0, 'must be 0-254 (ICMP type)').max(254, 'must be 0-254 (ICMP type)'),
+  code: z.number().int().min(0, 'must be 0-255 (ICMP code)').max(255, 'must be 0-255 (ICMP code)').optional(),
 }).strict();
 
 // ---- policy --------------------------------------------------------------------
@@ -120,8 +106,47 @@ export const rule = z.object({
   source: entityRule.optional(),
   destination: entityRule.optional(),
   metadata: z.object({ annotations: z.record(z.string(), z.string()).optional() }).strict().optional(),
-}).strict();
+}).strict().superRefine((r, ctx) => ruleCrossChecks(r, ctx));
 export type Rule = z.infer<typeof rule>;
+
+// Cross-field checks as Calico validates rules (added by calc: a rule that passes them
+// compiles faithfully; calc still fails closed on anything that slips through).
+const PORT_PROTOCOLS = new Set<unknown>(['TCP', 'UDP', 'SCTP', 'UDPLite', 6, 17, 132, 136]);
+function ruleCrossChecks(r: {
+  protocol?: Protocol; icmp?: unknown; notICMP?: unknown; ipVersion?: 4 | 6;
+  source?: EntityRule; destination?: EntityRule;
+}, ctx: z.RefinementCtx): void {
+  const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  for (const side of ['source', 'destination'] as const) {
+    const e = r[side];
+    for (const f of ['ports', 'notPorts'] as const) {
+      if ((e?.[f]?.length ?? 0) > 0 && !PORT_PROTOCOLS.has(r.protocol)) issue([side, f], `${f} need protocol TCP, UDP, SCTP or UDPLite`);
+    }
+  }
+  const icmpV4 = r.protocol === 'ICMP' || r.protocol === 1;
+  const icmpV6 = r.protocol === 'ICMPv6' || r.protocol === 58;
+  for (const f of ['icmp', 'notICMP'] as const) {
+    if (r[f] !== undefined && !icmpV4 && !icmpV6) issue([f], `${f} needs protocol ICMP or ICMPv6`);
+  }
+  if (r.ipVersion === 6 && icmpV4) issue(['ipVersion'], 'protocol ICMP is IPv4: use ICMPv6 with ipVersion 6');
+  if (r.ipVersion === 4 && icmpV6) issue(['ipVersion'], 'protocol ICMPv6 is IPv6: use ICMP with ipVersion 4');
+  const version = r.ipVersion ?? (icmpV4 ? 4 : icmpV6 ? 6 : undefined);
+  const only: Partial<Record<'source' | 'destination', 4 | 6>> = {};
+  for (const side of ['source', 'destination'] as const) {
+    for (const f of ['nets', 'notNets'] as const) {
+      (r[side]?.[f] ?? []).forEach((n, i) => {
+        if (!isValidCidrOrIp(n) || version === undefined) return;
+        const fam = cidrFamily(n);
+        if (fam !== version) issue([side, f, i], `"${n}" is an IPv${fam} CIDR but the rule is IPv${version} only${r.ipVersion === undefined ? ` (protocol ${String(r.protocol)})` : ''}`);
+      });
+    }
+    const fams = new Set((r[side]?.nets ?? []).filter(isValidCidrOrIp).map(cidrFamily));
+    if (fams.size === 1) only[side] = [...fams][0];
+  }
+  if (only.source !== undefined && only.destination !== undefined && only.source !== only.destination) {
+    issue(['destination', 'nets'], `source nets are IPv${only.source} and destination nets IPv${only.destination}: the rule could never match`);
+  }
+}
 
 export const POLICY_TYPES = ['Ingress', 'Egress'] as const;
 const policyTypes = z.array(z.enum(POLICY_TYPES, { errorMap: (_i, ctx) => ({ message: `${JSON.stringify(ctx.data)} is not one of Ingress, Egress` }) }));
@@ -168,7 +193,7 @@ export const workloadEndpointSpec = z.object({
   containerID: z.string().optional(),
   pod: z.string().optional(),
   endpoint: z.string().optional(),
-  interfaceName: z.string().min(1).max(15, 'interface names are at most 15 characters'),
+  interfaceName: z.string().min(1).max(15, 'must be at most 15 characters (a Linux interface name)'),
   mac: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address like 02:00:00:00:00:01').optional(),
   ipNetworks: z.array(cidr).min(1, 'needs at least one address'),
   ipNATs: z.array(z.object({ internalIP: ipAddress, externalIP: ipAddress }).strict()).optional(),
@@ -192,8 +217,8 @@ export const ipPoolSpec = z.object({
   natOutgoing: z.boolean().optional(),
   disabled: z.boolean().optional(),
   nodeSelector: selector.optional(),
-  ipipMode: z.enum(['Never'], { errorMap: () => ({ message: 'Trellis routes without encapsulation: only "Never" is supported' }) }).optional(),
-  vxlanMode: z.enum(['Never'], { errorMap: () => ({ message: 'Trellis routes without encapsulation: only "Never" is supported' }) }).optional(),
+  ipipMode: z.enum(['Never'], { errorMap: () => ({ message: 'must be "Never": Trellis routes without encapsulation' }) }).optional(),
+  vxlanMode: z.enum(['Never'], { errorMap: () => ({ message: 'must be "Never": Trellis routes without encapsulation' }) }).optional(),
 }).strict();
 
 const asNumber = z.union([

@@ -1,0 +1,190 @@
+// Canonical forms: equivalent selectors share one string (it names ipsets), the
+// canonical string parses back to itself, and normalising never changes what matches.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { andSelectors, mapLabelKeys, parseSelector, SelectorError } from '../../src/model/index.js';
+import type { SelectorNode } from '../../src/model/selector/ast.js';
+import { parseAst } from '../../src/model/selector/parser.js';
+
+// [source, its canonical form]
+const canonical: Array<[string, string]> = [
+  ['', 'all()'],
+  ['  all( ) ', 'all()'],
+  ["app=='web'", 'app == "web"'],
+  [`q == 'say "hi"'`, `q == 'say "hi"'`],
+  ['app   !=   "web"', 'app != "web"'],
+  ['app in {"z","a", "m", "a"}', 'app in {"a", "m", "z"}'],
+  ['app in {"a"}', 'app == "a"'],
+  ['app not in {"a", "a"}', 'app != "a"'],
+  ['app in {}', '!all()'],
+  ['app not in {}', 'all()'],
+  ['has( app )', 'has(app)'],
+  ['! has(app)', '!has(app)'],
+  ['!!has(app)', 'has(app)'],
+  ['!!!has(app)', '!has(app)'],
+  ['!(app == "web")', 'app != "web"'],
+  ['!(app != "web")', 'app == "web"'],
+  ['!(app in {"a","b"})', 'app not in {"a", "b"}'],
+  ['!(app not in {"a","b"})', 'app in {"a", "b"}'],
+  ['!app contains "x"', '!(app contains "x")'],
+  ["v starts with 'a'", 'v starts with "a"'],
+  ['v ends with "a"', 'v ends with "a"'],
+  ['b == "1" && a == "1"', 'a == "1" && b == "1"'],
+  ['b == "1" || a == "1"', 'a == "1" || b == "1"'],
+  ['a == "1" && (b == "1" && (c == "1"))', 'a == "1" && b == "1" && c == "1"'],
+  ['has(a) && has(a)', 'has(a)'],
+  ['has(a) || has(b) || has(a)', 'has(a) || has(b)'],
+  ['a == "1" || a == "2"', 'a in {"1", "2"}'],
+  ['a == "1" || a in {"3", "2"}', 'a in {"1", "2", "3"}'],
+  ['a != "1" && a != "2"', 'a not in {"1", "2"}'],
+  ['a in {"1","2"} && a in {"2","3"}', 'a == "2"'],
+  ['a in {"1"} && a in {"2"}', '!all()'],
+  ['a not in {"1","2"} || a not in {"2","3"}', 'a != "2"'],
+  ['a != "1" || a != "2"', 'all()'],
+  ['all() && app == "x"', 'app == "x"'],
+  ['all() || app == "x"', 'all()'],
+  ['!all() || app == "x"', 'app == "x"'],
+  ['!all() && app == "x"', '!all()'],
+  ['(a == "1" || b == "2") && c == "3"', '(a == "1" || b == "2") && c == "3"'],
+  ['a == "1" || b == "2" && c == "3"', 'a == "1" || b == "2" && c == "3"'],
+  ['!(a == "1" && b == "2")', '!(a == "1" && b == "2")'],
+  ['global() && tier == "x"', 'global() && tier == "x"'],
+  ['!global()', '!global()'],
+  ['example.com/tier=="gold"', 'example.com/tier == "gold"'],
+];
+
+test('canonical forms: spacing, quoting, sets, flattening, ordering, negation', () => {
+  for (const [src, want] of canonical) {
+    assert.is(parseSelector(src).canonical, want, `canonical of ${JSON.stringify(src)}`);
+  }
+});
+
+test('the canonical form is a fixed point: it parses back to itself', () => {
+  for (const [src] of canonical) {
+    const c = parseSelector(src).canonical;
+    assert.is(parseSelector(c).canonical, c, `re-parsing ${JSON.stringify(c)}`);
+  }
+});
+
+// Groups of differently written but equivalent selectors.
+const equivalent: string[][] = [
+  ['app == "web" && tier == "x"', "tier=='x'&&app=='web'", '(tier == "x") && (app == "web")', '!!(app == "web") && tier == "x"', 'all() && tier == "x" && app == "web" && app == "web"'],
+  ['a == "1" || b == "2" || c == "3"', 'c == "3" || (b == "2" || a == "1")', '(a == "1" || b == "2") || c == "3"'],
+  ['app in {"a", "b"}', 'app in {"b", "a", "b"}', 'app == "b" || app == "a"', '!(app not in {"a","b"})'],
+  ['app not in {"a", "b"}', '!(app in {"a","b"})', 'app != "a" && app != "b"', '!(app == "a" || app == "b")'],
+  ['', 'all()', 'a not in {}', 'all() || has(x)'],
+];
+
+test('equivalent selectors share one canonical string', () => {
+  for (const group of equivalent) {
+    const forms = group.map((s) => parseSelector(s).canonical);
+    for (let i = 1; i < forms.length; i++) {
+      assert.is(forms[i], forms[0], `${JSON.stringify(group[i])} and ${JSON.stringify(group[0])} are equivalent`);
+    }
+  }
+});
+
+// An independent, naive interpreter over the tree as parsed (before normalisation):
+// the compiled, normalised selector must agree with it everywhere.
+function reference(n: SelectorNode, l: Record<string, string>, global: boolean): boolean {
+  const has = (k: string) => Object.hasOwn(l, k);
+  switch (n.type) {
+    case 'all': return true;
+    case 'global': return global;
+    case 'has': return has(n.key);
+    case 'eq': return has(n.key) && l[n.key] === n.value;
+    case 'ne': return !has(n.key) || l[n.key] !== n.value;
+    case 'in': return has(n.key) && n.values.includes(l[n.key]!);
+    case 'notin': return !has(n.key) || !n.values.includes(l[n.key]!);
+    case 'contains': return has(n.key) && l[n.key]!.includes(n.value);
+    case 'startsWith': return has(n.key) && l[n.key]!.startsWith(n.value);
+    case 'endsWith': return has(n.key) && l[n.key]!.endsWith(n.value);
+    case 'not': return !reference(n.expr, l, global);
+    case 'and': return n.exprs.every((e) => reference(e, l, global));
+    case 'or': return n.exprs.some((e) => reference(e, l, global));
+  }
+}
+
+// Deterministic pseudo-random generator so a failure reproduces.
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
+}
+
+function randomSelector(r: () => number, depth: number): string {
+  const keys = ['a', 'b', 'c'];
+  const vals = ['1', '2', '3'];
+  const k = keys[Math.floor(r() * keys.length)]!;
+  const v = () => `"${vals[Math.floor(r() * vals.length)]}"`;
+  const set = () => `{${Array.from({ length: Math.floor(r() * 3) }, v).join(', ')}}`;
+  const choice = Math.floor(r() * (depth > 0 ? 14 : 10));
+  switch (choice) {
+    case 0: return `${k} == ${v()}`;
+    case 1: return `${k} != ${v()}`;
+    case 2: return `${k} in ${set()}`;
+    case 3: return `${k} not in ${set()}`;
+    case 4: return `has(${k})`;
+    case 5: return `${k} contains "1"`;
+    case 6: return `${k} starts with "2"`;
+    case 7: return r() < 0.5 ? 'all()' : 'global()';
+    case 8: return `${k} ends with "3"`;
+    case 9: return `!has(${k})`;
+    case 10: return `!(${randomSelector(r, depth - 1)})`;
+    case 11: return `(${randomSelector(r, depth - 1)})`;
+    case 12: return `${randomSelector(r, depth - 1)} && ${randomSelector(r, depth - 1)}`;
+    default: return `${randomSelector(r, depth - 1)} || ${randomSelector(r, depth - 1)}`;
+  }
+}
+
+test('normalising and compiling never change what a selector matches (2,000 random selectors)', () => {
+  const r = rng(42);
+  // Every label set over keys a, b, c with values absent/1/2/3: 64 sets.
+  const labelSets: Record<string, string>[] = [];
+  for (let i = 0; i < 64; i++) {
+    const l: Record<string, string> = {};
+    ['a', 'b', 'c'].forEach((k, j) => { const x = Math.floor(i / 4 ** j) % 4; if (x > 0) l[k] = String(x); });
+    labelSets.push(l);
+  }
+  for (let n = 0; n < 2000; n++) {
+    const src = randomSelector(r, 3);
+    const raw = parseAst(src);
+    const sel = parseSelector(src);
+    const again = parseSelector(sel.canonical);
+    assert.is(again.canonical, sel.canonical, `canonical of ${src} is a fixed point`);
+    for (const l of labelSets) {
+      for (const global of [false, true]) {
+        const want = reference(raw, l, global);
+        assert.is(sel.matches(l, { global }), want, `${src} on ${JSON.stringify(l)} global=${global}`);
+        assert.is(again.matches(l, { global }), want, `canonical ${sel.canonical} on ${JSON.stringify(l)} global=${global}`);
+      }
+    }
+  }
+});
+
+test('andSelectors conjoins, normalises and names the result by its canonical form', () => {
+  const s = andSelectors(parseSelector('app == "web"'), parseSelector('tier in {"b", "a"}'), parseSelector('all()'));
+  assert.is(s.canonical, 'app == "web" && tier in {"a", "b"}');
+  assert.is(s.source, s.canonical);
+  assert.is(s.matches({ app: 'web', tier: 'a' }), true);
+  assert.is(s.matches({ app: 'web', tier: 'c' }), false);
+  assert.is(andSelectors().canonical, 'all()', 'no operands: all()');
+  assert.is(andSelectors(parseSelector('a == "1"'), parseSelector('a == "2"')).canonical, '!all()', 'contradiction');
+  assert.is(andSelectors(parseSelector('b == "1"'), parseSelector('a == "1"')).canonical, parseSelector('a == "1" && b == "1"').canonical);
+});
+
+test('mapLabelKeys rewrites namespace labels onto endpoint labels', () => {
+  const ns = parseSelector('tier == "x" || !has(team) || global()');
+  const mapped = mapLabelKeys(ns, (k) => `pcns.${k}`);
+  assert.is(mapped.canonical, '!has(pcns.team) || global() || pcns.tier == "x"');
+  assert.is(mapped.matches({ 'pcns.tier': 'x', 'pcns.team': 't' }), true);
+  assert.is(mapped.matches({ tier: 'x', 'pcns.team': 't' }), false, 'the original key no longer counts');
+  assert.is(mapped.matches({ 'pcns.team': 't' }, { global: true }), true, 'global() survives the rewrite');
+  const both = andSelectors(parseSelector('app == "web"'), mapped);
+  assert.is(both.matches({ app: 'web', 'pcns.tier': 'x', 'pcns.team': 't' }), true);
+  assert.is(both.matches({ app: 'db', 'pcns.tier': 'x' }), false);
+  // Keys may collapse into one: sets then merge.
+  assert.is(mapLabelKeys(parseSelector('a == "1" || b == "2"'), () => 'k').canonical, 'k in {"1", "2"}');
+  assert.throws(() => mapLabelKeys(ns, (k) => `-${k}`), (e: unknown) => e instanceof SelectorError && /label key "-team"|label key "-tier"/.test(e.message));
+});
+
+test.run();
