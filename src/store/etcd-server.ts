@@ -1,6 +1,7 @@
 // Starts and stops etcd server processes (Debian's etcd-server): the embedded
 // single member trellisd runs when no endpoint is configured, and the members tests start.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -74,7 +75,8 @@ export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServ
     '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', opts.initialCluster ?? `${name}=${peerUrl}`,
     '--initial-cluster-state', 'new',
-    '--initial-cluster-token', `trellis-${name}`,
+    // Every member of one cluster must share the token: derive it from the member list.
+    '--initial-cluster-token', opts.initialCluster ? `trellis-${createHash('sha256').update(opts.initialCluster).digest('hex').slice(0, 12)}` : `trellis-${name}`,
     '--heartbeat-interval', '100',
     '--election-timeout', '1000',
     '--logger', 'zap',

@@ -1,0 +1,88 @@
+// trellisd settings: one table row per field with its schema, env var and default, so
+// the loader, the docs and the errors all agree. Env var: TRELLIS_ + the field name in
+// upper snake case (etcdCaFile -> TRELLIS_ETCD_CA_FILE).
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../log/index.js';
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const ENDPOINT_RE = /^https?:\/\/[^/\s]+\/?$/;
+const LISTEN_RE = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/;
+
+const path = z.string().min(1, 'must not be empty').refine((s) => s.startsWith('/'), 'must be an absolute path');
+const port = z.number({ invalid_type_error: 'must be a port number' }).int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+
+export interface DaemonConfig {
+  nodeName: string;
+  /** Empty: run the embedded single-member etcd. */
+  etcdEndpoints: string[];
+  etcdCaFile?: string;
+  etcdCertFile?: string;
+  etcdKeyFile?: string;
+  etcdUsername?: string;
+  etcdPassword?: string;
+  embeddedEtcdDir: string;
+  embeddedEtcdClientPort: number;
+  embeddedEtcdPeerPort: number;
+  apiListen: string;
+  apiTokenFile?: string;
+  logLevel: LogLevel;
+  resyncIntervalSeconds: number;
+  storePrefix: string;
+}
+
+export type FieldName = keyof DaemonConfig;
+
+export interface FieldSpec {
+  schema: z.ZodTypeAny;
+  /** Turns the env var's text into the value the schema checks. */
+  fromEnv(text: string): unknown;
+  default?: () => unknown;
+  doc: string;
+}
+
+const text = (s: string) => s;
+const num = (s: string): unknown => (/^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : s);
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+export const FIELDS: { [K in FieldName]: FieldSpec } = {
+  nodeName: {
+    schema: z.string().regex(NAME_RE, 'must be lower-case letters, digits, "-" and ".", as a Node resource name').max(253),
+    fromEnv: text, default: () => hostname().toLowerCase(), doc: 'this host\'s Node name',
+  },
+  etcdEndpoints: {
+    schema: z.array(z.string().regex(ENDPOINT_RE, 'each endpoint must look like http://host:port or https://host:port')),
+    fromEnv: list, default: () => [], doc: 'etcd client URLs (env: comma-separated); empty runs an embedded etcd',
+  },
+  etcdCaFile: { schema: path, fromEnv: text, doc: 'CA bundle that signed the etcd server certificates' },
+  etcdCertFile: { schema: path, fromEnv: text, doc: 'client certificate for etcd (with etcdKeyFile)' },
+  etcdKeyFile: { schema: path, fromEnv: text, doc: 'client key for etcd (with etcdCertFile)' },
+  etcdUsername: { schema: z.string().min(1, 'must not be empty'), fromEnv: text, doc: 'etcd user (with etcdPassword)' },
+  etcdPassword: { schema: z.string(), fromEnv: text, doc: 'etcd password' },
+  embeddedEtcdDir: { schema: path, fromEnv: text, default: () => '/var/lib/trellis/etcd', doc: 'data directory of the embedded etcd' },
+  embeddedEtcdClientPort: { schema: port, fromEnv: num, default: () => 2379, doc: 'loopback client port of the embedded etcd' },
+  embeddedEtcdPeerPort: { schema: port, fromEnv: num, default: () => 2380, doc: 'loopback peer port of the embedded etcd' },
+  apiListen: {
+    schema: z.string().refine((s) => { const m = LISTEN_RE.exec(s); return !!m && Number(m[2]) >= 1 && Number(m[2]) <= 65535; }, 'must be host:port, e.g. 127.0.0.1:9099 or [::1]:9099'),
+    fromEnv: text, default: () => '127.0.0.1:9099', doc: 'address of the HTTP API',
+  },
+  apiTokenFile: { schema: path, fromEnv: text, doc: 'file holding the bearer token the API requires for changes' },
+  logLevel: {
+    schema: z.enum(LOG_LEVELS, { errorMap: () => ({ message: `must be one of ${LOG_LEVELS.join(', ')}` }) }),
+    fromEnv: text, default: () => 'info', doc: 'log level',
+  },
+  resyncIntervalSeconds: {
+    schema: z.number({ invalid_type_error: 'must be a number of seconds' }).int('must be a whole number of seconds').min(0, 'must be 0 (off) or more').max(86400, 'must be at most 86400'),
+    fromEnv: num, default: () => 60, doc: 'how often the dataplane is re-read and repaired (0: never)',
+  },
+  storePrefix: {
+    schema: z.string().regex(/^\/([^\s]*\/)?$/, 'must start and end with "/", e.g. /trellis/v1/'),
+    fromEnv: text, default: () => '/trellis/v1/', doc: 'etcd key prefix of every Trellis key',
+  },
+};
+
+export const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
+
+export function envVarFor(field: FieldName): string {
+  return `TRELLIS_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
