@@ -49,6 +49,10 @@ export interface CompiledRule {
   dstNamedPortSets: string[];
   /** True when a referenced set can only ever be empty and so the rule can never match (kept so explain can say why). */
   neverMatches?: boolean;
+  /** Set when part of the rule could not be compiled faithfully and calc failed closed
+   *  (an Allow or Log that never matches, or a Deny that matches more): the reason, for
+   *  logs, rule comments and explain. Additive: renderers may ignore it. */
+  failClosed?: string;
   /** Where the rule came from, for logs, comments and explain: "NetworkPolicy tenant-a/web ingress[0]". */
   origin: string;
 }

@@ -1,0 +1,95 @@
+// The desired state of one node, computed from scratch: the reference the incremental
+// calculator is tested against, and what `policy explain` evaluates. Straightforward
+// scans, no caches: this file says what the answer is, incremental.ts says how to keep
+// it cheaply.
+import { resourceKey, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import {
+  comparePolicies, compilePolicy, compileProfile, compareStrings, endpointInSet, endpointMembers, endpointState,
+  hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
+  type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
+} from './compile.js';
+import { createLabelIndex } from './label-index.js';
+import type { DesiredState, EndpointState } from './state.js';
+
+export interface ComputeInput { nodeName: string; resources: readonly Resource[] }
+
+/** The latest resource per key, in a stable order (a later duplicate replaces an earlier one). */
+export function latestByKey(resources: readonly Resource[]): Resource[] {
+  const m = new Map<string, Resource>();
+  for (const r of resources) {
+    const k = resourceKey(r);
+    m.set(`${k.kind}/${k.namespace ?? ''}/${k.name}`, r);
+  }
+  return [...m.values()];
+}
+
+export function computeDesiredState({ nodeName, resources }: ComputeInput): DesiredState {
+  const all = latestByKey(resources);
+  const namespaceLabels = new Map<string, Record<string, string>>();
+  const profiles = new Map<string, CompiledProfile>();
+  const policies: CompiledPolicy[] = [];
+  const pools: IPPool[] = [];
+  for (const r of all) {
+    if (r.kind === 'Namespace') namespaceLabels.set(r.metadata.name, r.metadata.labels ?? {});
+    else if (r.kind === 'Profile') profiles.set(r.metadata.name, compileProfile(r));
+    else if (r.kind === 'NetworkPolicy' || r.kind === 'GlobalNetworkPolicy') {
+      const p = compilePolicy(r);
+      if (p) policies.push(p);
+    } else if (r.kind === 'IPPool') pools.push(r);
+  }
+  policies.sort(comparePolicies);
+  const profileLabels = (name: string) => profiles.get(name)?.labels;
+
+  const endpoints: EndpointInfo[] = [];
+  const locals: Array<{ r: WorkloadEndpoint; info: EndpointInfo }> = [];
+  for (const r of all) {
+    if (r.kind === 'WorkloadEndpoint') {
+      const info = workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels);
+      endpoints.push(info);
+      if (r.spec.node === nodeName) locals.push({ r, info });
+    } else if (r.kind === 'HostEndpoint') {
+      endpoints.push(hostEndpointInfo(r, profileLabels));
+    }
+  }
+
+  const usedPolicies = new Map<string, CompiledPolicy>();
+  const usedProfiles = new Map<string, CompiledProfile>();
+  const epStates: EndpointState[] = [];
+  for (const { r, info } of locals) {
+    const applies = (p: CompiledPolicy) => p.scope.matches(info.labels, { global: false });
+    const ingress = policies.filter((p) => p.ingress && applies(p));
+    const egress = policies.filter((p) => p.egress && applies(p));
+    for (const p of [...ingress, ...egress]) usedPolicies.set(p.id, p);
+    // A profile that does not exist allows nothing: it is left out.
+    const profs = info.profiles.map((n) => profiles.get(n)).filter((p): p is CompiledProfile => p !== undefined);
+    for (const p of profs) usedProfiles.set(p.id, p);
+    epStates.push(endpointState(r, info, ingress.map((p) => p.id), egress.map((p) => p.id), [...new Set(profs.map((p) => p.id))]));
+  }
+  epStates.sort((a, b) => compareStrings(a.id, b.id));
+
+  const defs = new Map<string, SetDef>();
+  for (const p of [...usedPolicies.values(), ...usedProfiles.values()]) for (const d of p.sets) defs.set(d.id, d);
+  // Set members: every endpoint cluster-wide that the set's selector matches (the label
+  // index only narrows which endpoints are tested).
+  const index = createLabelIndex();
+  endpoints.forEach((ep, i) => index.add(String(i), ep.labels));
+  const ipsets = [...defs.values()].map((d) => {
+    if (d.kind === 'nets') return ipSetState(d, d.nets);
+    const members = new Set<string>();
+    const consider = (ep: EndpointInfo) => { if (endpointInSet(d, ep)) for (const m of endpointMembers(d, ep)) members.add(m); };
+    const cands = index.candidates(d.selector.ast);
+    if (cands) for (const group of cands) for (const i of group) consider(endpoints[Number(i)]!);
+    else endpoints.forEach(consider);
+    return ipSetState(d, [...members].sort(compareStrings));
+  });
+
+  return {
+    nodeName,
+    endpoints: epStates,
+    policies: [...usedPolicies.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
+    profiles: [...usedProfiles.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
+    ipsets: ipsets.sort((a, b) => compareStrings(a.id, b.id)),
+    routes: routesOf(epStates),
+    nat: natOf(pools),
+  };
+}

@@ -1,0 +1,297 @@
+// `policy explain`: which policy or profile rule decides a new connection. It evaluates
+// the same CompiledRules and set members the dataplane renders (the DesiredState of the
+// source's node for egress and of the destination's node for ingress): there is no second
+// policy engine to drift from the first.
+import ipaddr from 'ipaddr.js';
+import { canonicalCidr, parseCidr, type Resource } from '../model/index.js';
+import { computeDesiredState, latestByKey } from './compute.js';
+import { compareStrings, portProtocolName } from './compile.js';
+import type { CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PortRange, RuleAction } from './state.js';
+
+export class ExplainError extends Error {
+  readonly code = 'EXPLAIN_INPUT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExplainError';
+  }
+}
+
+export type FlowEnd = { endpoint: string } | { cidr: string };
+
+export interface ExplainInput {
+  resources: readonly Resource[];
+  from: FlowEnd;
+  to: { endpoint: string };
+  /** Calico name (TCP, UDP, SCTP, UDPLite, ICMP, ICMPv6) or IANA number. */
+  protocol: string | number;
+  /** Destination port (port protocols). */
+  port?: number;
+  /** Source port; when absent, rules that test source ports are treated as not matching. */
+  srcPort?: number;
+  icmp?: { type: number; code?: number };
+  /** Which address family to explain when both ends have both. Default: 4 if possible. */
+  ipVersion?: Family;
+}
+
+export interface RuleHit { origin: string; action: RuleAction; policy?: string; profile?: string; index: number; failClosed?: string }
+
+export interface Verdict {
+  direction: 'ingress' | 'egress';
+  /** The endpoint whose policy decides ("WorkloadEndpoint/tenant-a/web"). */
+  endpoint: string;
+  node: string;
+  allowed: boolean;
+  /** What decided: a rule, or a default. */
+  decidedBy:
+    | { kind: 'rule'; hit: RuleHit }
+    | { kind: 'default'; reason: 'no policy and no profile: default deny' | 'policies applied but no rule matched: default deny' | 'no profile rule matched: default deny' | 'passed to profiles, but the endpoint has none: default deny' };
+  /** The Pass rule that sent the flow to the profiles, if any. */
+  passedBy?: RuleHit;
+  /** Log rules the flow hit on the way. */
+  logged: RuleHit[];
+  policies: string[];
+  profiles: string[];
+}
+
+export interface ExplainResult {
+  allowed: boolean;
+  flow: { src: string; dst: string; family: Family; protocol: number; port?: number; srcPort?: number; icmp?: { type: number; code?: number } };
+  from: string;
+  to: string;
+  /** Absent when the source is outside the cluster. */
+  egress?: Verdict;
+  ingress: Verdict;
+  notes: string[];
+}
+
+const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, sctp: 132, udplite: 136 };
+
+function protoNumber(p: string | number): number {
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p) || p < 1 || p > 255) throw new ExplainError(`protocol ${p} is not 1-255`);
+    return p;
+  }
+  const n = PROTOCOLS[p.toLowerCase()] ?? (/^\d+$/.test(p) ? Number(p) : undefined);
+  if (n === undefined || n < 1 || n > 255) throw new ExplainError(`unknown protocol "${p}" (TCP, UDP, SCTP, UDPLite, ICMP, ICMPv6 or 1-255)`);
+  return n;
+}
+
+function findEndpoint(resources: readonly Resource[], ref: string): { ns: string; name: string; node: string; addrs: string[] } {
+  const m = /^([^/]+)\/([^/]+)$/.exec(ref);
+  if (!m) throw new ExplainError(`"${ref}" is not NAMESPACE/ENDPOINT`);
+  const [, ns, name] = m as unknown as [string, string, string];
+  for (const r of resources) {
+    if (r.kind === 'WorkloadEndpoint' && (r.metadata.namespace ?? 'default') === ns && r.metadata.name === name) {
+      return { ns, name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr) };
+    }
+  }
+  throw new ExplainError(`no WorkloadEndpoint ${ns}/${name}`);
+}
+
+const hostOf = (cidr: string) => parseCidr(cidr).address;
+
+function inNetSet(set: IpSetState, addr: string): boolean {
+  const a = ipaddr.parse(addr);
+  const fam = a.kind() === 'ipv4' ? 4 : 6;
+  return set.members.some((m) => {
+    const c = parseCidr(m);
+    return c.family === fam && a.match(ipaddr.parse(c.address), c.prefixLength);
+  });
+}
+
+function inPortSet(set: IpSetState, addr: string, protocol: number, port: number | undefined): boolean {
+  const name = portProtocolName(protocol);
+  if (port === undefined || name === undefined) return false;
+  const want = ipaddr.parse(addr).toString();
+  return set.members.some((m) => {
+    const [ip, pp] = m.split(',') as [string, string | undefined];
+    return pp === `${name}:${port}` && ipaddr.parse(ip).toString() === want;
+  });
+}
+
+const inRanges = (ranges: PortRange[], p: number) => ranges.some((r) => p >= r.from && p <= r.to);
+
+interface Packet { src: string; dst: string; family: Family; protocol: number; port?: number; srcPort?: number; icmp?: { type: number; code?: number } }
+
+/** The dataplane's match, in words of the contract (state.ts). */
+export function ruleMatches(rule: CompiledRule, pkt: Packet, sets: ReadonlyMap<string, IpSetState>): boolean {
+  if (rule.neverMatches) return false;
+  if (rule.ipVersion !== undefined && rule.ipVersion !== pkt.family) return false;
+  if (rule.protocol !== undefined && rule.protocol !== pkt.protocol) return false;
+  if (rule.notProtocol !== undefined && rule.notProtocol === pkt.protocol) return false;
+  const icmpHit = (t: { type: number; code?: number }) => pkt.icmp !== undefined && pkt.icmp.type === t.type && (t.code === undefined || pkt.icmp.code === t.code);
+  if (rule.icmp && !icmpHit(rule.icmp)) return false;
+  if (rule.notIcmp && icmpHit(rule.notIcmp)) return false;
+  const set = (id: string) => sets.get(id);
+  // A set the state does not carry can hold nothing.
+  const inSet = (id: string, addr: string) => { const s = set(id); return s !== undefined && s.type === 'hash:net' && inNetSet(s, addr); };
+  if (!rule.srcSets.every((id) => inSet(id, pkt.src))) return false;
+  if (rule.notSrcSets.some((id) => inSet(id, pkt.src))) return false;
+  if (!rule.dstSets.every((id) => inSet(id, pkt.dst))) return false;
+  if (rule.notDstSets.some((id) => inSet(id, pkt.dst))) return false;
+  const portSide = (ports: PortRange[], notPorts: PortRange[], named: string[], addr: string, port: number | undefined): boolean => {
+    if (ports.length + notPorts.length + named.length === 0) return true;
+    if (port === undefined || portProtocolName(pkt.protocol) === undefined) return false;
+    if (ports.length + named.length > 0) {
+      const hit = inRanges(ports, port) || named.some((id) => { const s = set(id); return s !== undefined && inPortSet(s, addr, pkt.protocol, port); });
+      if (!hit) return false;
+    }
+    return !inRanges(notPorts, port);
+  };
+  if (!portSide(rule.srcPorts, rule.notSrcPorts, rule.srcNamedPortSets, pkt.src, pkt.srcPort)) return false;
+  if (!portSide(rule.dstPorts, rule.notDstPorts, rule.dstNamedPortSets, pkt.dst, pkt.port)) return false;
+  return true;
+}
+
+/** Calico's evaluation for one endpoint and direction: policies in order (Allow and Deny
+ *  decide, Log continues, Pass jumps to the profiles), default deny if policies applied;
+ *  otherwise (or after Pass) the profiles in order, where Pass moves to the next profile. */
+export function evaluateDirection(state: DesiredState, ep: EndpointState, direction: 'ingress' | 'egress', pkt: Packet): Verdict {
+  const dir: DirectionState = ep[direction];
+  const sets = new Map(state.ipsets.map((s) => [s.id, s]));
+  const policies = new Map(state.policies.map((p) => [p.id, p]));
+  const profiles = new Map(state.profiles.map((p) => [p.id, p]));
+  const v: Verdict = {
+    direction, endpoint: ep.id, node: state.nodeName, allowed: false,
+    decidedBy: { kind: 'default', reason: 'no policy and no profile: default deny' },
+    logged: [], policies: dir.policies, profiles: dir.profiles,
+  };
+  const hitOf = (rule: CompiledRule, index: number, owner: { policy?: string; profile?: string }): RuleHit => {
+    const h: RuleHit = { origin: rule.origin, action: rule.action, index, ...owner };
+    if (rule.failClosed) h.failClosed = rule.failClosed;
+    return h;
+  };
+  const decide = (hit: RuleHit) => { v.allowed = hit.action === 'Allow'; v.decidedBy = { kind: 'rule', hit }; return v; };
+  let passed = false;
+  if (dir.policies.length > 0) {
+    outer: for (const id of dir.policies) {
+      const rules = policies.get(id)?.[direction] ?? [];
+      for (const [i, rule] of rules.entries()) {
+        if (!ruleMatches(rule, pkt, sets)) continue;
+        const hit = hitOf(rule, i, { policy: id });
+        if (rule.action === 'Log') { v.logged.push(hit); continue; }
+        if (rule.action === 'Pass') { v.passedBy = hit; passed = true; break outer; }
+        return decide(hit);
+      }
+    }
+    if (!passed) { v.decidedBy = { kind: 'default', reason: 'policies applied but no rule matched: default deny' }; return v; }
+  }
+  if (dir.profiles.length === 0) {
+    v.decidedBy = { kind: 'default', reason: passed ? 'passed to profiles, but the endpoint has none: default deny' : 'no policy and no profile: default deny' };
+    return v;
+  }
+  for (const id of dir.profiles) {
+    const rules = profiles.get(id)?.[direction] ?? [];
+    for (const [i, rule] of rules.entries()) {
+      if (!ruleMatches(rule, pkt, sets)) continue;
+      const hit = hitOf(rule, i, { profile: id });
+      if (rule.action === 'Log') { v.logged.push(hit); continue; }
+      if (rule.action === 'Pass') break; // on to the next profile
+      return decide(hit);
+    }
+  }
+  v.decidedBy = { kind: 'default', reason: 'no profile rule matched: default deny' };
+  return v;
+}
+
+export function explainFlow(input: ExplainInput): ExplainResult {
+  const resources = latestByKey(input.resources);
+  const notes: string[] = [];
+  const protocol = protoNumber(input.protocol);
+  if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 0 || input.port > 65535)) throw new ExplainError(`port ${input.port} is not 0-65535`);
+  if (input.port !== undefined && portProtocolName(protocol) === undefined) throw new ExplainError(`protocol ${input.protocol} has no ports`);
+  const dstEp = findEndpoint(resources, input.to.endpoint);
+
+  let srcEp: ReturnType<typeof findEndpoint> | undefined;
+  let srcCandidates: string[];
+  if ('endpoint' in input.from) {
+    srcEp = findEndpoint(resources, input.from.endpoint);
+    srcCandidates = srcEp.addrs.map(hostOf);
+  } else {
+    let c;
+    try { c = parseCidr(input.from.cidr); } catch { throw new ExplainError(`"${input.from.cidr}" is not an IP address or CIDR`); }
+    const first = ipaddr.IPv4.isValid(c.address) && c.family === 4
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${c.address}/${c.prefixLength}`).toString()
+      : ipaddr.IPv6.networkAddressFromCIDR(`${c.address}/${c.prefixLength}`).toString();
+    if (c.prefixLength < (c.family === 4 ? 32 : 128)) notes.push(`source ${input.from.cidr} evaluated at its first address ${first}; rules with nets inside it may decide differently for other addresses`);
+    srcCandidates = [first];
+    // An address that belongs to an endpoint is that endpoint: its egress policy applies too.
+    const owner = resources.find((r) => r.kind === 'WorkloadEndpoint' && r.spec.ipNetworks.some((n) => hostOf(canonicalCidr(n)) === first && parseCidr(n).prefixLength === (c.family === 4 ? 32 : 128)));
+    if (owner && owner.kind === 'WorkloadEndpoint') {
+      srcEp = findEndpoint(resources, `${owner.metadata.namespace ?? 'default'}/${owner.metadata.name}`);
+      notes.push(`source ${first} is WorkloadEndpoint ${owner.metadata.namespace ?? 'default'}/${owner.metadata.name}`);
+    }
+  }
+  const dstAddrs = dstEp.addrs.map(hostOf);
+  const fam = (a: string): Family => (a.includes(':') ? 6 : 4);
+  const families: Family[] = input.ipVersion !== undefined ? [input.ipVersion] : protocol === 58 ? [6] : protocol === 1 ? [4] : [4, 6];
+  let src: string | undefined;
+  let dst: string | undefined;
+  let family: Family | undefined;
+  for (const f of families) {
+    src = srcCandidates.find((a) => fam(a) === f);
+    dst = dstAddrs.find((a) => fam(a) === f);
+    if (src && dst) { family = f; break; }
+  }
+  if (!src || !dst || !family) throw new ExplainError(`the source and ${input.to.endpoint} share no address family${input.ipVersion ? ` (asked for IPv${input.ipVersion})` : ''}`);
+  if ((protocol === 1 && family !== 4) || (protocol === 58 && family !== 6)) throw new ExplainError(`protocol ${input.protocol} does not fit IPv${family}`);
+
+  const pkt: Packet = { src, dst, family, protocol };
+  if (input.port !== undefined) pkt.port = input.port;
+  if (input.srcPort !== undefined) pkt.srcPort = input.srcPort;
+  if (input.icmp) pkt.icmp = input.icmp;
+
+  const endpointIn = (state: DesiredState, ns: string, name: string): EndpointState => {
+    const ep = state.endpoints.find((e) => e.namespace === ns && e.name === name);
+    if (!ep) throw new ExplainError(`WorkloadEndpoint ${ns}/${name} is missing from node ${state.nodeName}'s state`);
+    return ep;
+  };
+  const dstState = computeDesiredState({ nodeName: dstEp.node, resources });
+  const ingress = evaluateDirection(dstState, endpointIn(dstState, dstEp.ns, dstEp.name), 'ingress', pkt);
+  let egress: Verdict | undefined;
+  if (srcEp) {
+    const srcState = srcEp.node === dstEp.node ? dstState : computeDesiredState({ nodeName: srcEp.node, resources });
+    egress = evaluateDirection(srcState, endpointIn(srcState, srcEp.ns, srcEp.name), 'egress', pkt);
+  }
+  const result: ExplainResult = {
+    allowed: ingress.allowed && (egress?.allowed ?? true),
+    flow: pkt,
+    from: srcEp ? `${srcEp.ns}/${srcEp.name}` : ('cidr' in input.from ? input.from.cidr : ''),
+    to: `${dstEp.ns}/${dstEp.name}`,
+    ingress,
+    notes,
+  };
+  if (egress) result.egress = egress;
+  return result;
+}
+
+const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP', 136: 'UDPLite' };
+
+function describeVerdict(v: Verdict): string[] {
+  const lines: string[] = [];
+  const word = v.allowed ? 'ALLOWED' : 'DENIED';
+  lines.push(`${v.direction} of ${v.endpoint} (node ${v.node}): ${word}`);
+  lines.push(`  policies: ${v.policies.length ? v.policies.join(', ') : '(none)'}`);
+  lines.push(`  profiles: ${v.profiles.length ? v.profiles.join(', ') : '(none)'}`);
+  for (const l of v.logged) lines.push(`  logged by ${l.origin}`);
+  if (v.passedBy) lines.push(`  passed to profiles by ${v.passedBy.origin}`);
+  if (v.decidedBy.kind === 'rule') {
+    const h = v.decidedBy.hit;
+    lines.push(`  decided by ${h.origin} (${h.action})`);
+    if (h.failClosed) lines.push(`  note: ${h.failClosed}`);
+  } else {
+    lines.push(`  decided by: ${v.decidedBy.reason}`);
+  }
+  return lines;
+}
+
+export function formatExplanation(r: ExplainResult): string {
+  const proto = PROTO_NAMES[r.flow.protocol] ?? String(r.flow.protocol);
+  const what = r.flow.port !== undefined ? `${r.flow.port}/${proto}` : r.flow.icmp ? `${proto} type ${r.flow.icmp.type}${r.flow.icmp.code !== undefined ? ` code ${r.flow.icmp.code}` : ''}` : proto;
+  const lines = [`${r.allowed ? 'ALLOWED' : 'DENIED'}: ${r.from} (${r.flow.src}) -> ${r.to} (${r.flow.dst}) ${what}`];
+  if (r.egress) lines.push(...describeVerdict(r.egress));
+  else lines.push('egress: source is outside the cluster (no egress policy)');
+  lines.push(...describeVerdict(r.ingress));
+  for (const n of [...r.notes].sort(compareStrings)) lines.push(`note: ${n}`);
+  return lines.join('\n') + '\n';
+}

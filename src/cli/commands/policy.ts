@@ -1,0 +1,89 @@
+// `trellisctl policy explain --from NS/ENDPOINT|CIDR --to NS/ENDPOINT --port 80/TCP`:
+// which policy or profile rule decides a new connection, evaluated on the same compiled
+// rules and sets the dataplane renders (calc's explainFlow). Resources come from etcd, or
+// with -f from files (offline). Exit 0 whether the flow is allowed or denied (the answer
+// is the output), 2 on bad input.
+import type { Command } from 'commander';
+import { ExplainError, explainFlow, formatExplanation, type ExplainInput, type Kind, type Resource } from '../core.js';
+import { print, withStore } from '../context.js';
+import { CliError, EXIT } from '../errors.js';
+import { readResources } from '../files.js';
+
+/** The kinds that shape policy decisions. */
+const POLICY_KINDS: Kind[] = ['Namespace', 'Profile', 'NetworkPolicy', 'GlobalNetworkPolicy', 'WorkloadEndpoint', 'HostEndpoint'];
+
+interface ExplainOpts { from: string; to: string; port: string; file?: string[]; output?: string; ipVersion?: string; srcPort?: string }
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/** "80/TCP", "80" (TCP), "53/UDP", "ICMP", "ICMP/8", "ICMP/8/0", "ICMPv6/128". */
+export function parsePortSpec(spec: string): Pick<ExplainInput, 'protocol' | 'port' | 'icmp'> {
+  const parts = spec.split('/');
+  const bad = () => new CliError(EXIT.BAD_INPUT, `--port "${spec}": expected PORT/PROTOCOL (80/TCP, 53/UDP), or ICMP[/TYPE[/CODE]] / ICMPv6[/TYPE[/CODE]]`);
+  const num = (s: string | undefined, max: number) => {
+    if (s === undefined || !/^\d+$/.test(s) || Number(s) > max) throw bad();
+    return Number(s);
+  };
+  if (/^\d+$/.test(parts[0] ?? '')) {
+    if (parts.length > 2) throw bad();
+    const proto = parts[1] ?? 'TCP';
+    if (!/^(tcp|udp|sctp|udplite)$/i.test(proto)) throw bad();
+    return { protocol: proto, port: num(parts[0], 65535) };
+  }
+  const proto = parts[0] ?? '';
+  if (!/^icmp(v6)?$/i.test(proto) || parts.length > 3) throw bad();
+  const out: Pick<ExplainInput, 'protocol' | 'port' | 'icmp'> = { protocol: proto.toLowerCase() === 'icmp' ? 'ICMP' : 'ICMPv6' };
+  if (parts.length >= 2) {
+    out.icmp = { type: num(parts[1], 254) };
+    if (parts.length === 3) out.icmp.code = num(parts[2], 255);
+  }
+  return out;
+}
+
+async function loadResources(cmd: Command, files: string[] | undefined): Promise<Resource[]> {
+  if (files && files.length > 0) return readResources(files);
+  return withStore(cmd, async (store) => {
+    const lists = await Promise.all(POLICY_KINDS.map((k) => store.list(k)));
+    return lists.flat().map((s) => s.resource);
+  });
+}
+
+export function register(program: Command): void {
+  const policy = program.command('policy').description('policy tools');
+  policy.command('explain')
+    .description('explain which policy or profile rule allows or denies a new connection')
+    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT, or an address/CIDR outside the cluster')
+    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT')
+    .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP/8, ICMPv6/128 ...', '80/TCP')
+    .option('--src-port <port>', 'source port, for rules that test it (default: unknown, such rules do not match)')
+    .option('--ip-version <4|6>', 'address family to explain when both ends have both (default 4)')
+    .option('-f, --file <path>', 'evaluate these files (FILE, DIR or -) instead of etcd; repeatable', collect)
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: ExplainOpts, cmd: Command) => {
+      if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: expected text or json`);
+      if (!/^[^/]+\/[^/]+$/.test(opts.to)) throw new CliError(EXIT.BAD_INPUT, `--to "${opts.to}": expected NAMESPACE/ENDPOINT`);
+      const input: ExplainInput = {
+        resources: [],
+        from: /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(opts.from) && (opts.from.includes('.') || opts.from.includes(':')) ? { cidr: opts.from } : { endpoint: opts.from },
+        to: { endpoint: opts.to },
+        ...parsePortSpec(opts.port),
+      };
+      if (opts.ipVersion !== undefined) {
+        if (opts.ipVersion !== '4' && opts.ipVersion !== '6') throw new CliError(EXIT.BAD_INPUT, `--ip-version ${opts.ipVersion}: expected 4 or 6`);
+        input.ipVersion = Number(opts.ipVersion) as 4 | 6;
+      }
+      if (opts.srcPort !== undefined) {
+        if (!/^\d+$/.test(opts.srcPort) || Number(opts.srcPort) > 65535) throw new CliError(EXIT.BAD_INPUT, `--src-port ${opts.srcPort}: expected 0-65535`);
+        input.srcPort = Number(opts.srcPort);
+      }
+      input.resources = await loadResources(cmd, opts.file);
+      let result;
+      try {
+        result = explainFlow(input);
+      } catch (err) {
+        if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, err.message);
+        throw err;
+      }
+      print(opts.output === 'json' ? JSON.stringify(result, null, 2) : formatExplanation(result));
+    });
+}
