@@ -1,0 +1,81 @@
+// Kernel object names Trellis owns. Everything starts with "trl": chains "trl-" (<= 28
+// chars, the iptables limit), sets "trl4-"/"trl6-" (<= 31, the ipset limit), so that
+// reading the kernel can pick out exactly Trellis's objects and leave the rest alone.
+import { createHash } from 'node:crypto';
+import type { Family } from '../calc/index.js';
+
+export const CHAIN_PREFIX = 'trl-';
+export const SET_PREFIX = 'trl';
+/** Host-side workload interfaces are named trl<something>; traffic on one we do not know is dropped. */
+export const WORKLOAD_IFACE_PREFIX = 'trl';
+export const MAX_CHAIN_LEN = 28;
+export const MAX_SET_LEN = 31;
+
+/** Mark bits Trellis uses inside its own chains (0x30000): Allow and Pass verdicts of a policy chain. */
+export const MARK_ACCEPT = 0x10000;
+export const MARK_PASS = 0x20000;
+export const MARK_MASK = MARK_ACCEPT | MARK_PASS;
+export const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** Short lowercase base-32-ish hash (sha256, hex) of a string. */
+export function shortHash(s: string, len = 16): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, len);
+}
+
+/** The chains the built-in hooks jump to (one jump each, at position 1). */
+export const DISPATCH = {
+  filter: { FORWARD: 'trl-forward', INPUT: 'trl-input', OUTPUT: 'trl-output' },
+  nat: { PREROUTING: 'trl-nat-pre', OUTPUT: 'trl-nat-out', POSTROUTING: 'trl-nat-post' },
+  raw: { PREROUTING: 'trl-raw-pre' },
+} as const;
+
+export const FROM_WL_DISPATCH = 'trl-from-wl';
+export const TO_WL_DISPATCH = 'trl-to-wl';
+/** Host-originated traffic DNATed (nat OUTPUT) to a workload: the hook still reports -o lo, so dispatch by address. */
+export const TO_WL_ADDR_DISPATCH = 'trl-to-wl-addr';
+
+const IFACE_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+export function validIfaceName(name: string): boolean {
+  return IFACE_RE.test(name);
+}
+
+/** Egress (from-workload) chain of an endpoint interface. */
+export function fromWlChain(iface: string): string {
+  return fit(`trl-fw-${iface}`);
+}
+/** Ingress (to-workload) chain of an endpoint interface. */
+export function toWlChain(iface: string): string {
+  return fit(`trl-tw-${iface}`);
+}
+export function policyChain(policyId: string, dir: 'ingress' | 'egress'): string {
+  return `trl-p${dir === 'ingress' ? 'i' : 'o'}-${shortHash(policyId)}`;
+}
+export function profileChain(profileId: string, dir: 'ingress' | 'egress'): string {
+  return `trl-pr${dir === 'ingress' ? 'i' : 'o'}-${shortHash(profileId)}`;
+}
+
+function fit(name: string): string {
+  return name.length <= MAX_CHAIN_LEN ? name : `${name.slice(0, 7)}${shortHash(name, MAX_CHAIN_LEN - 7)}`;
+}
+
+const SET_ID_RE = /^[A-Za-z0-9_.:-]{1,26}$/;
+/** Kernel set name for a logical set id in one family: trl4-<id> / trl6-<id> (ids too long or odd are hashed). */
+export function setName(id: string, family: Family): string {
+  const safe = SET_ID_RE.test(id) ? id : `h${shortHash(id, 20)}`;
+  return `${SET_PREFIX}${family}-${safe}`;
+}
+/** Name used while building a replacement set before `swap` (type or family change). */
+export function tempSetName(name: string): string {
+  return `trlt-${shortHash(name, 20)}`;
+}
+
+/** Internal sets for outgoing NAT (not part of DesiredState.ipsets). */
+export const NAT_MASQ_SET_ID = 'nat-masq';
+export const NAT_POOLS_SET_ID = 'nat-pools';
+
+export function isTrellisSet(name: string): boolean {
+  return /^trl[46t]-/.test(name);
+}
+export function isTrellisChain(name: string): boolean {
+  return name.startsWith(CHAIN_PREFIX);
+}

@@ -1,0 +1,306 @@
+// DesiredState -> Trellis's iptables chains, per table and family, as plain data (chain
+// name + rule bodies + content hash) and as iptables-restore text. Pure.
+//
+// Packet path (filter):
+//   FORWARD -> trl-forward: -i trl+ -> trl-from-wl (-i <if> -g trl-fw-<if>, else DROP)
+//                            -o trl+ -> trl-to-wl   (-o <if> -g trl-tw-<if>, else DROP)
+//                            then ACCEPT (an endpoint chain only returns when it allowed)
+//   INPUT   -> trl-input:  workload -> host meets the workload's egress policy
+//   OUTPUT  -> trl-output: host -> workload meets the workload's ingress policy; a port map
+//                          used from the host itself (DNAT in nat OUTPUT) still shows -o lo
+//                          here, so such packets are dispatched by destination address.
+// Endpoint chain: conntrack ESTABLISHED,RELATED accept, INVALID drop, clear marks, the
+// policies in order (skipping the rest once one passed), drop if policies applied and none
+// allowed or passed, then the profiles, then drop.
+import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../calc/index.js';
+import {
+  DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID, TO_WL_DISPATCH,
+  WORKLOAD_IFACE_PREFIX, fromWlChain, hex, policyChain, profileChain, setName, shortHash, toWlChain,
+} from './names.js';
+import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
+
+export type Table = 'filter' | 'nat' | 'raw';
+export const TABLES: Table[] = ['filter', 'nat', 'raw'];
+export const FAMILIES: Family[] = [4, 6];
+
+export interface ChainSpec {
+  name: string;
+  /** Rule bodies (after "-A <name> "), the hash rule first. */
+  rules: string[];
+  hash: string;
+}
+
+export interface TableSpec {
+  table: Table;
+  family: Family;
+  /** Sorted by name. */
+  chains: ChainSpec[];
+  /** Built-in chain -> the Trellis chain its position-1 jump targets. */
+  hooks: Array<{ hook: string; chain: string }>;
+}
+
+export interface RenderedIptables {
+  tables: TableSpec[];
+  /** Set names referenced per family (they must exist before these rules are loaded). */
+  setRefs: Record<Family, Set<string>>;
+}
+
+export const HASH_COMMENT_PREFIX = 'trl:';
+
+function chain(name: string, body: string[]): ChainSpec {
+  const hash = shortHash(`${name}\n${body.join('\n')}`);
+  return { name, hash, rules: [`-m comment --comment "${HASH_COMMENT_PREFIX}${hash}"`, ...body] };
+}
+
+const markAccept = `${hex(MARK_ACCEPT)}/${hex(MARK_ACCEPT)}`;
+const notPassed = `-m mark --mark 0x0/${hex(MARK_PASS)}`;
+
+function logName(id: string): string {
+  const parts = id.split('/');
+  return parts.length > 1 ? parts.slice(1).join('/') : id;
+}
+
+/** Interface guards for the dispatch: the workload prefix plus any endpoint interface outside it. */
+function ifaceGuards(endpoints: EndpointState[]): string[] {
+  const extra = endpoints.map((e) => e.interfaceName).filter((n) => !n.startsWith(WORKLOAD_IFACE_PREFIX));
+  return [`${WORKLOAD_IFACE_PREFIX}+`, ...[...new Set(extra)].sort()];
+}
+
+// Memo of rendered chains, keyed by the (read-only) objects calc hands over: its
+// incremental calculator returns the same objects for unchanged parts, so a reconcile after
+// one policy edit re-renders only that policy's chains. Entries are also keyed by everything
+// else the text depends on, and a changed array length is treated as a miss.
+const endpointMemo = new WeakMap<object, Map<string, ChainSpec>>();
+const ruleMemo = new WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>();
+
+function endpointChain(
+  name: string, ep: EndpointState, dir: 'ingress' | 'egress', family: Family,
+  policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>,
+): ChainSpec {
+  const d = dir === 'ingress' ? ep.ingress : ep.egress;
+  const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
+  const key = `${name}|${dir}|${family}|${d.policies.length}|${d.profiles.length}|${missing}`;
+  let memo = endpointMemo.get(d);
+  const hit = memo?.get(key);
+  if (hit) return hit;
+  const spec = renderEndpointChain(name, d, dir, family, policies, profiles);
+  if (!memo) endpointMemo.set(d, (memo = new Map()));
+  memo.set(key, spec);
+  return spec;
+}
+
+function ruleChain(
+  name: string, rules: PolicyState['ingress'], owner: 'policy' | 'profile', id: string, letter: 'i' | 'e', ctx: RuleRenderContext,
+): ChainSpec {
+  const key = `${name}|${owner}|${ctx.family}|${id}`;
+  let memo = ruleMemo.get(rules);
+  const hit = memo?.get(key);
+  if (hit && hit.len === rules.length) {
+    for (const r of hit.refs) ctx.setRefs.add(r);
+    return hit.spec;
+  }
+  const refs = new Set<string>();
+  const spec = chain(name, renderRuleList(rules, owner, logName(id), letter, { family: ctx.family, setRefs: refs }));
+  for (const r of refs) ctx.setRefs.add(r);
+  if (!memo) ruleMemo.set(rules, (memo = new Map()));
+  memo.set(key, { spec, refs: [...refs], len: rules.length });
+  return spec;
+}
+
+/**
+ * IPv6 neighbour discovery and MLD between the host and the workload, before any policy
+ * (without them the host cannot even resolve the workload's address). Router
+ * advertisements only towards the workload, router solicitations only from it.
+ */
+const ND_TYPES = { ingress: [130, 131, 132, 134, 135, 136, 143], egress: [130, 131, 132, 133, 135, 136, 143] };
+
+function renderEndpointChain(
+  name: string, d: EndpointState['ingress'], dir: 'ingress' | 'egress', family: Family,
+  policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>,
+): ChainSpec {
+  const body = [
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-m conntrack --ctstate INVALID -j DROP',
+    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
+    `-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`,
+  ];
+  for (const pid of d.policies) {
+    if (!policies.has(pid)) {
+      // A policy the endpoint needs but we were not given: it applies and allows nothing (fail closed).
+      body.push(`-m comment --comment ${quote(`missing policy ${pid}`)} -j DROP`);
+      continue;
+    }
+    body.push(`${notPassed} -j ${policyChain(pid, dir)}`);
+    body.push(`-m mark --mark ${markAccept} -j RETURN`);
+  }
+  if (d.policies.length > 0) body.push(`${notPassed} -m comment --comment "no policy allowed or passed" -j DROP`);
+  for (const pid of d.profiles) {
+    if (!profiles.has(pid)) continue;
+    body.push(`-j ${profileChain(pid, dir)}`);
+    body.push(`-m mark --mark ${markAccept} -j RETURN`);
+  }
+  body.push('-m comment --comment "no profile allowed" -j DROP');
+  return chain(name, body);
+}
+
+function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const endpoints = [...ds.endpoints].sort((a, b) => a.interfaceName.localeCompare(b.interfaceName));
+  const policies = new Map(ds.policies.map((p) => [p.id, p]));
+  const profiles = new Map(ds.profiles.map((p) => [p.id, p]));
+  const guards = ifaceGuards(endpoints);
+  const chains: ChainSpec[] = [];
+  chains.push(chain(DISPATCH.filter.FORWARD, [
+    ...guards.map((g) => `-i ${g} -j ${FROM_WL_DISPATCH}`),
+    ...guards.map((g) => `-o ${g} -j ${TO_WL_DISPATCH}`),
+    ...guards.map((g) => `-i ${g} -j ACCEPT`),
+    ...guards.map((g) => `-o ${g} -j ACCEPT`),
+  ]));
+  chains.push(chain(DISPATCH.filter.INPUT, [
+    ...guards.map((g) => `-i ${g} -j ${FROM_WL_DISPATCH}`),
+    ...guards.map((g) => `-i ${g} -j ACCEPT`),
+  ]));
+  chains.push(chain(DISPATCH.filter.OUTPUT, [
+    ...guards.map((g) => `-o ${g} -j ${TO_WL_DISPATCH}`),
+    ...guards.map((g) => `-o ${g} -j ACCEPT`),
+    `-m conntrack --ctstate DNAT -j ${TO_WL_ADDR_DISPATCH}`,
+    `-m mark --mark ${markAccept} -j ACCEPT`,
+  ]));
+  const byAddr: string[] = [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`];
+  for (const e of endpoints) {
+    for (const a of [...e.addresses].sort()) {
+      if (addrFamily(a) === family) byAddr.push(`-d ${a} -g ${toWlChain(e.interfaceName)}`);
+    }
+  }
+  chains.push(chain(TO_WL_ADDR_DISPATCH, byAddr));
+  chains.push(chain(FROM_WL_DISPATCH, [
+    ...endpoints.map((e) => `-i ${e.interfaceName} -g ${fromWlChain(e.interfaceName)}`),
+    '-m comment --comment "unknown workload interface" -j DROP',
+  ]));
+  chains.push(chain(TO_WL_DISPATCH, [
+    ...endpoints.map((e) => `-o ${e.interfaceName} -g ${toWlChain(e.interfaceName)}`),
+    '-m comment --comment "unknown workload interface" -j DROP',
+  ]));
+  const usedPolicies = { ingress: new Set<string>(), egress: new Set<string>() };
+  const usedProfiles = { ingress: new Set<string>(), egress: new Set<string>() };
+  for (const e of endpoints) {
+    chains.push(endpointChain(fromWlChain(e.interfaceName), e, 'egress', family, policies, profiles));
+    chains.push(endpointChain(toWlChain(e.interfaceName), e, 'ingress', family, policies, profiles));
+    for (const dir of ['ingress', 'egress'] as const) {
+      for (const p of e[dir].policies) if (policies.has(p)) usedPolicies[dir].add(p);
+      for (const p of e[dir].profiles) if (profiles.has(p)) usedProfiles[dir].add(p);
+    }
+  }
+  for (const dir of ['ingress', 'egress'] as const) {
+    const letter = dir === 'ingress' ? 'i' : 'e';
+    for (const id of [...usedPolicies[dir]].sort()) {
+      chains.push(ruleChain(policyChain(id, dir), policies.get(id)![dir], 'policy', id, letter, ctx));
+    }
+    for (const id of [...usedProfiles[dir]].sort()) {
+      chains.push(ruleChain(profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
+    }
+  }
+  chains.sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    table: 'filter', family, chains,
+    hooks: [
+      { hook: 'FORWARD', chain: DISPATCH.filter.FORWARD },
+      { hook: 'INPUT', chain: DISPATCH.filter.INPUT },
+      { hook: 'OUTPUT', chain: DISPATCH.filter.OUTPUT },
+    ],
+  };
+}
+
+export function addrFamily(addr: string): Family {
+  return addr.includes(':') ? 6 : 4;
+}
+
+function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const pre: string[] = [];
+  const out: string[] = [];
+  const endpoints = [...ds.endpoints].sort((a, b) => a.id.localeCompare(b.id));
+  for (const e of endpoints) {
+    const maps = [...e.portMaps].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort
+      || (a.hostIP ?? '').localeCompare(b.hostIP ?? '') || a.containerIP.localeCompare(b.containerIP));
+    for (const m of maps) {
+      if (addrFamily(m.containerIP) !== family) continue;
+      if (m.hostIP && addrFamily(m.hostIP) !== family) continue;
+      const to = family === 4 ? `${m.containerIP}:${m.containerPort}` : `[${m.containerIP}]:${m.containerPort}`;
+      const match = `-p ${m.protocol} -m ${m.protocol} --dport ${m.hostPort}`;
+      const comment = `-m comment --comment ${quote(`${e.id} ${m.protocol}/${m.hostPort}`)}`;
+      const tail = `${comment} -j DNAT --to-destination ${to}`;
+      const dst = m.hostIP ? `-d ${m.hostIP} ` : '';
+      pre.push(`${dst}${match} -m addrtype --dst-type LOCAL ${tail}`);
+      // From the host itself; loopback sources cannot be routed to a workload, so skip them.
+      const outDst = m.hostIP ? `-d ${m.hostIP} ` : family === 4 ? '! -d 127.0.0.0/8 ' : '! -d ::1/128 ';
+      out.push(`${outDst}${match} -m addrtype --dst-type LOCAL ${tail}`);
+    }
+  }
+  const post: string[] = [];
+  const masq = ds.nat.masqueradeSources.filter((c) => addrFamily(c) === family);
+  if (masq.length > 0) {
+    const src = setName(NAT_MASQ_SET_ID, family);
+    const pools = setName(NAT_POOLS_SET_ID, family);
+    ctx.setRefs.add(src);
+    ctx.setRefs.add(pools);
+    post.push(`-m set --match-set ${src} src -m set ! --match-set ${pools} dst -m comment --comment "natOutgoing" -j MASQUERADE`);
+  }
+  return {
+    table: 'nat', family,
+    chains: [chain(DISPATCH.nat.PREROUTING, pre), chain(DISPATCH.nat.OUTPUT, out), chain(DISPATCH.nat.POSTROUTING, post)]
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    hooks: [
+      { hook: 'PREROUTING', chain: DISPATCH.nat.PREROUTING },
+      { hook: 'OUTPUT', chain: DISPATCH.nat.OUTPUT },
+      { hook: 'POSTROUTING', chain: DISPATCH.nat.POSTROUTING },
+    ],
+  };
+}
+
+/** IPv6 has no rp_filter sysctl: strict reverse-path filtering of workload sources in raw. */
+function rawTable6(ds: DesiredState): TableSpec {
+  const guards = ifaceGuards(ds.endpoints);
+  return {
+    table: 'raw', family: 6,
+    chains: [chain(DISPATCH.raw.PREROUTING, guards.map((g) => `-i ${g} -m rpfilter --invert -m comment --comment "spoofed source" -j DROP`))],
+    hooks: [{ hook: 'PREROUTING', chain: DISPATCH.raw.PREROUTING }],
+  };
+}
+
+export function renderIptables(ds: DesiredState): RenderedIptables {
+  const setRefs: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+  const tables: TableSpec[] = [];
+  for (const family of FAMILIES) {
+    const ctx: RuleRenderContext = { family, setRefs: setRefs[family] };
+    tables.push(filterTable(ds, family, ctx));
+    tables.push(natTable(ds, family, ctx));
+    if (family === 6) tables.push(rawTable6(ds));
+  }
+  return { tables, setRefs };
+}
+
+/** What to write into one table: chains to (re)declare and fill, chains to delete, jumps to fix. */
+export interface TableWrite {
+  write: ChainSpec[];
+  remove: string[];
+  /** Rules (as saved, "-A HOOK ...") to delete from built-in chains before re-inserting the jumps. */
+  deleteHookRules: string[];
+  insertHooks: Array<{ hook: string; chain: string }>;
+}
+
+/** iptables-restore --noflush text for one table. Declaring a chain flushes it; everything commits at once. */
+export function renderRestore(table: Table, w: TableWrite): string {
+  const lines = [`*${table}`];
+  for (const c of w.write) lines.push(`:${c.name} - [0:0]`);
+  for (const name of w.remove) lines.push(`:${name} - [0:0]`);
+  for (const r of w.deleteHookRules) lines.push(r.replace(/^-A /, '-D '));
+  for (const c of w.write) for (const r of c.rules) lines.push(`-A ${c.name} ${r}`);
+  for (const h of w.insertHooks) lines.push(`-I ${h.hook} 1 -j ${h.chain}`);
+  for (const name of w.remove) lines.push(`-X ${name}`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** The whole table as a fresh write (golden tests, benchmark baseline). */
+export function renderFullRestore(spec: TableSpec): string {
+  return renderRestore(spec.table, { write: spec.chains, remove: [], deleteHookRules: [], insertHooks: spec.hooks });
+}

@@ -1,0 +1,144 @@
+// Routes Trellis owns, told apart from everybody else's by their protocol number:
+// 78 for /32 (/128) device routes to local workloads, 79 for routes a BGP peer taught us.
+// Reading parses `ip -j route`; writing renders `ip -batch` lines (the family is implied
+// by the prefix, so one batch carries both families).
+import { canonicalCidr } from '../model/index.js';
+import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type Family, type RouteState } from '../calc/index.js';
+import { DataplaneError } from './errors.js';
+
+/** A route learned from BGP that the kernel should carry. */
+export interface LearnedRoute { dst: string; via: string; family: Family }
+
+/** A route as read from the kernel (main table). */
+export interface KernelRoute {
+  dst: string;
+  family: Family;
+  protocol: string;
+  dev?: string;
+  via?: string;
+  metric?: number;
+  scope?: string;
+}
+
+interface IpJsonRoute { dst?: string; gateway?: string; dev?: string; protocol?: string; metric?: number; scope?: string; type?: string; table?: string }
+
+/** Canonical CIDR of an `ip -j route` dst: "default" and bare addresses get their prefix length. */
+export function routeDst(dst: string, family: Family): string {
+  if (dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0';
+  return canonicalCidr(dst);
+}
+
+/**
+ * Parses `ip -j [-6] route show ...`; protocol defaults to `fallbackProto` (ip omits it when
+ * filtered by proto). With family 'any' (`table all` dumps both), the family comes from the
+ * destination or next hop, and routes outside the main table are left out.
+ */
+export function parseIpRoutes(json: string, family: Family | 'any', fallbackProto?: string): KernelRoute[] {
+  let rows: IpJsonRoute[];
+  try {
+    rows = JSON.parse(json.trim() || '[]') as IpJsonRoute[];
+  } catch (err) {
+    throw new DataplaneError('PARSE_FAILED', `cannot parse ip -j route output: ${(err as Error).message}`);
+  }
+  const out: KernelRoute[] = [];
+  for (const r of rows) {
+    if (!r.dst || (r.type && r.type !== 'unicast')) continue;
+    if (r.table !== undefined && r.table !== 'main') continue;
+    const fam: Family = family !== 'any' ? family : r.dst.includes(':') || (r.dst === 'default' && r.gateway?.includes(':')) ? 6 : 4;
+    const route: KernelRoute = { dst: routeDst(r.dst, fam), family: fam, protocol: String(r.protocol ?? fallbackProto ?? 'boot') };
+    if (r.dev) route.dev = r.dev;
+    if (r.gateway) route.via = r.gateway;
+    if (r.metric !== undefined) route.metric = r.metric;
+    if (r.scope) route.scope = r.scope;
+    out.push(route);
+  }
+  return out;
+}
+
+export interface RoutePlan {
+  lines: string[];
+  added: number;
+  replaced: number;
+  deleted: number;
+  skipped: string[];
+}
+
+/**
+ * Learned (BGP) routes: add the missing, replace those whose next hop moved, delete the
+ * stale. A prefix the kernel already routes by another protocol (a local workload's
+ * proto 78 route, a static or kernel route) is left alone: BGP never overrides them.
+ */
+export function planLearnedRoutes(wanted: LearnedRoute[], mainTable: KernelRoute[]): RoutePlan {
+  const proto = String(ROUTE_PROTO_BGP);
+  const ours = new Map<string, KernelRoute>();
+  const foreign = new Map<string, KernelRoute>();
+  for (const r of mainTable) {
+    if (r.protocol === proto) ours.set(r.dst, r);
+    else if (!foreign.has(r.dst)) foreign.set(r.dst, r);
+  }
+  const plan: RoutePlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [] };
+  const want = new Map<string, LearnedRoute>();
+  for (const w of wanted) {
+    const dst = canonicalCidr(w.dst);
+    if (!want.has(dst)) want.set(dst, { ...w, dst });
+  }
+  for (const [dst, w] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
+    const f = foreign.get(dst);
+    if (f) {
+      plan.skipped.push(`${dst}: kernel already routes it by protocol ${f.protocol}${f.dev ? ` on ${f.dev}` : ''}`);
+      continue;
+    }
+    const cur = ours.get(dst);
+    if (!cur) {
+      plan.lines.push(`route add ${dst} via ${w.via} proto ${proto}`);
+      plan.added++;
+    } else if (cur.via !== w.via) {
+      plan.lines.push(`route replace ${dst} via ${w.via} proto ${proto}`);
+      plan.replaced++;
+    }
+  }
+  for (const [dst, cur] of [...ours].sort(([a], [b]) => a.localeCompare(b))) {
+    if (want.has(dst)) continue;
+    plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${proto}`);
+    plan.deleted++;
+  }
+  return plan;
+}
+
+/** Renders the workload routes as `ip -batch` lines (the whole desired set, for the golden tests). */
+export function renderWorkloadRoutes(routes: RouteState[]): string[] {
+  return [...routes]
+    .sort((a, b) => a.dst.localeCompare(b.dst))
+    .map((r) => `route replace ${r.dst} dev ${r.dev} scope link proto ${ROUTE_PROTO_WORKLOAD}`);
+}
+
+/**
+ * Workload routes: replace what is missing or points at the wrong device, delete proto 78
+ * routes no endpoint wants. Routes to devices that do not exist (yet) are skipped, so one
+ * half-created veth cannot fail the batch for everybody else.
+ */
+export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], links: Set<string>): RoutePlan {
+  const proto = String(ROUTE_PROTO_WORKLOAD);
+  const have = new Map<string, KernelRoute>();
+  for (const r of kernel) if (r.protocol === proto) have.set(r.dst, r);
+  const plan: RoutePlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [] };
+  const want = new Map<string, RouteState>();
+  for (const r of wanted) want.set(canonicalCidr(r.dst), r);
+  for (const [dst, r] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
+    const cur = have.get(dst);
+    if (cur && cur.dev === r.dev && (cur.via === undefined)) continue;
+    if (!links.has(r.dev)) {
+      plan.skipped.push(`${dst}: device ${r.dev} does not exist`);
+      continue;
+    }
+    plan.lines.push(`route replace ${dst} dev ${r.dev} scope link proto ${proto}`);
+    if (cur) plan.replaced++;
+    else plan.added++;
+  }
+  for (const [dst, cur] of [...have].sort(([a], [b]) => a.localeCompare(b))) {
+    if (want.has(dst)) continue;
+    plan.lines.push(`route del ${dst}${cur.dev ? ` dev ${cur.dev}` : ''} proto ${proto}`);
+    plan.deleted++;
+  }
+  return plan;
+}

@@ -1,0 +1,100 @@
+// A Calico-shaped topology in throwaway namespaces: a "host" namespace, one namespace
+// per container joined to the host by a veth (host side trl*, container side eth0, a /32
+// address and a default route via the link-local gateway 169.254.1.1 that the host veth
+// answers by proxy ARP), and an "outside" namespace on the host's uplink.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connectNetns, createNetns, inNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
+import type { EpSpec } from './_state.js';
+
+export const HOST_UPLINK_IP = '192.168.77.1';
+export const OUTSIDE_IP = '192.168.77.2';
+
+export interface Lab {
+  host: Netns;
+  outside: Netns;
+  containers: Map<string, Netns>;
+  /** Starts a reply server (TCP and UDP) in a namespace: answers "ok <peer address>". */
+  serve(ns: Netns, port: number, proto?: 'tcp' | 'udp' | 'tcp6'): void;
+  destroy(): Promise<void>;
+}
+
+export async function createLab(tag: string, eps: Array<Pick<EpSpec, 'iface' | 'ip'>>): Promise<Lab> {
+  const p = testNetnsPrefix();
+  const made: Netns[] = [];
+  const children: ChildProcess[] = [];
+  const destroy = async () => {
+    for (const c of children) if (c.pid && c.exitCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+    for (const n of made.reverse()) await n.destroy();
+  };
+  try {
+    const host = await createNetns(`${p}${tag}h`);
+    made.push(host);
+    const outside = await createNetns(`${p}${tag}o`);
+    made.push(outside);
+    await connectNetns({ ns: host.name, ifname: 'up0', address: `${HOST_UPLINK_IP}/24` }, { ns: outside.name, ifname: 'eth0', address: `${OUTSIDE_IP}/24` });
+    // The host's default route leaves by the uplink, so 169.254.1.1 is "elsewhere" and proxy ARP answers for it.
+    await host.run(['ip', 'route', 'add', 'default', 'via', OUTSIDE_IP]);
+    const containers = new Map<string, Netns>();
+    for (const e of eps) {
+      const c = await createNetns(`${p}${tag}${e.iface.slice(3)}`);
+      made.push(c);
+      await connectNetns({ ns: host.name, ifname: e.iface }, { ns: c.name, ifname: 'eth0', address: `${e.ip}/32` });
+      await c.run(['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
+      await c.run(['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+      containers.set(e.iface, c);
+    }
+    return {
+      host, outside, containers, destroy,
+      serve(ns, port, proto = 'tcp') {
+        const listen = proto === 'tcp' ? `TCP-LISTEN:${port},fork,reuseaddr`
+          : proto === 'tcp6' ? `TCP6-LISTEN:${port},fork,reuseaddr,ipv6only=1` : `UDP-RECVFROM:${port},fork`;
+        const argv = inNetns(ns.name, ['socat', listen, 'SYSTEM:echo ok $SOCAT_PEERADDR']);
+        children.push(spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' }));
+      },
+    };
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+}
+
+/** TCP request/response from a namespace: the server's answer ("ok <peer>") or null when blocked. */
+export async function tcp(from: Netns, ip: string, port: number, bind?: string): Promise<string | null> {
+  const [host, b] = ip.includes(':') ? [`[${ip}]`, bind && `[${bind}]`] : [ip, bind];
+  // -t: after our (empty) stdin ends, wait this long for the answer (socat's default, 0.5 s, is short on a loaded host).
+  const r = await from.exec(['socat', '-t', '3', '-T', '2', 'STDIO', `TCP:${host}:${port},connect-timeout=1${b ? `,bind=${b}` : ''}`], { input: '', timeoutMs: 5000 });
+  return r.exitCode === 0 && r.stdout.startsWith('ok') ? r.stdout.trim() : null;
+}
+
+/** UDP request/response; tried twice (a datagram, unlike a SYN, is not retransmitted on a loaded host). */
+export async function udp(from: Netns, ip: string, port: number): Promise<string | null> {
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const r = await from.exec(['socat', '-t', '3', '-T', '1.5', 'STDIO', `UDP:${host}:${port}`], { input: 'ping\n', timeoutMs: 5000 });
+    if (r.stdout.startsWith('ok')) return r.stdout.trim();
+  }
+  return null;
+}
+
+/** ICMP echo (busybox's ping: iputils is not installed on every test host). */
+export async function ping(from: Netns, ip: string): Promise<boolean> {
+  return (await from.exec(['busybox', 'ping', '-c', '1', '-W', '1', ip], { timeoutMs: 5000 })).exitCode === 0;
+}
+
+/** Waits until something listens on a TCP port in a namespace. */
+export async function waitListening(ns: Netns, port: number): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if ((await ns.exec(['ss', '-Hltn', `sport = :${port}`])).stdout.trim()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port} in ${ns.name}`);
+}
+
+/** Waits until a server answers (socat needs a moment to bind). */
+export async function waitServing(from: Netns, ip: string, port: number): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if (await tcp(from, ip, port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server ${ip}:${port} never answered from ${from.name}`);
+}

@@ -1,0 +1,259 @@
+// The dataplane against real packets: a host namespace, four containers (two tenants), a
+// fifth container on an interface Trellis does not know, and an outside namespace on the
+// uplink. TCP, UDP and ICMP decide who gets through; drift, restart and Docker's rules too.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DesiredState } from '../../src/calc/index.js';
+import { inNetns, type Netns } from '../../src/lab/index.js';
+import { silentLogger } from '../../src/log/index.js';
+import { createDataplane, policyChain, type Dataplane } from '../../src/dataplane/index.js';
+import { LAB_EPS, labState, rule } from './_state.js';
+import { HOST_UPLINK_IP, OUTSIDE_IP, createLab, ping, tcp, udp, waitListening, waitServing, type Lab } from './_lab.js';
+
+const ROGUE = { iface: 'trlz9', ip: '10.65.9.9' };
+let lab: Lab;
+let dp: Dataplane;
+let dir: string;
+const kids: ChildProcess[] = [];
+const c = (iface: string): Netns => lab.containers.get(iface)!;
+const aWeb = () => c('trla1');
+const aClient = () => c('trla2');
+const bWeb = () => c('trlb1');
+const bClient = () => c('trlb2');
+
+/**
+ * The lab's tenants with a-web's ingress made consistent with Calico's Pass (which skips
+ * every later policy): no-ssh (order 1, Deny TCP 22) before allow-ssh (order 2, Allow TCP
+ * 22: must lose), web-from-tenant-b (order 5, Allow TCP 80 from tenant b),
+ * web-from-outside (order 6), then deny-ssh (order 10: Deny 22, Pass -> profiles).
+ * Plus port maps and natOutgoing.
+ */
+function fullState(): DesiredState {
+  const ds = labState();
+  const tcpPort = (action: 'Allow' | 'Deny', port: number, origin: string, srcSets: string[] = []) =>
+    rule({ action, protocol: 6, srcSets, dstPorts: [{ from: port, to: port }], origin });
+  ds.policies = [
+    ds.policies.find((p) => p.id === 'GlobalNetworkPolicy/deny-ssh')!,
+    { id: 'GlobalNetworkPolicy/no-ssh', order: 1, egress: [], ingress: [tcpPort('Deny', 22, 'GlobalNetworkPolicy no-ssh ingress[0]')] },
+    { id: 'GlobalNetworkPolicy/allow-ssh', order: 2, egress: [], ingress: [tcpPort('Allow', 22, 'GlobalNetworkPolicy allow-ssh ingress[0]')] },
+    { id: 'NetworkPolicy/tenant-a/web-from-tenant-b', order: 5, egress: [], ingress: [tcpPort('Allow', 80, 'NetworkPolicy tenant-a/web-from-tenant-b ingress[0]', ['tb'])] },
+    { id: 'NetworkPolicy/tenant-a/web-from-outside', order: 6, egress: [], ingress: [tcpPort('Allow', 80, 'NetworkPolicy tenant-a/web-from-outside ingress[0]', ['outside'])] },
+  ].sort((a, b) => a.id.localeCompare(b.id));
+  ds.ipsets.push({ id: 'outside', type: 'hash:net', key: 'nets:192.168.77.0/24', members: ['192.168.77.0/24'] });
+  ds.ipsets.sort((a, b) => a.id.localeCompare(b.id));
+  const web = ds.endpoints.find((e) => e.interfaceName === 'trla1')!;
+  web.ingress.policies = ['GlobalNetworkPolicy/no-ssh', 'GlobalNetworkPolicy/allow-ssh', 'NetworkPolicy/tenant-a/web-from-tenant-b',
+    'NetworkPolicy/tenant-a/web-from-outside', 'GlobalNetworkPolicy/deny-ssh'];
+  web.portMaps = [{ protocol: 'tcp', hostPort: 8080, containerIP: '10.65.0.1', containerPort: 80 }];
+  ds.endpoints.find((e) => e.interfaceName === 'trlb1')!.portMaps = [{ protocol: 'tcp', hostPort: 8081, hostIP: HOST_UPLINK_IP, containerIP: '10.65.1.1', containerPort: 80 }];
+  ds.nat = { masqueradeSources: ['10.65.0.0/16'], allPools: ['10.65.0.0/16'] };
+  return ds;
+}
+
+function start(ns: Netns, argv: string[]): ChildProcess {
+  const full = inNetns(ns.name, argv);
+  const child = spawn(full[0]!, full.slice(1), { stdio: 'ignore' });
+  kids.push(child);
+  return child;
+}
+
+test.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trl-dp-'));
+  lab = await createLab('dp', [...LAB_EPS, ROGUE]);
+  for (const e of [...LAB_EPS, ROGUE]) {
+    lab.serve(c(e.iface), 80);
+    lab.serve(c(e.iface), 53, 'udp');
+  }
+  lab.serve(aWeb(), 22);
+  lab.serve(aWeb(), 81);
+  lab.serve(lab.outside, 9000);
+  // Docker got here first: its chains, jumps, a set, and a route of its own.
+  for (const argv of [
+    ['iptables', '-N', 'DOCKER'], ['iptables', '-A', 'DOCKER', '-j', 'RETURN'], ['iptables', '-A', 'FORWARD', '-j', 'DOCKER'],
+    ['iptables', '-t', 'nat', '-N', 'DOCKER'], ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'DOCKER'],
+    ['ipset', 'create', 'docker-x', 'hash:net'], ['ipset', 'add', 'docker-x', '172.17.0.0/16'],
+    ['ip', 'route', 'add', ROGUE.ip, 'dev', ROGUE.iface, 'scope', 'link'],
+  ]) await lab.host.run(argv);
+  await Promise.all([...lab.containers.values()].map((n) => waitServing(n, '127.0.0.1', 80)));
+  await waitServing(lab.outside, '127.0.0.1', 9000);
+  dp = createDataplane({ netns: lab.host.name, logger: silentLogger() });
+});
+
+test.after(async () => {
+  for (const k of kids) if (k.exitCode === null) { try { k.kill('SIGKILL'); } catch { /* gone */ } }
+  await lab?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('default deny: endpoints without policies or profiles get nothing', async () => {
+  const ds = labState();
+  for (const e of ds.endpoints) e.ingress = e.egress = { policies: [], profiles: [] };
+  const r = await dp.reconcile(ds);
+  assert.ok(r.wrote, 'first reconcile writes');
+  assert.equal(r.skipped, [], 'every interface exists');
+  const [t, p, u] = await Promise.all([tcp(aClient(), '10.65.0.1', 80), ping(aClient(), '10.65.0.1'), udp(aClient(), '10.65.0.1', 53)]);
+  assert.equal([t, p, u], [null, false, null], 'tcp, icmp and udp within a tenant all blocked');
+});
+
+test('tenant matrix: same tenant allowed, across denied, web open to tenant b, deny beats allow, pass to profile', async () => {
+  const r = await dp.reconcile(fullState());
+  assert.ok(r.wrote);
+  const checks: Array<[string, Promise<unknown>, unknown]> = [
+    ['a-client -> a-web tcp/80 (profile, same tenant)', tcp(aClient(), '10.65.0.1', 80).then(Boolean), true],
+    ['a-client -> a-web icmp', ping(aClient(), '10.65.0.1'), true],
+    ['a-client -> a-web udp/53', udp(aClient(), '10.65.0.1', 53).then(Boolean), true],
+    ['b-client -> b-web tcp/80', tcp(bClient(), '10.65.1.1', 80).then(Boolean), true],
+    ['a-client -> b-web tcp/80 (across tenants)', tcp(aClient(), '10.65.1.1', 80).then(Boolean), false],
+    ['a-client -> b-web icmp', ping(aClient(), '10.65.1.1'), false],
+    ['b-client -> a-client udp/53', udp(bClient(), '10.65.0.2', 53).then(Boolean), false],
+    ['b-client -> a-web tcp/80 (web-from-tenant-b)', tcp(bClient(), '10.65.0.1', 80).then(Boolean), true],
+    ['b-client -> a-web tcp/81 (pass -> profile denies)', tcp(bClient(), '10.65.0.1', 81).then(Boolean), false],
+    ['b-client -> a-client tcp/80', tcp(bClient(), '10.65.0.2', 80).then(Boolean), false],
+    ['a-client -> a-web tcp/22 (no-ssh order 1 Deny beats allow-ssh order 2 Allow)', tcp(aClient(), '10.65.0.1', 22).then(Boolean), false],
+    ['rogue (unknown trl interface) -> outside', tcp(c(ROGUE.iface), OUTSIDE_IP, 9000).then(Boolean), false],
+    ['a-web -> rogue', tcp(aWeb(), ROGUE.ip, 80).then(Boolean), false],
+  ];
+  const got = await Promise.all(checks.map(([, p]) => p));
+  const wrong = checks.filter(([, , want], i) => got[i] !== want).map(([name, , want]) => `${name}: expected ${want ? 'through' : 'blocked'}`);
+  assert.equal(wrong, [], wrong.join('\n'));
+});
+
+test('port maps: reachable via the host from outside, from the host itself, and subject to ingress policy', async () => {
+  const [outA, outB, hostA, hostB, bViaHost, aViaHost] = await Promise.all([
+    tcp(lab.outside, HOST_UPLINK_IP, 8080),
+    tcp(lab.outside, HOST_UPLINK_IP, 8081),
+    tcp(lab.host, HOST_UPLINK_IP, 8080),
+    tcp(lab.host, HOST_UPLINK_IP, 8081),
+    tcp(bClient(), HOST_UPLINK_IP, 8081),
+    tcp(aClient(), HOST_UPLINK_IP, 8081),
+  ]);
+  assert.ok(outA, 'outside -> host:8080 -> a-web:80 allowed by web-from-outside');
+  assert.is(outA, `ok ${OUTSIDE_IP}`, 'the container sees the real client address');
+  assert.is(outB, null, 'outside -> host:8081 -> b-web blocked by b-web ingress');
+  assert.ok(hostA, 'host itself -> 8080 -> a-web (nat OUTPUT) allowed');
+  assert.is(hostB, null, 'host itself -> 8081 -> b-web blocked by ingress (filter OUTPUT)');
+  assert.ok(bViaHost, 'b-client -> host:8081 -> b-web allowed (same tenant)');
+  assert.is(aViaHost, null, 'a-client -> host:8081 -> b-web blocked (across tenants)');
+});
+
+test('natOutgoing: the outside sees the host address', async () => {
+  const seen = await tcp(aClient(), OUTSIDE_IP, 9000);
+  assert.ok(seen === `ok ${HOST_UPLINK_IP}`, `outside saw ${seen}`);
+});
+
+test('a spoofed source is dropped (rp_filter), the real owner gets through', async () => {
+  const file = join(dir, 'udp-recv');
+  start(bWeb(), ['socat', '-u', 'UDP-RECV:5555', `OPEN:${file},creat,append`]);
+  await new Promise((r) => setTimeout(r, 300));
+  await aClient().run(['ip', 'addr', 'add', '10.65.1.2/32', 'dev', 'eth0']);
+  try {
+    for (let i = 0; i < 3; i++) {
+      await aClient().exec(['socat', '-u', 'STDIO', 'UDP:10.65.1.1:5555,bind=10.65.1.2'], { input: 'spoofed\n' });
+      await bClient().exec(['socat', '-u', 'STDIO', 'UDP:10.65.1.1:5555'], { input: 'legit\n' });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const got = readFileSync(file, 'utf8');
+    assert.ok(got.includes('legit'), 'b-client reaches b-web');
+    assert.not.ok(got.includes('spoofed'), 'a-client using b-client\'s address never reaches b-web');
+  } finally {
+    await aClient().run(['ip', 'addr', 'del', '10.65.1.2/32', 'dev', 'eth0']);
+  }
+});
+
+test('drift repair: each removed piece comes back with one reconcile, and only that piece', async () => {
+  const pol = policyChain('NetworkPolicy/tenant-a/web-from-tenant-b', 'ingress');
+  await lab.host.run(['iptables', '-F', pol]);
+  await lab.host.run(['ipset', 'flush', 'trl4-ta']);
+  await lab.host.run(['ip', 'route', 'del', '10.65.0.1/32']);
+  await lab.host.run(['iptables', '-D', 'FORWARD', '-j', 'trl-forward']);
+  await lab.host.run(['sysctl', '-w', 'net.ipv4.conf.trla1.proxy_arp=0']);
+  assert.is(await tcp(bClient(), '10.65.0.1', 80), null, 'drift breaks b-client -> a-web');
+  const r = await dp.reconcile(fullState(), { resync: true });
+  assert.ok(r.resynced, 'a resync reads the kernel back');
+  const c = r.counts;
+  assert.equal(
+    { chainsWritten: c.chainsWritten, chainsDeleted: c.chainsDeleted, jumpsFixed: c.jumpsFixed, setsUpdated: c.setsUpdated, setsCreated: c.setsCreated, membersAdded: c.membersAdded, routesAdded: c.routesAdded, sysctlsWritten: c.sysctlsWritten },
+    { chainsWritten: 1, chainsDeleted: 0, jumpsFixed: 1, setsUpdated: 1, setsCreated: 0, membersAdded: 2, routesAdded: 1, sysctlsWritten: 1 },
+  );
+  assert.ok(await tcp(bClient(), '10.65.0.1', 80), 'b-client -> a-web works again');
+  const again = await dp.reconcile(fullState(), { resync: true });
+  assert.is(again.wrote, false, `no-drift reconcile writes nothing: ${JSON.stringify(again.counts)}`);
+  assert.is(again.counts.writeCommands, 0);
+  const cached = await dp.reconcile(fullState());
+  assert.equal([cached.resynced, cached.wrote], [false, false], 'between resyncs the diff is against the last write, and empty');
+});
+
+test('a restarted dataplane converges without rewriting, and an established TCP flow survives its changes', async () => {
+  const file = join(dir, 'stream');
+  start(aWeb(), ['socat', '-u', 'TCP-LISTEN:7000,reuseaddr', `OPEN:${file},creat,append`]);
+  await waitListening(aWeb(), 7000);
+  const client = start(aClient(), ['socat', '-u', 'SYSTEM:while true; do echo x; sleep 0.05; done', 'TCP:10.65.0.1:7000']);
+  const size = () => { try { return statSync(file).size; } catch { return 0; } };
+  const grows = async () => {
+    const s0 = size();
+    await new Promise((r) => setTimeout(r, 600));
+    return size() > s0;
+  };
+  assert.ok(await grows(), 'stream flows before the restart');
+  const dp2 = createDataplane({ netns: lab.host.name, logger: silentLogger() });
+  const r = await dp2.reconcile(fullState());
+  assert.is(r.wrote, false, `a new instance on a programmed kernel writes nothing: ${JSON.stringify(r.counts)}`);
+  assert.ok(r.resynced, 'a new instance reads the kernel first');
+  // Tighten policy under the flow: tenant a's profile no longer allows anything new.
+  const ds = fullState();
+  ds.profiles.find((p) => p.id === 'Profile/tenant-a')!.ingress = [];
+  const r2 = await dp2.reconcile(ds);
+  // v4 and v6 profile chains (one restore each), and the empty v6 set nothing references any more.
+  assert.equal([r2.resynced, r2.counts.chainsWritten, r2.counts.setsDeleted, r2.counts.writeCommands], [false, 2, 1, 3], JSON.stringify(r2.counts));
+  assert.ok(await grows(), 'the established stream keeps passing data');
+  assert.is(client.exitCode, null, 'stream client still running');
+  assert.is(await tcp(aClient(), '10.65.0.1', 80), null, 'new connections meet the new policy');
+  await dp2.reconcile(fullState());
+  dp = dp2;
+});
+
+test('foreign rules, chains, sets and routes survive every reconcile; our jump stays first', async () => {
+  const filter = await lab.host.run(['iptables-save', '-t', 'filter']);
+  assert.ok(filter.includes(':DOCKER - '), 'DOCKER chain kept');
+  assert.ok(filter.includes('-A DOCKER -j RETURN'), 'DOCKER rule kept');
+  assert.ok(filter.includes('-A FORWARD -j DOCKER'), 'FORWARD -> DOCKER kept');
+  const fwd = filter.split('\n').filter((l) => l.startsWith('-A FORWARD'));
+  assert.is(fwd[0], '-A FORWARD -j trl-forward', 'our jump is first');
+  assert.is(fwd.filter((l) => l.includes('trl-')).length, 1, 'exactly one jump');
+  const nat = await lab.host.run(['iptables-save', '-t', 'nat']);
+  assert.ok(nat.includes('-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER'), 'nat DOCKER jump kept');
+  assert.ok((await lab.host.run(['ipset', 'list', '-n'])).includes('docker-x'), 'foreign set kept');
+  assert.ok((await lab.host.run(['ip', 'route', 'show', ROGUE.ip])).includes(ROGUE.iface), 'foreign route kept');
+});
+
+test('an endpoint with an impossible interface name is skipped, the rest still applies', async () => {
+  const ds = fullState();
+  const bogus = structuredClone(ds.endpoints[0]!);
+  bogus.id = 'WorkloadEndpoint/tenant-a/bogus';
+  bogus.interfaceName = 'bad name;-j';
+  ds.endpoints.push(bogus);
+  const r = await dp.reconcile(ds);
+  assert.ok(r.skipped.some((s) => s.includes('tenant-a/bogus')), `skipped: ${r.skipped.join('; ')}`);
+  assert.equal(r.errors, []);
+  assert.ok(await tcp(bClient(), '10.65.0.1', 80), 'policy still in force');
+});
+
+test('removing an endpoint removes its chains and route; its interface then fails closed', async () => {
+  const ds = fullState();
+  ds.endpoints = ds.endpoints.filter((e) => e.interfaceName !== 'trlb2');
+  ds.routes = ds.routes.filter((r) => r.dev !== 'trlb2');
+  ds.ipsets.find((s) => s.id === 'tb')!.members = ['10.65.1.1/32'];
+  const r = await dp.reconcile(ds);
+  assert.is(r.counts.chainsDeleted, 4, 'fw and tw chains, v4 and v6');
+  assert.is(r.counts.routesDeleted, 1);
+  assert.is(r.counts.membersDeleted, 1);
+  const filter = await lab.host.run(['iptables-save', '-t', 'filter']);
+  assert.not.ok(filter.includes('trl-tw-trlb2'), 'chains gone');
+  assert.is(await tcp(bClient(), OUTSIDE_IP, 9000), null, 'traffic from the forgotten interface is dropped');
+});
+
+test.run();

@@ -1,0 +1,330 @@
+// Render tests: DesiredState -> exact iptables-restore / ipset restore / ip -batch text.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { DesiredState, PolicyState } from '../../src/calc/index.js';
+import {
+  policyChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
+  renderSysctls, renderWorkloadRoutes, type ChainSpec, type TableSpec,
+} from '../../src/dataplane/index.js';
+import { parseIptablesSave, planTable } from '../../src/dataplane/iptables-kernel.js';
+import { parseIpsetSave, planSets } from '../../src/dataplane/ipsets.js';
+import { labState, rule } from './_state.js';
+
+function table(ds: DesiredState, t: string, family: 4 | 6): TableSpec {
+  const spec = renderIptables(ds).tables.find((x) => x.table === t && x.family === family);
+  if (!spec) throw new Error(`no ${t} v${family} table rendered`);
+  return spec;
+}
+function chainOf(ds: DesiredState, name: string, family: 4 | 6 = 4, t = 'filter'): ChainSpec {
+  const c = table(ds, t, family).chains.find((x) => x.name === name);
+  if (!c) throw new Error(`chain ${name} not rendered in ${t} v${family}`);
+  return c;
+}
+/** Rules without the leading hash rule. */
+const body = (c: ChainSpec) => c.rules.slice(1);
+
+test('every chain starts with a hash comment of its content, and the hash follows the content', () => {
+  const ds = labState();
+  for (const c of table(ds, 'filter', 4).chains) {
+    assert.is(c.rules[0], `-m comment --comment "trl:${c.hash}"`, `${c.name}: first rule carries the hash`);
+    assert.ok(c.name.length <= 28, `${c.name} fits 28 chars`);
+  }
+  const before = chainOf(ds, 'trl-tw-trla1').hash;
+  const ds2 = labState();
+  ds2.endpoints.find((e) => e.interfaceName === 'trla1')!.ingress.policies.reverse();
+  assert.is.not(chainOf(ds2, 'trl-tw-trla1').hash, before, 'policy order change changes the hash');
+  assert.is(chainOf(ds2, 'trl-tw-trlb1').hash, chainOf(ds, 'trl-tw-trlb1').hash, 'an untouched chain keeps its hash');
+});
+
+test('endpoint ingress chain: conntrack first, policies in order with pass skipping, drop, profiles, drop', () => {
+  const ds = labState();
+  const deny = policyChain('GlobalNetworkPolicy/deny-ssh', 'ingress');
+  const web = policyChain('NetworkPolicy/tenant-a/web-from-tenant-b', 'ingress');
+  const prof = profileChain('Profile/tenant-a', 'ingress');
+  assert.equal(body(chainOf(ds, 'trl-tw-trla1')), [
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-m conntrack --ctstate INVALID -j DROP',
+    '-j MARK --set-xmark 0x0/0x30000',
+    `-m mark --mark 0x0/0x20000 -j ${deny}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+    `-m mark --mark 0x0/0x20000 -j ${web}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+    '-m mark --mark 0x0/0x20000 -m comment --comment "no policy allowed or passed" -j DROP',
+    `-j ${prof}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+    '-m comment --comment "no profile allowed" -j DROP',
+  ]);
+});
+
+test('IPv6 endpoint chains let neighbour discovery and MLD through before policy (RA only towards the workload)', () => {
+  const ds = labState();
+  const nd = (types: number[]) => types.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`);
+  assert.equal(body(chainOf(ds, 'trl-tw-trla1', 6)).slice(2, 9), nd([130, 131, 132, 134, 135, 136, 143]));
+  assert.equal(body(chainOf(ds, 'trl-fw-trla1', 6)).slice(2, 9), nd([130, 131, 132, 133, 135, 136, 143]));
+  assert.not.ok(body(chainOf(ds, 'trl-tw-trla1', 4)).some((r) => r.includes('icmp6')), 'not in IPv4');
+});
+
+test('endpoint with no policies goes straight to profiles; with no profile it drops', () => {
+  const ds = labState();
+  const ep = ds.endpoints.find((e) => e.interfaceName === 'trla2')!;
+  ep.egress = { policies: [], profiles: [] };
+  assert.equal(body(chainOf(ds, 'trl-fw-trla2')), [
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-m conntrack --ctstate INVALID -j DROP',
+    '-j MARK --set-xmark 0x0/0x30000',
+    '-m comment --comment "no profile allowed" -j DROP',
+  ]);
+  ep.ingress = { policies: ['NetworkPolicy/tenant-a/gone'], profiles: [] };
+  assert.equal(body(chainOf(ds, 'trl-tw-trla2')).slice(3), [
+    '-m comment --comment "missing policy NetworkPolicy/tenant-a/gone" -j DROP',
+    '-m mark --mark 0x0/0x20000 -m comment --comment "no policy allowed or passed" -j DROP',
+    '-m comment --comment "no profile allowed" -j DROP',
+  ], 'a policy we were not given fails closed');
+});
+
+test('dispatch chains: by interface, unknown trl interfaces dropped, accept only after both directions', () => {
+  const ds = labState();
+  assert.equal(body(chainOf(ds, 'trl-forward')), [
+    '-i trl+ -j trl-from-wl', '-o trl+ -j trl-to-wl', '-i trl+ -j ACCEPT', '-o trl+ -j ACCEPT',
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-from-wl')), [
+    '-i trla1 -g trl-fw-trla1', '-i trla2 -g trl-fw-trla2', '-i trlb1 -g trl-fw-trlb1', '-i trlb2 -g trl-fw-trlb2',
+    '-m comment --comment "unknown workload interface" -j DROP',
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-to-wl')).at(-1), '-m comment --comment "unknown workload interface" -j DROP');
+  assert.equal(body(chainOf(ds, 'trl-input')), ['-i trl+ -j trl-from-wl', '-i trl+ -j ACCEPT']);
+  assert.equal(body(chainOf(ds, 'trl-output')), [
+    '-o trl+ -j trl-to-wl', '-o trl+ -j ACCEPT',
+    '-m conntrack --ctstate DNAT -j trl-to-wl-addr', '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-to-wl-addr')), [
+    '-j MARK --set-xmark 0x0/0x30000',
+    '-d 10.65.0.1/32 -g trl-tw-trla1', '-d 10.65.0.2/32 -g trl-tw-trla2', '-d 10.65.1.1/32 -g trl-tw-trlb1', '-d 10.65.1.2/32 -g trl-tw-trlb2',
+  ], 'host-originated DNAT dispatched by address');
+  assert.equal(body(chainOf(ds, 'trl-to-wl-addr', 6)), ['-j MARK --set-xmark 0x0/0x30000'], 'no v6 addresses');
+  assert.equal(table(ds, 'filter', 4).hooks, [
+    { hook: 'FORWARD', chain: 'trl-forward' }, { hook: 'INPUT', chain: 'trl-input' }, { hook: 'OUTPUT', chain: 'trl-output' },
+  ]);
+});
+
+function withPolicy(p: PolicyState): DesiredState {
+  const ds = labState();
+  ds.policies.push(p);
+  ds.policies.sort((a, b) => a.id.localeCompare(b.id));
+  ds.endpoints[0]!.ingress.policies.push(p.id);
+  return ds;
+}
+
+test('policy rules: Allow/Deny/Log/Pass, notPorts, port splitting, named ports, ICMP, protocols', () => {
+  const p: PolicyState = {
+    id: 'NetworkPolicy/tenant-a/mix', order: 5, egress: [],
+    ingress: [
+      rule({ action: 'Log', protocol: 6, origin: 'NetworkPolicy tenant-a/mix ingress[0]' }),
+      rule({ action: 'Deny', protocol: 17, notDstPorts: [{ from: 53, to: 53 }, { from: 1000, to: 2000 }], notSrcSets: ['ta'], origin: 'NetworkPolicy tenant-a/mix ingress[1]' }),
+      rule({
+        action: 'Allow', protocol: 6,
+        dstPorts: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((n) => ({ from: n, to: n })).concat([{ from: 100, to: 200 }]),
+        dstNamedPortSets: ['np-http'], srcSets: ['tb'], origin: 'NetworkPolicy tenant-a/mix ingress[2]',
+      }),
+      rule({ action: 'Allow', protocol: 1, icmp: { type: 8, code: 0 }, origin: 'NetworkPolicy tenant-a/mix ingress[3]' }),
+      rule({ action: 'Deny', protocol: 58, notIcmp: { type: 128 }, origin: 'NetworkPolicy tenant-a/mix ingress[4]' }),
+      rule({ action: 'Deny', notProtocol: 6, ipVersion: 6, dstSets: ['tb'], origin: 'NetworkPolicy tenant-a/mix ingress[5]' }),
+      rule({ action: 'Allow', neverMatches: true, srcSets: ['ta'], origin: 'NetworkPolicy tenant-a/mix ingress[6]' }),
+      rule({ action: 'Pass', srcPorts: [{ from: 1, to: 1 }], origin: 'NetworkPolicy tenant-a/mix ingress[7]' }),
+    ],
+  };
+  const ds = withPolicy(p);
+  ds.ipsets.push({ id: 'np-http', type: 'hash:ip,port', key: 'np:http', members: ['10.65.0.1,tcp:8080'] });
+  const name = policyChain(p.id, 'ingress');
+  const c = (n: number) => `-m comment --comment "NetworkPolicy tenant-a/mix ingress[${n}]"`;
+  const A = '-j MARK --set-xmark 0x10000/0x10000';
+  assert.equal(body(chainOf(ds, name, 4)), [
+    `-p tcp ${c(0)} -j LOG --log-prefix "tenant-a/mix i0: "`,
+    `-p udp -m set ! --match-set trl4-ta src -m multiport ! --dports 53,1000:2000 ${c(1)} -j DROP`,
+    `-p tcp -m set --match-set trl4-tb src -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14 ${c(2)} ${A}`,
+    `-p tcp -m set --match-set trl4-tb src -m multiport --dports 100:200 ${c(2)} ${A}`,
+    `-p tcp -m set --match-set trl4-tb src -m set --match-set trl4-np-http dst,dst ${c(2)} ${A}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+    `-p icmp -m icmp --icmp-type 8/0 ${c(3)} ${A}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+    // [4] is ICMPv6 and [5] IPv6-only: absent in v4; [6] never matches; [7] has ports without a protocol.
+  ]);
+  assert.equal(body(chainOf(ds, name, 6)).filter((r) => !r.includes('set-xmark') && !r.startsWith('-m mark')).slice(1), [
+    `-p udp -m set ! --match-set trl6-ta src -m multiport ! --dports 53,1000:2000 ${c(1)} -j DROP`,
+    `-p ipv6-icmp -m icmp6 ! --icmpv6-type 128 ${c(4)} -j DROP`,
+    `! -p tcp -m set --match-set trl6-tb dst ${c(5)} -j DROP`,
+  ]);
+  const sets = renderSets(ds, renderIptables(ds).setRefs);
+  assert.equal(sets.map((s) => `${s.name} ${s.type} ${s.family} ${s.members.join(',')}`), [
+    'trl4-np-http hash:ip,port inet 10.65.0.1,tcp:8080',
+    'trl4-ta hash:net inet 10.65.0.1/32,10.65.0.2/32',
+    'trl4-tb hash:net inet 10.65.1.1/32,10.65.1.2/32',
+    'trl6-np-http hash:ip,port inet6 ',
+    'trl6-ta hash:net inet6 ',
+    'trl6-tb hash:net inet6 ',
+  ], 'v6 sets exist (empty) because v6 rules reference them');
+});
+
+test('profile Pass returns unmarked (falls to the next profile)', () => {
+  const ds = labState();
+  ds.profiles[0]!.ingress.unshift(rule({ action: 'Pass', protocol: 6, origin: 'Profile tenant-a ingress[0]' }));
+  assert.equal(body(chainOf(ds, profileChain('Profile/tenant-a', 'ingress')))[0],
+    '-p tcp -m comment --comment "Profile tenant-a ingress[0]" -j RETURN');
+});
+
+test('ipset restore text: one set per family with members or references, /0 split, long ids hashed', () => {
+  const ds = labState();
+  ds.ipsets.push({ id: 'nets-all', type: 'hash:net', key: 'nets:0.0.0.0/0,::/0', members: ['0.0.0.0/0', 'fd00::/64'] });
+  ds.ipsets.push({ id: 'x'.repeat(40), type: 'hash:net', key: 'long', members: ['10.1.0.0/16'] });
+  const text = renderSetsRestore(renderSets(ds, renderIptables(ds).setRefs));
+  const longName = text.split('\n').find((l) => l.startsWith('create trl4-h'))!.split(' ')[1]!;
+  assert.ok(longName.length <= 31, `long id hashed into ${longName}`);
+  assert.is(text, [
+    `create ${longName} hash:net family inet maxelem 1048576`,
+    `add ${longName} 10.1.0.0/16`,
+    'create trl4-nets-all hash:net family inet maxelem 1048576',
+    'add trl4-nets-all 0.0.0.0/1',
+    'add trl4-nets-all 128.0.0.0/1',
+    'create trl4-ta hash:net family inet maxelem 1048576',
+    'add trl4-ta 10.65.0.1/32',
+    'add trl4-ta 10.65.0.2/32',
+    'create trl4-tb hash:net family inet maxelem 1048576',
+    'add trl4-tb 10.65.1.1/32',
+    'add trl4-tb 10.65.1.2/32',
+    'create trl6-nets-all hash:net family inet6 maxelem 1048576',
+    'add trl6-nets-all fd00::/64',
+    'create trl6-ta hash:net family inet6 maxelem 1048576',
+    'create trl6-tb hash:net family inet6 maxelem 1048576',
+    '',
+  ].join('\n'));
+});
+
+test('set plan: add/del of the difference, create new, destroy unreferenced, rebuild on type change', () => {
+  const kernel = parseIpsetSave([
+    'create trl4-ta hash:net family inet hashsize 1024 maxelem 1048576 bucketsize 12 initval 0x1',
+    'add trl4-ta 10.65.0.1',
+    'add trl4-ta 10.65.0.9',
+    'create trl4-old hash:net family inet hashsize 1024 maxelem 1048576',
+    'create trl4-np hash:net family inet hashsize 1024 maxelem 1048576',
+    'create docker-x hash:net family inet hashsize 1024 maxelem 1048576',
+    'add docker-x 10.0.0.1',
+  ].join('\n'));
+  assert.equal(kernel.map((s) => s.name), ['trl4-np', 'trl4-old', 'trl4-ta'], 'foreign sets are not read');
+  const plan = planSets([
+    { name: 'trl4-np', type: 'hash:ip,port', family: 'inet', members: ['10.65.0.1,tcp:80'] },
+    { name: 'trl4-ta', type: 'hash:net', family: 'inet', members: ['10.65.0.1/32', '10.65.0.2/32'] },
+    { name: 'trl4-tb', type: 'hash:net', family: 'inet', members: ['10.65.1.1/32'] },
+  ], kernel);
+  assert.match(plan.update, /^create trlt-[0-9a-f]+ hash:ip,port family inet maxelem 1048576\nadd trlt-[0-9a-f]+ 10\.65\.0\.1,tcp:80\nswap trlt-[0-9a-f]+ trl4-np\ndestroy trlt-[0-9a-f]+\n/);
+  assert.ok(plan.update.endsWith([
+    'add trl4-ta 10.65.0.2/32',
+    'del trl4-ta 10.65.0.9/32',
+    'create trl4-tb hash:net family inet maxelem 1048576',
+    'add trl4-tb 10.65.1.1/32',
+    '',
+  ].join('\n')), plan.update);
+  assert.is(plan.destroy, 'destroy trl4-old\n');
+  const same = planSets([{ name: 'trl4-ta', type: 'hash:net', family: 'inet', members: ['10.65.0.1/32', '10.65.0.9/32'] }],
+    kernel.filter((s) => s.name === 'trl4-ta'));
+  assert.is(same.update + same.destroy, '', 'no drift, no text');
+});
+
+test('NAT: DNAT in PREROUTING (local, optional host IP) and OUTPUT, MASQUERADE outside the pools', () => {
+  const ds = labState();
+  const web = ds.endpoints.find((e) => e.interfaceName === 'trla1')!;
+  web.portMaps = [
+    { protocol: 'tcp', hostPort: 8080, containerIP: '10.65.0.1', containerPort: 80 },
+    { protocol: 'udp', hostPort: 5353, hostIP: '192.168.5.1', containerIP: '10.65.0.1', containerPort: 53 },
+    { protocol: 'tcp', hostPort: 8443, containerIP: 'fd00:65::1', containerPort: 443 },
+  ];
+  ds.nat = { masqueradeSources: ['10.65.0.0/16'], allPools: ['10.65.0.0/16', '10.66.0.0/16'] };
+  const id = 'WorkloadEndpoint/tenant-a/web';
+  assert.equal(body(chainOf(ds, 'trl-nat-pre', 4, 'nat')), [
+    `-p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL -m comment --comment "${id} tcp/8080" -j DNAT --to-destination 10.65.0.1:80`,
+    `-d 192.168.5.1 -p udp -m udp --dport 5353 -m addrtype --dst-type LOCAL -m comment --comment "${id} udp/5353" -j DNAT --to-destination 10.65.0.1:53`,
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-nat-out', 4, 'nat')), [
+    `! -d 127.0.0.0/8 -p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL -m comment --comment "${id} tcp/8080" -j DNAT --to-destination 10.65.0.1:80`,
+    `-d 192.168.5.1 -p udp -m udp --dport 5353 -m addrtype --dst-type LOCAL -m comment --comment "${id} udp/5353" -j DNAT --to-destination 10.65.0.1:53`,
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-nat-pre', 6, 'nat')), [
+    `-p tcp -m tcp --dport 8443 -m addrtype --dst-type LOCAL -m comment --comment "${id} tcp/8443" -j DNAT --to-destination [fd00:65::1]:443`,
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-nat-post', 4, 'nat')), [
+    '-m set --match-set trl4-nat-masq src -m set ! --match-set trl4-nat-pools dst -m comment --comment "natOutgoing" -j MASQUERADE',
+  ]);
+  assert.equal(body(chainOf(ds, 'trl-nat-post', 6, 'nat')), [], 'no v6 masquerade without v6 sources');
+  const sets = renderSets(ds, renderIptables(ds).setRefs).map((s) => `${s.name}:${s.members.join(',')}`);
+  assert.ok(sets.includes('trl4-nat-masq:10.65.0.0/16') && sets.includes('trl4-nat-pools:10.65.0.0/16,10.66.0.0/16'), sets.join(' '));
+  assert.equal(table(ds, 'nat', 4).hooks.map((h) => `${h.hook}->${h.chain}`), ['PREROUTING->trl-nat-pre', 'OUTPUT->trl-nat-out', 'POSTROUTING->trl-nat-post']);
+});
+
+test('full restore text declares every chain, appends rules, inserts the jumps at position 1', () => {
+  const text = renderFullRestore(table(labState(), 'nat', 4));
+  const lines = text.split('\n');
+  assert.equal(lines.slice(0, 4), ['*nat', ':trl-nat-out - [0:0]', ':trl-nat-post - [0:0]', ':trl-nat-pre - [0:0]']);
+  assert.equal(lines.slice(-5), ['-I PREROUTING 1 -j trl-nat-pre', '-I OUTPUT 1 -j trl-nat-out', '-I POSTROUTING 1 -j trl-nat-post', 'COMMIT', '']);
+});
+
+test('workload routes and sysctls', () => {
+  const ds = labState();
+  ds.routes.push({ dst: 'fd00:65::1/128', family: 6, dev: 'trla1' });
+  ds.endpoints.find((e) => e.interfaceName === 'trla1')!.addresses.push('fd00:65::1/128');
+  assert.equal(renderWorkloadRoutes(ds.routes), [
+    'route replace 10.65.0.1/32 dev trla1 scope link proto 78',
+    'route replace 10.65.0.2/32 dev trla2 scope link proto 78',
+    'route replace 10.65.1.1/32 dev trlb1 scope link proto 78',
+    'route replace 10.65.1.2/32 dev trlb2 scope link proto 78',
+    'route replace fd00:65::1/128 dev trla1 scope link proto 78',
+  ]);
+  const s = renderSysctls(ds, new Set(['trla1', 'trla2']));
+  assert.equal([...s].map(([k, v]) => `${k}=${v}`), [
+    'net.ipv4.ip_forward=1',
+    'net.ipv4.conf.trla1.forwarding=1', 'net.ipv4.conf.trla1.proxy_arp=1', 'net.ipv4.conf.trla1.rp_filter=1',
+    'net.ipv4.neigh.trla1.proxy_delay=0', 'net.ipv6.conf.trla1.forwarding=1', 'net.ipv6.conf.trla1.proxy_ndp=1',
+    'net.ipv4.conf.trla2.forwarding=1', 'net.ipv4.conf.trla2.proxy_arp=1', 'net.ipv4.conf.trla2.rp_filter=1',
+    'net.ipv4.neigh.trla2.proxy_delay=0',
+    'net.ipv6.conf.all.forwarding=1',
+  ], 'interfaces that do not exist get no sysctls');
+});
+
+test('table plan: unchanged chains are not rewritten, drifted and removed ones are, jumps kept first', () => {
+  const spec = table(labState(), 'filter', 4);
+  const saved = (extra: (name: string, rules: string[]) => string[] = (_n, r) => r, hooks = spec.hooks.map((h) => `-A ${h.hook} -j ${h.chain}`)) => {
+    const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':DOCKER - [0:0]'];
+    for (const c of spec.chains) lines.push(`:${c.name} - [0:0]`);
+    lines.push(...hooks, '-A FORWARD -j DOCKER', '-A DOCKER -j RETURN');
+    for (const c of spec.chains) lines.push(...extra(c.name, c.rules).map((r) => `-A ${c.name} ${r}`));
+    lines.push('COMMIT');
+    return parseIptablesSave(lines.join('\n'));
+  };
+  const clean = planTable(spec, saved());
+  assert.equal([clean.write.length, clean.remove.length, clean.deleteHookRules.length, clean.insertHooks.length], [0, 0, 0, 0], 'in sync');
+  const flushed = planTable(spec, saved((n, r) => (n === 'trl-tw-trlb1' ? [] : r)));
+  assert.equal(flushed.write.map((c) => c.name), ['trl-tw-trlb1'], 'a flushed chain is rewritten');
+  const appended = planTable(spec, saved((n, r) => (n === 'trl-to-wl' ? [...r, '-j ACCEPT'] : r)));
+  assert.equal(appended.write.map((c) => c.name), ['trl-to-wl'], 'an extra rule is noticed by the rule count');
+  const moved = planTable(spec, saved(undefined, ['-A FORWARD -j DOCKER', '-A FORWARD -j trl-forward', '-A INPUT -j trl-input', '-A OUTPUT -j trl-output']));
+  assert.equal(moved.deleteHookRules, ['-A FORWARD -j trl-forward'], 'misplaced jump deleted');
+  assert.equal(moved.insertHooks, [{ hook: 'FORWARD', chain: 'trl-forward' }], 'and re-inserted at 1');
+  const stale = parseIptablesSave([':FORWARD ACCEPT [0:0]', ':trl-pi-deadbeef - [0:0]', '-A trl-pi-deadbeef -j DROP'].join('\n'));
+  const p = planTable(spec, stale);
+  assert.equal(p.remove, ['trl-pi-deadbeef'], 'stale chain removed');
+  assert.is(p.write.length, spec.chains.length, 'all chains written on an empty kernel');
+});
+
+test('re-rendering reuses unchanged chains; a replaced policy object re-renders only its chains', () => {
+  const ds = labState();
+  const first = renderIptables(ds);
+  const again = renderIptables(ds);
+  assert.equal(again, first, 'same input, same output');
+  const pid = 'NetworkPolicy/tenant-a/web-from-tenant-b';
+  const edited = { ...ds, policies: ds.policies.map((p) => (p.id === pid ? { ...p, ingress: [rule({ action: 'Deny', origin: 'x' })] } : p)) };
+  const after = renderIptables(edited).tables.find((t) => t.table === 'filter' && t.family === 4)!;
+  const before = first.tables.find((t) => t.table === 'filter' && t.family === 4)!;
+  const changed = after.chains.filter((c, i) => c.hash !== before.chains[i]!.hash).map((c) => c.name);
+  assert.equal(changed, [policyChain(pid, 'ingress')], 'only the edited policy chain differs');
+  assert.equal(body(after.chains.find((c) => c.name === policyChain(pid, 'ingress'))!), ['-m comment --comment "x" -j DROP']);
+});
+
+test.run();
