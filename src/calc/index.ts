@@ -1,0 +1,11 @@
+// The calc face: pure functions from model resources to desired dataplane state, the
+// incremental calculator the agent keeps, and `policy explain`. No I/O.
+export * from './state.js';
+export { computeDesiredState } from './compute.js';
+export type { ComputeInput } from './compute.js';
+export { createCalculator } from './incremental.js';
+export type { Calculator } from './incremental.js';
+export { explainFlow, formatExplanation, ExplainError } from './explain.js';
+export type { ExplainInput, ExplainResult, Verdict, FlowEnd } from './explain.js';
+export { setIdFor, protocolNumber } from './compile.js';
+export { desiredBgp, communitiesFor, parseAsNumber, type DesiredBgp, type DesiredBgpPeer } from './bgp.js';
