@@ -1,0 +1,197 @@
+// ADD, DEL and CHECK. ADD records an undo step after each change and, if a later step
+// fails, runs them in reverse: a failed ADD leaves no address, interface or endpoint.
+// DEL is idempotent: whatever is already gone is skipped.
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import {
+  allocate, handleInfo, IpamError, releaseByHandle, type IpamStore,
+} from '../ipam/index.js';
+import { API_VERSION, type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
+import { nodeNameOf, planAdd, storeSettings, type CniEnv, type NetConf, type Plan, type StoreSettings } from './config.js';
+import { containerMac, endpointName, GATEWAY_V4, HOST_VETH_MAC, hostVethName, ipamHandle } from './names.js';
+import { configureContainer, configureHost, createVeth, deleteHostVeth, inspect, NetlinkError } from './netlink.js';
+import { CNI_ERR, CniError, encodeResult, type CniResult } from './spec.js';
+
+/** The store operations the plugin uses (src/store's Store satisfies it). */
+export interface CniStore extends IpamStore {
+  apply(r: WorkloadEndpoint): Promise<unknown>;
+  delete(key: ResourceKey): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Deps {
+  openStore(s: StoreSettings): CniStore;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Maps any failure to the spec's error object codes. */
+export function toCniError(e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  if (e instanceof IpamError) {
+    const code = e.code === 'POOL_EXHAUSTED' ? CNI_ERR.POOL_EXHAUSTED
+      : e.code === 'ADDRESS_IN_USE' || e.code === 'HANDLE_IN_USE' ? CNI_ERR.ADDRESS_IN_USE
+        : e.code === 'NO_POOL' ? CNI_ERR.NO_POOL
+          : e.code === 'CONFLICT_RETRIES' ? CNI_ERR.TRY_AGAIN_LATER
+            : e.code === 'INVALID_REQUEST' ? CNI_ERR.INVALID_NETWORK_CONFIG : CNI_ERR.INTERNAL;
+    return new CniError(code, `IPAM: ${e.message}`);
+  }
+  if (e instanceof NetlinkError) return new CniError(CNI_ERR.IO_FAILURE, e.message);
+  const err = e as { name?: string; code?: unknown; message?: string };
+  if (err?.name === 'StoreError') {
+    return new CniError(err.code === 'UNAVAILABLE' ? CNI_ERR.TRY_AGAIN_LATER : CNI_ERR.INTERNAL, `store: ${err.message}`);
+  }
+  const msg = err?.message ?? String(e);
+  if (/UNAVAILABLE|ECONNREFUSED|deadline|No connection established|GRPC/i.test(msg)) {
+    return new CniError(CNI_ERR.TRY_AGAIN_LATER, `etcd unreachable: ${msg}`);
+  }
+  return new CniError(CNI_ERR.INTERNAL, msg);
+}
+
+/** Test hook: TRELLIS_CNI_FAULT=<step> fails ADD right after that step, to exercise the undo path. */
+function fault(deps: Deps, step: string): void {
+  if (deps.env.TRELLIS_CNI_FAULT === step) throw new CniError(CNI_ERR.INTERNAL, `injected fault after ${step}`);
+}
+
+function endpointPorts(plan: Plan): EndpointPort[] {
+  return plan.portMappings.map((p) => {
+    const proto = (p.protocol ?? 'tcp').toLowerCase();
+    return {
+      name: `hp-${p.hostPort}-${proto}`,
+      protocol: proto === 'udp' ? 'UDP' : proto === 'sctp' ? 'SCTP' : 'TCP',
+      port: p.containerPort,
+      hostPort: p.hostPort,
+      ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+    };
+  });
+}
+
+function endpointKey(namespace: string, name: string): ResourceKey {
+  return { kind: 'WorkloadEndpoint', namespace, name };
+}
+
+export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Record<string, unknown>> {
+  const plan = planAdd(conf, env, deps.env);
+  if (!existsSync(env.netns)) throw new CniError(CNI_ERR.INVALID_ENV, `CNI_NETNS ${env.netns} does not exist`);
+  const handle = ipamHandle(env.containerID, env.ifname);
+  const host = hostVethName(env.containerID, env.ifname);
+  const mac = containerMac(env.containerID, env.ifname);
+  const name = endpointName(plan.nodeName, env.containerID, env.ifname);
+  const log = deps.log.child({ containerID: env.containerID, ifname: env.ifname, host });
+  const store = deps.openStore(plan.store);
+  const undo: Array<[string, () => Promise<unknown>]> = [];
+  try {
+    const alloc = await allocate(store, {
+      node: plan.nodeName, handle, ...(plan.requestedIPv4 ? { address: plan.requestedIPv4 } : {}),
+      ...(plan.pools ? { pools: plan.pools } : {}),
+      attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
+    });
+    undo.push(['release address', () => releaseByHandle(store, handle)]);
+    log.debug({ address: alloc.address, block: alloc.block, borrowed: alloc.borrowed }, 'allocated');
+    fault(deps, 'ipam');
+    await createVeth({ host, ifname: env.ifname, netns: env.netns, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) });
+    undo.push(['delete veth', () => deleteHostVeth(host)]);
+    await configureHost(host, alloc.address);
+    await configureContainer(env.netns, env.ifname, alloc.address);
+    fault(deps, 'veth');
+    const ports = endpointPorts(plan);
+    const wep: WorkloadEndpoint = {
+      apiVersion: API_VERSION,
+      kind: 'WorkloadEndpoint',
+      metadata: {
+        name, namespace: plan.namespace,
+        ...(Object.keys(plan.labels).length ? { labels: plan.labels } : {}),
+        annotations: { 'trellis.dev/network': plan.network, 'trellis.dev/netns': env.netns },
+      },
+      spec: {
+        orchestrator: 'cni', workload: plan.workload, node: plan.nodeName, containerID: env.containerID,
+        endpoint: env.ifname, interfaceName: host, mac, ipNetworks: [`${alloc.address}/32`], profiles: plan.profiles,
+        ...(ports.length ? { ports } : {}),
+      },
+    };
+    await store.apply(wep);
+    undo.push(['delete endpoint', () => store.delete(endpointKey(plan.namespace, name)).catch(ignoreNotFound)]);
+    fault(deps, 'endpoint');
+    log.info({ address: alloc.address, endpoint: `${plan.namespace}/${name}` }, 'ADD done');
+    const result: CniResult = {
+      interfaces: [{ name: host, mac: HOST_VETH_MAC }, { name: env.ifname, mac, sandbox: env.netns }],
+      ips: [{ address: `${alloc.address}/32`, gateway: GATEWAY_V4, interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0', gw: GATEWAY_V4 }],
+      dns: {},
+    };
+    return encodeResult(plan.version, result);
+  } catch (e) {
+    for (const [what, step] of undo.reverse()) {
+      try { await step(); } catch (ue) { log.error({ err: ue }, `undo failed: ${what}`); }
+    }
+    throw toCniError(e);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+function ignoreNotFound(e: unknown): void {
+  if ((e as { code?: unknown })?.code !== 'NOT_FOUND') throw e;
+}
+
+/** The namespace ADD would have used, if the configuration still yields one. */
+function plannedNamespace(conf: NetConf, env: CniEnv, deps: Deps): string | null {
+  try { return planAdd(conf, env, deps.env).namespace; } catch { return null; }
+}
+
+export async function cmdDel(env: CniEnv, conf: NetConf, deps: Deps): Promise<void> {
+  const settings = storeSettings(conf, deps.env);
+  const node = nodeNameOf(conf, deps.env);
+  const handle = ipamHandle(env.containerID, env.ifname);
+  const host = hostVethName(env.containerID, env.ifname);
+  const store = deps.openStore(settings);
+  try {
+    // Endpoint first, address last: a DEL cut short is finished by the next one.
+    const info = await handleInfo(store, handle);
+    const recorded = info?.attrs.endpoint;
+    const name = endpointName(node, env.containerID, env.ifname);
+    const keys = new Set<string>();
+    if (recorded) keys.add(recorded);
+    const ns = plannedNamespace(conf, env, deps);
+    if (ns) keys.add(`${ns}/${name}`);
+    for (const k of keys) {
+      const slash = k.indexOf('/');
+      await store.delete(endpointKey(k.slice(0, slash), k.slice(slash + 1))).catch(ignoreNotFound);
+    }
+    await deleteHostVeth(host);
+    const released = await releaseByHandle(store, handle);
+    deps.log.info({ containerID: env.containerID, ifname: env.ifname, released }, 'DEL done');
+  } catch (e) {
+    throw toCniError(e);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+export async function cmdCheck(env: CniEnv, conf: NetConf, deps: Deps): Promise<void> {
+  if (conf.cniVersion.startsWith('0.3')) {
+    throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `CHECK needs cniVersion 0.4.0 or later (got ${conf.cniVersion})`);
+  }
+  if (conf.prevResult === undefined) throw new CniError(CNI_ERR.INVALID_NETWORK_CONFIG, 'network configuration field "prevResult": is required for CHECK');
+  const plan = planAdd(conf, env, deps.env);
+  const handle = ipamHandle(env.containerID, env.ifname);
+  const host = hostVethName(env.containerID, env.ifname);
+  const mac = containerMac(env.containerID, env.ifname);
+  const name = endpointName(plan.nodeName, env.containerID, env.ifname);
+  const store = deps.openStore(plan.store);
+  try {
+    const problems: string[] = [];
+    const info = await handleInfo(store, handle);
+    const address = info?.addresses[0]?.address;
+    if (!address) problems.push(`no address is allocated to ${handle}`);
+    const wep = await store.get(endpointKey(plan.namespace, name));
+    if (!wep) problems.push(`WorkloadEndpoint ${plan.namespace}/${name} does not exist`);
+    if (!existsSync(env.netns)) problems.push(`CNI_NETNS ${env.netns} does not exist`);
+    else if (address) problems.push(...await inspect({ host, ifname: env.ifname, netns: env.netns, address, mac }));
+    if (problems.length) throw new CniError(CNI_ERR.CHECK_FAILED, `CHECK failed: ${problems.join('; ')}`);
+  } catch (e) {
+    throw toCniError(e);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,119 @@
+// The plugin's changes to the kernel, made with ip(8) in batches: the veth pair, the
+// container's address and routes (through nsenter into CNI_NETNS), and the host side.
+// The host side lives in whatever namespace the runtime runs the plugin in.
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { GATEWAY_V4, HOST_VETH_MAC } from './names.js';
+
+/** Same value as ROUTE_PROTO_WORKLOAD in src/calc/state.ts: the dataplane owns these routes too. */
+export const ROUTE_PROTO_WORKLOAD = 78;
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function run(argv: string[], input?: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    if (child.stdin) {
+      // A command that exits before reading its input must not crash the plugin with EPIPE.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
+  });
+}
+
+export class NetlinkError extends Error {
+  constructor(readonly step: string, readonly stderr: string) {
+    super(`${step}: ${stderr.trim() || 'failed'}`);
+    this.name = 'NetlinkError';
+  }
+}
+
+async function must(step: string, argv: string[], input?: string): Promise<string> {
+  const r = await run(argv, input);
+  if (r.code !== 0) throw new NetlinkError(step, r.stderr);
+  return r.stdout;
+}
+
+const nsenter = (netns: string, argv: string[]) => ['nsenter', `--net=${netns}`, ...argv];
+
+/** Creates the pair with the container end directly inside the sandbox (fails if the name is taken there). */
+export async function createVeth(o: { host: string; ifname: string; netns: string; mac: string; mtu?: number }): Promise<void> {
+  const mtu = o.mtu ? ['mtu', String(o.mtu)] : [];
+  await must(`creating veth ${o.host} / ${o.ifname} in ${o.netns}`, [
+    'ip', 'link', 'add', o.host, 'address', HOST_VETH_MAC, ...mtu, 'type', 'veth',
+    'peer', 'name', o.ifname, 'address', o.mac, ...mtu, 'netns', o.netns,
+  ]);
+}
+
+/**
+ * Host side: up, proxy ARP (so the container's ARP for 169.254.1.1 gets this end's MAC;
+ * proxy_delay 0 so it is answered at once) and the /32 route to the container, so the
+ * container is reachable as soon as ADD returns. The dataplane keeps the same route
+ * (same protocol) and owns forwarding and policy.
+ */
+export async function configureHost(host: string, address: string): Promise<void> {
+  await writeFile(`/proc/sys/net/ipv4/conf/${host}/proxy_arp`, '1');
+  await writeFile(`/proc/sys/net/ipv4/neigh/${host}/proxy_delay`, '0');
+  await must(`configuring host side ${host}`, ['ip', '-batch', '-'],
+    `link set ${host} up\nroute replace ${address}/32 dev ${host} scope link proto ${ROUTE_PROTO_WORKLOAD}\n`);
+}
+
+/**
+ * Container side: its /32, up, a link-scope route to the gateway and the default route
+ * through it. The gateway's neighbour entry is written permanently (the host end's fixed
+ * MAC), so the container does not depend on the host answering ARP for 169.254.1.1
+ * (proxy ARP answers only when the host itself has a route there).
+ */
+export async function configureContainer(netns: string, ifname: string, address: string): Promise<void> {
+  await must(`configuring ${ifname} in ${netns}`, nsenter(netns, ['ip', '-batch', '-']), [
+    `addr add ${address}/32 dev ${ifname}`,
+    `link set ${ifname} up`,
+    `neigh replace ${GATEWAY_V4} lladdr ${HOST_VETH_MAC} dev ${ifname} nud permanent`,
+    `route add ${GATEWAY_V4} dev ${ifname} scope link`,
+    `route add default via ${GATEWAY_V4} dev ${ifname}`,
+  ].join('\n') + '\n');
+}
+
+/** Deletes the host end (the kernel removes the peer and the routes with it). Absent: fine. */
+export async function deleteHostVeth(host: string): Promise<void> {
+  const r = await run(['ip', 'link', 'del', host]);
+  if (r.code !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw new NetlinkError(`deleting ${host}`, r.stderr);
+}
+
+/** Removes an interface inside a sandbox, if the sandbox and the interface still exist. */
+export async function deleteContainerLink(netns: string, ifname: string): Promise<void> {
+  await run(nsenter(netns, ['ip', 'link', 'del', ifname]));
+}
+
+interface IpLink { ifname: string; operstate?: string; flags?: string[]; address?: string }
+interface IpAddr { ifname: string; addr_info?: Array<{ local: string; prefixlen: number; family: string }> }
+interface IpRoute { dst: string; gateway?: string; dev?: string }
+
+/** What CHECK compares against: problems found, as sentences; empty when all is as ADD left it. */
+export async function inspect(o: { host: string; ifname: string; netns: string; address: string; mac: string }): Promise<string[]> {
+  const problems: string[] = [];
+  const host = await run(['ip', '-j', 'link', 'show', 'dev', o.host]);
+  if (host.code !== 0) problems.push(`host interface ${o.host} is missing`);
+  else {
+    const l = (JSON.parse(host.stdout) as IpLink[])[0];
+    if (!l?.flags?.includes('UP')) problems.push(`host interface ${o.host} is down`);
+  }
+  const addr = await run(nsenter(o.netns, ['ip', '-j', 'addr', 'show', 'dev', o.ifname]));
+  if (addr.code !== 0) {
+    problems.push(`interface ${o.ifname} is missing in ${o.netns}`);
+    return problems;
+  }
+  const a = (JSON.parse(addr.stdout) as Array<IpAddr & IpLink>)[0];
+  if (!a?.addr_info?.some((i) => i.local === o.address && i.prefixlen === 32)) problems.push(`${o.ifname} lacks ${o.address}/32`);
+  if (a?.address && a.address.toLowerCase() !== o.mac) problems.push(`${o.ifname} has MAC ${a.address}, expected ${o.mac}`);
+  const routes = await run(nsenter(o.netns, ['ip', '-j', 'route', 'show', 'dev', o.ifname]));
+  const rs = routes.code === 0 ? (JSON.parse(routes.stdout) as IpRoute[]) : [];
+  if (!rs.some((r) => r.dst === 'default' && r.gateway === GATEWAY_V4)) problems.push(`${o.ifname} lacks the default route via ${GATEWAY_V4}`);
+  return problems;
+}

@@ -1,0 +1,62 @@
+// The CNI specification as data: versions, error codes, the result object and how it
+// is written for each version a runtime may ask for.
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
+export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
+
+/** Error codes from the spec (1-99 reserved), and Trellis's own above 100. */
+export const CNI_ERR = {
+  INCOMPATIBLE_VERSION: 1,
+  UNSUPPORTED_FIELD: 2,
+  UNKNOWN_CONTAINER: 3,
+  INVALID_ENV: 4,
+  IO_FAILURE: 5,
+  DECODE_FAILURE: 6,
+  INVALID_NETWORK_CONFIG: 7,
+  TRY_AGAIN_LATER: 11,
+  POOL_EXHAUSTED: 101,
+  ADDRESS_IN_USE: 102,
+  NO_POOL: 103,
+  CHECK_FAILED: 110,
+  INTERNAL: 999,
+} as const;
+
+export class CniError extends Error {
+  constructor(readonly code: number, message: string, readonly details?: string) {
+    super(message);
+    this.name = 'CniError';
+  }
+}
+
+export interface CniInterface { name: string; mac?: string; sandbox?: string }
+export interface CniIp { address: string; gateway?: string; interface?: number }
+export interface CniRoute { dst: string; gw?: string }
+export interface CniResult {
+  interfaces: CniInterface[];
+  ips: CniIp[];
+  routes: CniRoute[];
+  dns: Record<string, unknown>;
+}
+
+/** The result as the given version writes it (0.3.x and 0.4.0 carry "version" on each IP). */
+export function encodeResult(version: string, r: CniResult): Record<string, unknown> {
+  const legacy = version.startsWith('0.');
+  return {
+    cniVersion: version,
+    interfaces: r.interfaces,
+    ips: r.ips.map((ip) => (legacy ? { version: ip.address.includes(':') ? '6' : '4', ...ip } : ip)),
+    routes: r.routes,
+    dns: r.dns,
+  };
+}
+
+export function encodeError(version: string, e: CniError): Record<string, unknown> {
+  return { cniVersion: version, code: e.code, msg: e.message, ...(e.details ? { details: e.details } : {}) };
+}
+
+export function versionResult(version: string): Record<string, unknown> {
+  return { cniVersion: version, supportedVersions: [...SUPPORTED_VERSIONS] };
+}
+
+export function isSupported(v: string): v is CniVersion {
+  return (SUPPORTED_VERSIONS as readonly string[]).includes(v);
+}
