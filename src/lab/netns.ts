@@ -57,12 +57,18 @@ export async function deleteNetns(name: string): Promise<void> {
   live.delete(name);
 }
 
-/** Creates a namespace with loopback up. The name must be free; it is deleted at process exit if still alive. */
-export async function createNetns(name: string): Promise<Netns> {
+/**
+ * Creates a namespace with loopback up. The name must be free; it is deleted at process exit
+ * if still alive, unless `persist` is set (the lab's namespaces outlive `npm run lab up`
+ * and are removed by `lab down` from its records).
+ */
+export async function createNetns(name: string, opts: { persist?: boolean } = {}): Promise<Netns> {
   if (existsSync(`/run/netns/${name}`)) await deleteNetns(name);
   await execa('ip', ['netns', 'add', name]);
-  live.add(name);
-  installExitHook();
+  if (!opts.persist) {
+    live.add(name);
+    installExitHook();
+  }
   await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   const exec = (argv: string[], opts?: { input?: string; timeoutMs?: number }) => execIn(name, argv, opts);
   return {

@@ -1,0 +1,71 @@
+// The agent's copy of the store: every resource by key, replaced whole on each store
+// sync and patched by watch events. It feeds calc's incremental calculator as it
+// changes, so the desired state after one change costs about that change, not a full
+// recompute over every endpoint and policy.
+import { createCalculator, type DesiredState } from '../calc/index.js';
+import { resourceKey, type Resource, type ResourceKey } from '../model/index.js';
+
+export interface ResourceCache {
+  /** Replaces everything (a store sync); returns true when anything changed. */
+  replaceAll(resources: Resource[]): boolean;
+  put(key: ResourceKey, r: Resource): void;
+  delete(key: ResourceKey): boolean;
+  list(): Resource[];
+  /** This node's desired dataplane state for the cached resources. */
+  desired(): DesiredState;
+  readonly size: number;
+  /** Bumped on every change: lets the loop skip work derived from an unchanged cache. */
+  readonly generation: number;
+}
+
+export function cacheKey(k: ResourceKey): string {
+  return k.namespace !== undefined ? `${k.kind}/${k.namespace}/${k.name}` : `${k.kind}/${k.name}`;
+}
+
+const same = (a: Resource, b: Resource): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+export function createResourceCache(nodeName: string): ResourceCache {
+  const items = new Map<string, Resource>();
+  const calc = createCalculator(nodeName);
+  let generation = 0;
+  return {
+    replaceAll(resources) {
+      const next = new Map<string, Resource>();
+      for (const r of resources) next.set(cacheKey(resourceKey(r)), r);
+      let changed = false;
+      for (const [k, old] of items) {
+        if (!next.has(k)) {
+          items.delete(k);
+          calc.remove(resourceKey(old));
+          changed = true;
+        }
+      }
+      for (const [k, r] of next) {
+        const old = items.get(k);
+        if (old && same(old, r)) continue;
+        items.set(k, r);
+        calc.upsert(r);
+        changed = true;
+      }
+      if (changed) generation++;
+      return changed;
+    },
+    put(key, r) {
+      items.set(cacheKey(key), r);
+      calc.upsert(r);
+      generation++;
+    },
+    delete(key) {
+      const had = items.delete(cacheKey(key));
+      if (had) {
+        calc.remove(key);
+        generation++;
+      }
+      return had;
+    },
+    list() { return [...items.values()]; },
+    desired() { return calc.state(); },
+    get size() { return items.size; },
+    get generation() { return generation; },
+  };
+}

@@ -1,0 +1,47 @@
+// /explain and /matrix: calc's explainFlow over the agent's cache, the same evaluation
+// `trellisctl policy explain` prints (formatExplanation), so the API and the CLI agree.
+import { ExplainError, explainFlow, formatExplanation, type FlowEnd } from '../calc/index.js';
+import { isValidCidrOrIp, type Resource } from '../model/index.js';
+import { ApiInputError, type EndpointDoc, type ExplainQuery, type MatrixDoc } from '../api/index.js';
+
+/** "tenant-a/web-1", "WorkloadEndpoint/tenant-a/web-1" -> "tenant-a/web-1". */
+export function endpointRef(s: string): string {
+  return s.replace(/^WorkloadEndpoint\//, '');
+}
+
+function fromEnd(s: string): FlowEnd {
+  if (!s.includes('/') || /^[0-9a-fA-F:.]+\/\d+$/.test(s)) {
+    if (isValidCidrOrIp(s)) return { cidr: s };
+  }
+  return { endpoint: endpointRef(s) };
+}
+
+export function explainForApi(resources: Resource[], q: ExplainQuery): { text: string; result: unknown } {
+  try {
+    const result = explainFlow({
+      resources, from: fromEnd(q.from), to: { endpoint: endpointRef(q.to) }, protocol: q.protocol ?? 'TCP',
+      ...(q.port !== undefined ? { port: q.port } : {}),
+    });
+    return { text: formatExplanation(result), result };
+  } catch (err) {
+    if (err instanceof ExplainError) throw new ApiInputError(err.message);
+    throw err;
+  }
+}
+
+export function matrixFor(resources: Resource[], endpoints: EndpointDoc[], port: number, protocol: string): MatrixDoc {
+  const eps = endpoints.filter((e) => e.addresses.length > 0);
+  const allowed = eps.map((src) => eps.map((dst) => {
+    try {
+      return explainFlow({ resources, from: { endpoint: `${src.namespace}/${src.name}` }, to: { endpoint: `${dst.namespace}/${dst.name}` }, protocol, port }).allowed;
+    } catch {
+      // An endpoint calc cannot evaluate is shown as denied: the dataplane fails closed too.
+      return false;
+    }
+  }));
+  return {
+    port, protocol,
+    endpoints: eps.map((e) => ({ id: e.id, tenant: e.tenant, node: e.node, address: (e.addresses[0] ?? '').replace(/\/\d+$/, '') })),
+    allowed,
+  };
+}

@@ -1,0 +1,45 @@
+// What the agent needs from the dataplane, the BGP speaker and IPAM, as narrow
+// interfaces: agent.ts is written against these, wiring.ts adapts the real subsystems.
+import type { DesiredState } from '../calc/index.js';
+import type { Resource } from '../model/index.js';
+import type { PeerStatusDoc } from '../api/index.js';
+
+export interface LearnedRoute { dst: string; via: string; family: 4 | 6 }
+
+/** What one apply changed, as far as the agent reports it. */
+export interface ApplySummary {
+  /** True when anything was written to the kernel. */
+  changed: boolean;
+  /** Counts of what is in force after the apply. */
+  rules?: number;
+  sets?: number;
+  routes?: number;
+  detail?: unknown;
+}
+
+export interface DataplanePort {
+  reconcile(desired: DesiredState): Promise<ApplySummary>;
+  syncLearnedRoutes(routes: LearnedRoute[]): Promise<ApplySummary>;
+}
+
+export interface BgpPort {
+  /** Applies the BGP configuration the resources describe for this node (throws on bad input). */
+  configure(resources: Resource[]): Promise<void>;
+  /** The local prefixes to announce (replaces the previous set). */
+  setLocalPrefixes(prefixes: string[]): Promise<void>;
+  status(): PeerStatusDoc[];
+  /** True once the speaker has been configured at least once. */
+  readonly configured: boolean;
+  /** Called with the full set of best learned routes whenever it changes. */
+  onRoutes(cb: (routes: LearnedRoute[]) => void): void;
+  /** Resolves when every configured peer has sent End-of-RIB (or it is not restarting). */
+  endOfRib(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface IpamPort {
+  /** Blocks affine to the node and addresses it borrows from others' blocks. */
+  advertisements(node: string): Promise<{ blocks: string[]; borrowed: string[] }>;
+  /** Gives back this node's blocks that have been empty for graceMs; returns them. */
+  releaseEmpty(node: string, graceMs: number): Promise<string[]>;
+}

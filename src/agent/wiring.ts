@@ -1,0 +1,42 @@
+// The real subsystems behind the agent's ports: the kernel dataplane, IPAM in etcd and
+// the native BGP speaker.
+import { createDataplane } from '../dataplane/index.js';
+import { affineBlocks, borrowedAddresses, releaseEmptyBlocks } from '../ipam/index.js';
+import type { AgentParts, StartAgentOptions } from './agent.js';
+import { createBgpPort } from './bgp.js';
+import { nodeBgpFromCalc } from './bgp.js';
+import type { DataplanePort } from './ports.js';
+
+type PartsFactory = NonNullable<StartAgentOptions['parts']>;
+
+export const realParts: PartsFactory = async ({ config, logger, netns, bgp, store }): Promise<AgentParts> => {
+  const dp = createDataplane({ ...(netns ? { netns } : {}), logger });
+  const dataplane: DataplanePort = {
+    async reconcile(desired) {
+      const r = await dp.reconcile(desired);
+      if (r.errors.length) logger.warn({ errors: r.errors }, 'dataplane apply had partial errors');
+      return { changed: r.wrote, detail: r };
+    },
+    async syncLearnedRoutes(routes) {
+      const r = await dp.syncLearnedRoutes(routes);
+      return { changed: r.wrote, routes: routes.length, detail: r };
+    },
+  };
+  return {
+    dataplane,
+    ipam: {
+      async advertisements(node) {
+        const [blocks, borrowed] = await Promise.all([affineBlocks(store, node), borrowedAddresses(store, node)]);
+        return { blocks, borrowed };
+      },
+      releaseEmpty: (node, graceMs) => releaseEmptyBlocks(store, node, graceMs),
+    },
+    bgp: bgp
+      ? createBgpPort({
+        nodeName: config.nodeName, logger, calc: nodeBgpFromCalc(logger),
+        // Learned routes still in the kernel mean a previous run: keep them until End-of-RIB.
+        restarting: (await dp.readKernel()).learnedRoutes.length > 0,
+      })
+      : null,
+  };
+};

@@ -1,0 +1,81 @@
+// What the API serves, as plain data: the agent fills these in, the API only reads them.
+// `trellisctl node status` and the status page read the same /status document.
+import type { Registry } from 'prom-client';
+
+/** One BGP session as the speaker reports it (mirrors the bgp face's PeerStatus). */
+export interface PeerStatusDoc {
+  peer: string;
+  asn: number | string;
+  state: string;
+  uptimeSec: number;
+  received: number;
+  advertised: number;
+  lastError: string | null;
+  [extra: string]: unknown;
+}
+
+export interface EndpointDoc {
+  id: string;
+  namespace: string;
+  name: string;
+  node: string;
+  /** The namespace's tenant label when it has one, else the namespace. */
+  tenant: string;
+  labels: Record<string, string>;
+  addresses: string[];
+  interfaceName: string;
+  local: boolean;
+}
+
+export interface ApplyDoc { at: string; durationMs: number; reasons: string[] }
+export interface ErrorDoc { at: string; message: string; consecutive: number }
+
+export interface StatusDoc {
+  node: string;
+  version: string;
+  startedAt: string;
+  uptimeSec: number;
+  store: { status: string; synced: boolean; revision: string | null; invalid: Array<{ key: string; error: string }> };
+  dataplane: { programmed: boolean; rules?: number; sets?: number; routes?: number };
+  /** Every workload endpoint in the cluster; `local` marks this node's. */
+  endpoints: EndpointDoc[];
+  /** Policies and profiles in force on this node's endpoints, by id, in order. */
+  policies: Array<{ id: string; order: number | null }>;
+  profiles: string[];
+  bgp: { configured: boolean; peers: PeerStatusDoc[]; advertised: string[]; learned: number };
+  lastApply: ApplyDoc | null;
+  lastError: ErrorDoc | null;
+}
+
+export interface ReadinessDoc {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail: string }>;
+}
+
+export interface ExplainQuery { from: string; to: string; port?: number; protocol?: string }
+
+/** The policy verdict for TCP/port between every pair of endpoints (ids in `endpoints` order). */
+export interface MatrixDoc {
+  port: number;
+  protocol: string;
+  endpoints: Array<{ id: string; tenant: string; node: string; address: string }>;
+  /** allowed[i][j]: from endpoints[i] to endpoints[j]. */
+  allowed: boolean[][];
+}
+
+export interface ApiSource {
+  status(): StatusDoc;
+  readiness(): ReadinessDoc;
+  /** Same result as `trellisctl policy explain`; throws ApiInputError on unknown endpoints. */
+  explain(q: ExplainQuery): { text: string; result: unknown };
+  matrix(port: number, protocol: string): MatrixDoc;
+  /** Prometheus registry to expose on /metrics. */
+  registry: Registry;
+  /** Brings gauges that are sampled rather than pushed (BGP sessions, store stats) up to date. */
+  refreshMetrics?(): void;
+}
+
+export class ApiInputError extends Error {
+  readonly code = 'BAD_REQUEST';
+  constructor(message: string) { super(message); this.name = 'ApiInputError'; }
+}

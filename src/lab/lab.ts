@@ -1,0 +1,221 @@
+// The lab as an object: `up` builds the cluster from scratch and records everything;
+// `openLab` re-attaches to a running one from its records (status, exec, tests);
+// `labDown` removes it from the records alone.
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { cleanupNetnsWithPrefix, deleteNetns } from './netns.js';
+import { planLab, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { isAlive, spawnInNetns, stopProcess } from './procs.js';
+import { readRecords, RecordBook, type ProcessRecord } from './records.js';
+import { birdc, buildFabric, etcdArgv, parseBirdProtocols, parseBirdRoutes, startBird, startEtcd, waitEtcd } from './topology.js';
+import {
+  apiGet, DEFAULT_TIMERS, REPO_ROOT, startContainer, startTrellisd, trellisctl, waitReady, writeClusterYaml, type LabTimers,
+} from './cluster.js';
+import { declaredFrom, measureMatrix, type MatrixResult } from './matrix.js';
+import type { MatrixDoc, StatusDoc } from '../api/index.js';
+
+export interface LabOptions {
+  prefix: string;
+  stateDir: string;
+  hosts?: number;
+  etcdMembers?: 1 | 3;
+  timers?: Partial<LabTimers>;
+  /** Progress lines (default: none). */
+  progress?: (line: string) => void;
+  /** Policy files applied with trellisctl (default: the repository's policies/). */
+  policiesDir?: string;
+}
+
+export interface LabTopology { plan: LabPlan; timers: LabTimers; addresses: Record<string, string> }
+
+export interface Lab {
+  readonly plan: LabPlan;
+  readonly stateDir: string;
+  readonly timers: LabTimers;
+  /** Container name -> its IPv4 address. */
+  readonly addresses: Record<string, string>;
+  host(name: string): HostPlan;
+  container(name: string): ContainerPlan;
+  trellisd(host: string): ProcessRecord | undefined;
+  startTrellisd(host: string): number;
+  stopTrellisd(host: string, signal?: NodeJS.Signals): Promise<void>;
+  waitReady(host: string, timeoutMs?: number): Promise<void>;
+  status(host: string): Promise<StatusDoc>;
+  declaredMatrix(host?: string): Promise<MatrixDoc>;
+  measureMatrix(): Promise<MatrixResult>;
+  birdProtocols(): Promise<Record<string, string>>;
+  birdRoutes(): Promise<Record<string, string>>;
+  birdc(args: string[]): Promise<string>;
+  trellisctl(args: string[], opts?: { reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  stopEtcdMember(index: number, signal?: NodeJS.Signals): Promise<void>;
+  startEtcdMember(index: number): Promise<void>;
+  /** Runs argv in a host or container namespace. */
+  exec(target: string, argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  down(): Promise<string[]>;
+}
+
+function resolveTimers(t?: Partial<LabTimers>): LabTimers {
+  return { ...DEFAULT_TIMERS, ...(t ?? {}) };
+}
+
+export async function labUp(opts: LabOptions): Promise<Lab> {
+  const say = opts.progress ?? (() => undefined);
+  const timers = resolveTimers(opts.timers);
+  const plan = planLab({ prefix: opts.prefix, hosts: opts.hosts ?? 3, etcdMembers: opts.etcdMembers ?? 1 });
+  if (readRecords(opts.stateDir)?.namespaces.length) {
+    say('an earlier lab is still recorded: taking it down first');
+    await labDown(opts.stateDir);
+  }
+  rmSync(join(opts.stateDir, 'etcd'), { recursive: true, force: true });
+  const book = new RecordBook(opts.stateDir, opts.prefix);
+  book.clear();
+  const topo: LabTopology = { plan, timers, addresses: {} };
+  book.topology(topo);
+  say(`fabric: ToR ${plan.tor.netns}, etcd ${plan.etcdNetns}, ${plan.hosts.length} hosts`);
+  await buildFabric(plan, book);
+  say(`etcd: ${plan.etcd.length} member(s) at ${plan.etcd.map((e) => e.clientUrl).join(', ')}`);
+  await startEtcd(plan, book, opts.stateDir);
+  say(`ToR: BIRD 2, AS ${plan.tor.asn}, hold time ${timers.holdTime} s`);
+  await startBird(plan, book, opts.stateDir, timers);
+  const clusterFile = writeClusterYaml(plan, opts.stateDir, timers);
+  const policies = opts.policiesDir ?? join(REPO_ROOT, 'policies');
+  say(`trellisctl apply -f ${policies} and the lab's pool, nodes and BGP peers`);
+  await trellisctl(plan, ['apply', '-f', clusterFile]);
+  await trellisctl(plan, ['apply', '-f', policies]);
+  for (const h of plan.hosts) startTrellisd(plan, h, book, opts.stateDir, timers);
+  say(`trellisd on ${plan.hosts.map((h) => h.name).join(', ')}`);
+  await Promise.all(plan.hosts.map((h) => waitReady(h, 60_000)));
+  say(`containers: ${plan.containers.length} (two tenants on every host), plugged by trellis-cni`);
+  // Hosts plug their containers in parallel (as independent runtimes would); IPAM's
+  // compare-and-swap sorts out concurrent block claims.
+  await Promise.all(plan.hosts.map(async (h) => {
+    for (const c of plan.containers.filter((x) => x.host === h.name)) {
+      topo.addresses[c.name] = await startContainer(plan, c, book, opts.stateDir);
+      book.topology(topo);
+    }
+  }));
+  return attach(opts.stateDir, book, topo);
+}
+
+export function openLab(stateDir: string): Lab {
+  const rec = readRecords(stateDir);
+  if (!rec || !rec.topology) throw new Error(`no lab recorded in ${stateDir}: run "npm run lab -- up" first`);
+  const book = new RecordBook(stateDir, rec.prefix);
+  return attach(stateDir, book, rec.topology as LabTopology);
+}
+
+function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
+  const { plan, timers } = topo;
+  const host = (name: string) => {
+    const h = plan.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no host ${name} in the lab (hosts: ${plan.hosts.map((x) => x.name).join(', ')})`);
+    return h;
+  };
+  const container = (name: string) => {
+    const c = plan.containers.find((x) => x.name === name);
+    if (!c) throw new Error(`no container ${name} in the lab (containers: ${plan.containers.map((x) => x.name).join(', ')})`);
+    return c;
+  };
+  const proc = (role: string) => book.records.processes.find((p) => p.role === role);
+  const lab: Lab = {
+    plan, stateDir, timers,
+    get addresses() { return topo.addresses; },
+    host, container,
+    trellisd: (h) => proc(`trellisd ${h}`),
+    startTrellisd: (h) => startTrellisd(plan, host(h), book, stateDir, timers),
+    async stopTrellisd(h, signal = 'SIGTERM') {
+      const p = proc(`trellisd ${h}`);
+      if (!p) return;
+      await stopProcess(p, signal);
+      book.forgetProcess(p.pid);
+    },
+    waitReady: (h, timeoutMs = 30_000) => waitReady(host(h), timeoutMs),
+    async status(h) {
+      const r = await apiGet(host(h), '/status');
+      if (r.status !== 200) throw new Error(`GET /status on ${h}: ${r.status} ${r.body}`);
+      return JSON.parse(r.body) as StatusDoc;
+    },
+    async declaredMatrix(h = plan.hosts[0]!.name) {
+      const r = await apiGet(host(h), '/matrix?port=80');
+      if (r.status !== 200) throw new Error(`GET /matrix on ${h}: ${r.status} ${r.body}`);
+      return JSON.parse(r.body) as MatrixDoc;
+    },
+    async measureMatrix() {
+      const declared = declaredFrom(await lab.declaredMatrix());
+      const targets = plan.containers.filter((c) => topo.addresses[c.name]).map((c) => ({ name: c.name, netns: c.netns, address: topo.addresses[c.name]! }));
+      return measureMatrix(targets, declared);
+    },
+    birdProtocols: async () => parseBirdProtocols(await birdc(plan, stateDir, ['show', 'protocols'])),
+    birdRoutes: async () => parseBirdRoutes(await birdc(plan, stateDir, ['show', 'route'])),
+    birdc: (args) => birdc(plan, stateDir, args),
+    trellisctl: (args, o) => trellisctl(plan, args, o),
+    async stopEtcdMember(i, signal = 'SIGTERM') {
+      const p = proc(`etcd ${plan.etcd[i]!.name}`);
+      if (!p) return;
+      await stopProcess(p, signal);
+      book.forgetProcess(p.pid);
+    },
+    async startEtcdMember(i) {
+      const m = plan.etcd[i]!;
+      const argv = etcdArgv(plan, i, join(stateDir, 'etcd', m.name));
+      // A member that already has data rejoins; --initial-cluster-state is then ignored.
+      spawnInNetns(book, `etcd ${m.name}`, plan.etcdNetns, argv, join(stateDir, 'logs', `etcd-${m.name}.log`));
+      await waitEtcd(plan, 30_000);
+    },
+    async exec(target, argv) {
+      const ns = plan.hosts.find((h) => h.name === target)?.netns
+        ?? plan.containers.find((c) => c.name === target)?.netns
+        ?? (target === 'tor' ? plan.tor.netns : target === 'etcd' ? plan.etcdNetns : null);
+      if (!ns) throw new Error(`no host or container "${target}"; hosts: ${plan.hosts.map((h) => h.name).join(', ')}; containers: ${plan.containers.map((c) => c.name).join(', ')}; also tor, etcd`);
+      const r = await execa('ip', ['netns', 'exec', ns, ...argv], { reject: false, stdin: 'inherit' });
+      return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+    },
+    down: () => labDown(stateDir),
+  };
+  return lab;
+}
+
+/** Removes every process and namespace the records name (and any namespace left with the lab's prefix). */
+export async function labDown(stateDir: string): Promise<string[]> {
+  const rec = readRecords(stateDir);
+  if (!rec) return [];
+  const gone: string[] = [];
+  // Daemons first, gently (trellisd and BIRD stop cleanly), then whatever is left.
+  for (const p of [...rec.processes].reverse()) {
+    if (isAlive(p)) {
+      await stopProcess(p, 'SIGTERM', 3000);
+      gone.push(`process ${p.pid} (${p.role})`);
+    }
+  }
+  for (const ns of [...rec.namespaces].reverse()) {
+    if (existsSync(`/run/netns/${ns}`)) {
+      await deleteNetns(ns);
+      gone.push(`netns ${ns}`);
+    }
+  }
+  // Namespaces created after a crash between record and create carry the prefix too.
+  if (rec.prefix) for (const ns of await cleanupNetnsWithPrefix(rec.prefix)) gone.push(`netns ${ns}`);
+  rmSync(join(stateDir, 'state.json'), { force: true });
+  return gone;
+}
+
+/** Waits until the ToR holds a route for every host's containers and every session is Established. */
+export async function waitConverged(lab: Lab, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const protos = await lab.birdProtocols();
+    const up = lab.plan.hosts.every((h) => protos[h.name] === 'Established');
+    const statuses = await Promise.all(lab.plan.hosts.map((h) => lab.status(h.name).catch(() => null)));
+    const allUp = statuses.every((s) => s && s.bgp.peers.length > 0 && s.bgp.peers.every((p) => p.state === 'Established'));
+    const routes = await lab.birdRoutes();
+    const blocks = statuses.flatMap((s) => s?.bgp.advertised ?? []);
+    const carried = blocks.length > 0 && blocks.every((b) => b in routes);
+    if (up && allUp && carried) return;
+    if (Date.now() > deadline) {
+      throw new Error(`lab: not converged after ${timeoutMs} ms (ToR sessions ${JSON.stringify(protos)}; advertised ${blocks.join(', ')})`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+

@@ -1,0 +1,80 @@
+// The connectivity matrix: real TCP from every container to every other container's
+// port 80, compared with what the policies say (calc's explainFlow, served by trellisd's
+// /matrix). Denied flows are dropped, so a probe is a connect with a short timeout.
+import { execa } from 'execa';
+import type { MatrixDoc } from '../api/index.js';
+
+export interface MatrixTarget { name: string; netns: string; address: string }
+
+export interface MatrixCell { from: string; to: string; observed: boolean; declared: boolean | null }
+
+export interface MatrixResult {
+  targets: MatrixTarget[];
+  cells: MatrixCell[];
+  matching: number;
+  total: number;
+}
+
+/** One TCP connection from a namespace to addr:port; true when the listener's "ok" came back. */
+export async function probeTcp(netns: string, addr: string, port = 80, timeoutSec = 1): Promise<boolean> {
+  const r = await execa('ip', ['netns', 'exec', netns, 'socat', '-T', String(timeoutSec + 1), '-', `TCP:${addr}:${port},connect-timeout=${timeoutSec}`], {
+    input: '', reject: false, timeout: (timeoutSec + 4) * 1000,
+  });
+  return r.exitCode === 0 && String(r.stdout).includes('ok');
+}
+
+async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
+/** declared(fromAddress, toAddress) from a /matrix document (null when an address is unknown to it). */
+export function declaredFrom(doc: MatrixDoc): (from: string, to: string) => boolean | null {
+  const idx = new Map(doc.endpoints.map((e, i) => [e.address, i]));
+  return (from, to) => {
+    const i = idx.get(from);
+    const j = idx.get(to);
+    if (i === undefined || j === undefined) return null;
+    return doc.allowed[i]?.[j] ?? null;
+  };
+}
+
+export async function measureMatrix(targets: MatrixTarget[], declared: (from: string, to: string) => boolean | null, opts: { port?: number; concurrency?: number } = {}): Promise<MatrixResult> {
+  const pairs = targets.flatMap((a) => targets.filter((b) => b !== a).map((b) => [a, b] as const));
+  const observed = await pool(pairs, opts.concurrency ?? 32, ([a, b]) => probeTcp(a.netns, b.address, opts.port ?? 80));
+  const cells = pairs.map(([a, b], i) => ({ from: a.name, to: b.name, observed: observed[i]!, declared: declared(a.address, b.address) }));
+  const matching = cells.filter((c) => c.declared === c.observed).length;
+  return { targets, cells, matching, total: cells.length };
+}
+
+const ANSI = { green: '\x1b[32m', red: '\x1b[31m', yellow: '\x1b[33;1m', reset: '\x1b[0m' };
+
+/** The matrix as text: rows from, columns to; "ok" allowed, "--" denied, "!!" where observed and declared differ. */
+export function renderMatrix(m: MatrixResult, color: boolean): string {
+  const names = m.targets.map((t) => t.name);
+  const w = Math.max(...names.map((n) => n.length));
+  const paint = (s: string, c: keyof typeof ANSI) => (color ? `${ANSI[c]}${s}${ANSI.reset}` : s);
+  const lines: string[] = [];
+  lines.push(`${' '.repeat(w)}  ${names.map((_, j) => String(j + 1).padStart(3)).join('')}`);
+  names.forEach((from, i) => {
+    const row = names.map((to) => {
+      if (from === to) return '  .';
+      const c = m.cells.find((x) => x.from === from && x.to === to)!;
+      if (c.declared !== c.observed) return ' ' + (color ? paint(c.observed ? 'ok' : '--', 'yellow') : '!!');
+      return ' ' + paint(c.observed ? 'ok' : '--', c.observed ? 'green' : 'red');
+    });
+    lines.push(`${from.padEnd(w)} ${String(i + 1).padStart(2)}${row.join('')}`);
+  });
+  const wrong = m.cells.filter((c) => c.declared !== c.observed);
+  lines.push(`legend: ok = TCP/80 connected, -- = no connection${wrong.length ? `; ${color ? 'highlighted' : '!!'} cells differ from the policies` : ''}`);
+  for (const c of wrong) lines.push(`  differs: ${c.from} -> ${c.to}: observed ${c.observed ? 'allowed' : 'denied'}, policies say ${c.declared === null ? 'unknown endpoint' : c.declared ? 'allowed' : 'denied'}`);
+  lines.push(`matrix: ${m.matching}/${m.total} as declared`);
+  return lines.join('\n');
+}

@@ -1,0 +1,108 @@
+// The lab's topology as plain data: which namespaces, addresses, AS numbers and
+// containers a cluster of N hosts gets. Pure, so it is tested without a kernel.
+//
+//   etcd ns (10.10.0.2[-4]) ──┐
+//   h1 (10.10.1.2, AS 65101) ─┤
+//   h2 (10.10.2.2, AS 65102) ─┼── ToR (AS 65000, BIRD 2; 10.10.<i>.1 towards each)
+//   hN (10.10.N.2, AS 651NN) ─┘
+// Each host is its own rack (one AS per rack); containers get addresses from 10.244.0.0/16.
+export const TOR_ASN = 65000;
+export const POOL_CIDR = '10.244.0.0/16';
+export const POOL_BLOCK_SIZE = 26;
+export const FABRIC_CIDR = '10.10.0.0/16';
+export const TENANTS = ['a', 'b'] as const;
+export const APPS = ['web', 'client'] as const;
+
+export interface HostPlan {
+  name: string;
+  netns: string;
+  asn: number;
+  address: string;
+  torAddress: string;
+  /** The ToR's interface towards this host. */
+  torIf: string;
+}
+export interface EtcdMemberPlan { name: string; address: string; clientUrl: string; peerUrl: string }
+export interface ContainerPlan {
+  /** "h1-a-web": host, tenant, app. */
+  name: string;
+  netns: string;
+  host: string;
+  tenant: (typeof TENANTS)[number];
+  namespace: string;
+  app: (typeof APPS)[number];
+  /** The workload name its WorkloadEndpoint gets. */
+  workload: string;
+  containerId: string;
+}
+export interface LabPlan {
+  prefix: string;
+  tor: { netns: string; asn: number; routerId: string };
+  etcdNetns: string;
+  etcd: EtcdMemberPlan[];
+  hosts: HostPlan[];
+  containers: ContainerPlan[];
+  pool: string;
+  blockSize: number;
+}
+
+export function planLab(opts: { prefix: string; hosts: number; etcdMembers: number }): LabPlan {
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 50) throw new RangeError(`--hosts ${opts.hosts}: must be 1-50`);
+  if (opts.etcdMembers !== 1 && opts.etcdMembers !== 3) throw new RangeError(`--etcd ${opts.etcdMembers}: must be 1 or 3`);
+  const p = opts.prefix;
+  const etcd: EtcdMemberPlan[] = Array.from({ length: opts.etcdMembers }, (_, i) => {
+    const address = `10.10.0.${i + 2}`;
+    return { name: `e${i + 1}`, address, clientUrl: `http://${address}:2379`, peerUrl: `http://${address}:2380` };
+  });
+  const hosts: HostPlan[] = Array.from({ length: opts.hosts }, (_, k) => {
+    const i = k + 1;
+    return { name: `h${i}`, netns: `${p}h${i}`, asn: 65100 + i, address: `10.10.${i}.2`, torAddress: `10.10.${i}.1`, torIf: `h${i}` };
+  });
+  const containers: ContainerPlan[] = [];
+  for (const h of hosts) {
+    for (const tenant of TENANTS) {
+      for (const app of APPS) {
+        const name = `${h.name}-${tenant}-${app}`;
+        containers.push({
+          name, netns: `${p}${h.name}${tenant}${app.slice(0, 3)}`, host: h.name, tenant, namespace: `tenant-${tenant}`,
+          app, workload: `${app}-${h.name}`, containerId: `lab${name.replace(/-/g, '')}`,
+        });
+      }
+    }
+  }
+  return {
+    prefix: p,
+    tor: { netns: `${p}tor`, asn: TOR_ASN, routerId: '10.10.0.1' },
+    etcdNetns: `${p}etcd`,
+    etcd, hosts, containers, pool: POOL_CIDR, blockSize: POOL_BLOCK_SIZE,
+  };
+}
+
+export function etcdEndpoints(plan: LabPlan): string[] {
+  return plan.etcd.map((e) => e.clientUrl);
+}
+
+/** BIRD 2 configuration for the ToR: eBGP to every host, learning their blocks and re-advertising them. */
+export function birdConfig(plan: LabPlan, opts: { holdTime: number; keepalive: number; logFile: string }): string {
+  const lines = [
+    `# Trellis lab ToR: eBGP (AS ${plan.tor.asn}) to every host; one AS per rack.`,
+    `log "${opts.logFile}" all;`,
+    `router id ${plan.tor.routerId};`,
+    'protocol device { scan time 5; }',
+    // Learned host blocks go into the ToR's own kernel table so that it forwards between hosts.
+    'protocol kernel { ipv4 { import none; export all; }; merge paths on; }',
+    'template bgp rack {',
+    `  local as ${plan.tor.asn};`,
+    `  hold time ${opts.holdTime};`,
+    `  keepalive time ${opts.keepalive};`,
+    '  connect retry time 2;',
+    '  error wait time 1, 10;',
+    '  graceful restart on;',
+    '  ipv4 { import all; export all; };',
+    '}',
+  ];
+  for (const h of plan.hosts) {
+    lines.push(`protocol bgp ${h.name} from rack { neighbor ${h.address} as ${h.asn}; source address ${h.torAddress}; }`);
+  }
+  return lines.join('\n') + '\n';
+}

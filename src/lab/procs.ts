@@ -1,0 +1,53 @@
+// Long-lived lab processes (etcd, BIRD, trellisd, listeners): spawned detached inside a
+// namespace with output to a log file, so that they outlive `lab up`; recorded by pid.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { execa } from 'execa';
+import { inNetns } from './netns.js';
+import { processStartTime, type ProcessRecord, type RecordBook } from './records.js';
+
+export function spawnInNetns(book: RecordBook, role: string, netns: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, 'a');
+  try {
+    const full = inNetns(netns, argv);
+    const child = spawn(full[0]!, full.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: env ? { ...process.env, ...env } : process.env });
+    if (!child.pid) throw new Error(`could not start ${role}: ${argv.join(' ')}`);
+    child.unref();
+    book.process({ pid: child.pid, role, netns, argv });
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function isAlive(rec: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
+  const st = processStartTime(rec.pid);
+  return st !== null && (rec.startTime === null || st === rec.startTime);
+}
+
+/** Stops a recorded process (and its process group): SIGTERM, then SIGKILL after timeoutMs. */
+export async function stopProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime'>, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5000): Promise<void> {
+  if (!isAlive(rec)) return;
+  const kill = (sig: NodeJS.Signals) => {
+    // Detached children lead their own group: `ip netns exec` execs the program in place.
+    try { process.kill(-rec.pid, sig); } catch { try { process.kill(rec.pid, sig); } catch { /* gone */ } }
+  };
+  kill(signal);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(rec)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  kill('SIGKILL');
+  for (let i = 0; i < 40 && isAlive(rec); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** GET a URL from inside a namespace (where the lab's addresses live) with node's fetch. */
+export async function nsFetch(netns: string, url: string, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+  const script = 'const [u,h]=process.argv.slice(1);fetch(u,{headers:JSON.parse(h),signal:AbortSignal.timeout(' + (opts.timeoutMs ?? 5000) +
+    ')}).then(async r=>{process.stdout.write(JSON.stringify({status:r.status,body:await r.text()}))}).catch(e=>{process.stdout.write(JSON.stringify({status:0,body:String(e&&e.message||e)}))})';
+  const r = await execa('ip', ['netns', 'exec', netns, process.execPath, '-e', script, url, JSON.stringify(opts.headers ?? {})], { reject: false, timeout: (opts.timeoutMs ?? 5000) + 5000 });
+  try { return JSON.parse(String(r.stdout)) as { status: number; body: string }; } catch { return { status: 0, body: String(r.stderr || r.stdout) }; }
+}
