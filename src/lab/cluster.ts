@@ -4,9 +4,8 @@
 // namespace).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { createNetns } from './netns.js';
+import { createNetns, execIn } from './netns.js';
 import { etcdEndpoints, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
 import { nsFetch, spawnInNetns } from './procs.js';
 import type { RecordBook } from './records.js';
@@ -62,8 +61,7 @@ export function writeClusterYaml(plan: LabPlan, stateDir: string, timers: LabTim
 
 /** Runs trellisctl inside the etcd namespace (where the fabric is reachable). */
 export async function trellisctl(plan: LabPlan, args: string[], opts: { reject?: boolean } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const r = await execa('ip', ['netns', 'exec', plan.etcdNetns, process.execPath, join(DIST, 'cli', 'main.js'), '--etcd-endpoints', etcdEndpoints(plan).join(','), ...args], { reject: false, timeout: 60_000 });
-  const out = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+  const out = await execIn(plan.etcdNetns, [process.execPath, join(DIST, 'cli', 'main.js'), '--etcd-endpoints', etcdEndpoints(plan).join(','), ...args], { timeoutMs: 60_000 });
   if ((opts.reject ?? true) && out.exitCode !== 0) throw new Error(`trellisctl ${args.join(' ')} exited ${out.exitCode}: ${out.stderr.trim() || out.stdout.trim()}`);
   return out;
 }
@@ -123,8 +121,8 @@ export function cniEnv(c: ContainerPlan, command: 'ADD' | 'DEL' | 'CHECK'): Reco
 export async function cni(plan: LabPlan, c: ContainerPlan, command: 'ADD' | 'DEL' | 'CHECK'): Promise<unknown> {
   const host = plan.hosts.find((h) => h.name === c.host)!;
   const conf = { ...cniNetConf(plan, host), ...(command === 'ADD' ? {} : {}) };
-  const r = await execa('ip', ['netns', 'exec', host.netns, 'env', ...Object.entries(cniEnv(c, command)).map(([k, v]) => `${k}=${v}`), process.execPath, join(DIST, 'cni', 'main.js')], {
-    input: JSON.stringify(conf), reject: false, timeout: 60_000,
+  const r = await execIn(host.netns, ['env', ...Object.entries(cniEnv(c, command)).map(([k, v]) => `${k}=${v}`), process.execPath, join(DIST, 'cni', 'main.js')], {
+    input: JSON.stringify(conf), timeoutMs: 60_000,
   });
   if (r.exitCode !== 0) throw new Error(`trellis-cni ${command} for ${c.name} exited ${r.exitCode}: ${String(r.stdout).trim()} ${String(r.stderr).trim()}`);
   try { return JSON.parse(String(r.stdout) || 'null'); } catch { return String(r.stdout); }

@@ -2,6 +2,6 @@
 // namespace helpers the tests share.
 export {
   createNetns, deleteNetns, connectNetns, listNetns, netnsPids, inNetns,
-  cleanupNetnsWithPrefix, testNetnsPrefix,
+  cleanupNetnsWithPrefix, testNetnsPrefix, execIn,
 } from './netns.js';
 export type { Netns, ExecResult } from './netns.js';

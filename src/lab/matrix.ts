@@ -1,7 +1,7 @@
 // The connectivity matrix: real TCP from every container to every other container's
 // port 80, compared with what the policies say (calc's explainFlow, served by trellisd's
 // /matrix). Denied flows are dropped, so a probe is a connect with a short timeout.
-import { execa } from 'execa';
+import { execIn } from './netns.js';
 import type { MatrixDoc } from '../api/index.js';
 
 export interface MatrixTarget { name: string; netns: string; address: string }
@@ -17,8 +17,8 @@ export interface MatrixResult {
 
 /** One TCP connection from a namespace to addr:port; true when the listener's "ok" came back. */
 export async function probeTcp(netns: string, addr: string, port = 80, timeoutSec = 1): Promise<boolean> {
-  const r = await execa('ip', ['netns', 'exec', netns, 'socat', '-T', String(timeoutSec + 1), '-', `TCP:${addr}:${port},connect-timeout=${timeoutSec}`], {
-    input: '', reject: false, timeout: (timeoutSec + 4) * 1000,
+  const r = await execIn(netns, ['socat', '-T', String(timeoutSec + 1), '-', `TCP:${addr}:${port},connect-timeout=${timeoutSec}`], {
+    input: '', timeoutMs: (timeoutSec + 4) * 1000,
   });
   return r.exitCode === 0 && String(r.stdout).includes('ok');
 }

@@ -29,7 +29,8 @@ export function inNetns(name: string, argv: string[]): string[] {
   return ['ip', 'netns', 'exec', name, ...argv];
 }
 
-async function execIn(name: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+/** Runs argv inside a namespace and returns its result whatever the exit code (default timeout 30 s). */
+export async function execIn(name: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   const r = await execa('ip', ['netns', 'exec', name, ...argv], {
     input: opts.input,
     timeout: opts.timeoutMs ?? 30_000,

@@ -3,8 +3,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { execa } from 'execa';
-import { inNetns } from './netns.js';
+import { execIn, inNetns } from './netns.js';
 import { processStartTime, type ProcessRecord, type RecordBook } from './records.js';
 
 export function spawnInNetns(book: RecordBook, role: string, netns: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
@@ -48,6 +47,6 @@ export async function stopProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime'>,
 export async function nsFetch(netns: string, url: string, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
   const script = 'const [u,h]=process.argv.slice(1);fetch(u,{headers:JSON.parse(h),signal:AbortSignal.timeout(' + (opts.timeoutMs ?? 5000) +
     ')}).then(async r=>{process.stdout.write(JSON.stringify({status:r.status,body:await r.text()}))}).catch(e=>{process.stdout.write(JSON.stringify({status:0,body:String(e&&e.message||e)}))})';
-  const r = await execa('ip', ['netns', 'exec', netns, process.execPath, '-e', script, url, JSON.stringify(opts.headers ?? {})], { reject: false, timeout: (opts.timeoutMs ?? 5000) + 5000 });
+  const r = await execIn(netns, [process.execPath, '-e', script, url, JSON.stringify(opts.headers ?? {})], { timeoutMs: (opts.timeoutMs ?? 5000) + 5000 });
   try { return JSON.parse(String(r.stdout)) as { status: number; body: string }; } catch { return { status: 0, body: String(r.stderr || r.stdout) }; }
 }

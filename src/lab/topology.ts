@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { connectNetns, createNetns } from './netns.js';
+import { connectNetns, createNetns, execIn } from './netns.js';
 import { birdConfig, FABRIC_CIDR, type LabPlan } from './plan.js';
 import { nsFetch, spawnInNetns } from './procs.js';
 import type { RecordBook } from './records.js';
@@ -84,8 +84,7 @@ export async function startBird(plan: LabPlan, book: RecordBook, stateDir: strin
 }
 
 export async function birdc(plan: LabPlan, stateDir: string, cmd: string[]): Promise<string> {
-  const r = await execa('ip', ['netns', 'exec', plan.tor.netns, 'birdc', '-s', birdSocket(stateDir), ...cmd], { reject: false, timeout: 10_000 });
-  return String(r.stdout ?? '');
+  return (await execIn(plan.tor.netns, ['birdc', '-s', birdSocket(stateDir), ...cmd], { timeoutMs: 10_000 })).stdout;
 }
 
 /** BGP protocol name -> state ("Established", "Active", ...) from `birdc show protocols`. */
