@@ -102,7 +102,9 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     if (!synced) return;
     const t0 = performance.now();
     const next = cache.desired();
-    const summary = await parts.dataplane.reconcile(next);
+    const resync = reasons.includes('resync');
+    const summary = await parts.dataplane.reconcile(next, { resync });
+    if (resync) learnedChain = learnedChain.then(() => pushLearned({ resync: true }));
     desired = next;
     programmed = true;
     firstApply.done = true;
@@ -213,28 +215,28 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
 
   // Learned routes go to the kernel only once the gate is open: after a restart the
   // previous run's routes stay until every peer has sent End-of-RIB (or the timeout).
-  const pushLearned = async () => {
+  const pushLearned = async (opts: { resync?: boolean } = {}) => {
     if (!learnedGateOpen || stopped) return;
     try {
-      await parts.dataplane.syncLearnedRoutes(learned);
+      await parts.dataplane.syncLearnedRoutes(learned, opts);
       metrics.learnedRoutes.set(learned.length);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'installing BGP-learned routes failed; retrying in 1 s');
-      setTimeout(() => void pushLearned(), 1000).unref();
+      setTimeout(() => void pushLearned(opts), 1000).unref();
     }
   };
   let learnedChain: Promise<void> = Promise.resolve();
   if (parts.bgp) {
     parts.bgp.onRoutes((routes) => {
       learned = routes;
-      learnedChain = learnedChain.then(pushLearned);
+      learnedChain = learnedChain.then(() => pushLearned());
     });
     const grTimeout = opts.gracefulRestartTimeoutMs ?? 60_000;
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), grTimeout).unref());
     void Promise.race([parts.bgp.endOfRib().then(() => 'eor' as const), timer]).then((why) => {
       learnedGateOpen = true;
       log.info({ why }, 'graceful restart over: learned routes now follow BGP');
-      learnedChain = learnedChain.then(pushLearned);
+      learnedChain = learnedChain.then(() => pushLearned());
     });
   }
 
@@ -256,7 +258,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       if (!synced || stopped) return;
       metrics.resyncs.inc();
       void releaseEmptyBlocks().finally(() => loop.trigger('resync'));
-      if (learnedGateOpen) learnedChain = learnedChain.then(pushLearned);
+      if (learnedGateOpen) learnedChain = learnedChain.then(() => pushLearned());
     }, { name: `trellisd-resync-${node}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`, noOverlap: true })
     : null;
 

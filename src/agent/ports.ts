@@ -18,8 +18,9 @@ export interface ApplySummary {
 }
 
 export interface DataplanePort {
-  reconcile(desired: DesiredState): Promise<ApplySummary>;
-  syncLearnedRoutes(routes: LearnedRoute[]): Promise<ApplySummary>;
+  /** `resync`: read the kernel back and repair drift (the periodic job), instead of trusting the last write. */
+  reconcile(desired: DesiredState, opts?: { resync?: boolean }): Promise<ApplySummary>;
+  syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplySummary>;
 }
 
 export interface BgpPort {

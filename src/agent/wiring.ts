@@ -12,13 +12,13 @@ type PartsFactory = NonNullable<StartAgentOptions['parts']>;
 export const realParts: PartsFactory = async ({ config, logger, netns, bgp, store }): Promise<AgentParts> => {
   const dp = createDataplane({ ...(netns ? { netns } : {}), logger });
   const dataplane: DataplanePort = {
-    async reconcile(desired) {
-      const r = await dp.reconcile(desired);
+    async reconcile(desired, opts) {
+      const r = await dp.reconcile(desired, opts);
       if (r.errors.length) logger.warn({ errors: r.errors }, 'dataplane apply had partial errors');
       return { changed: r.wrote, detail: r };
     },
-    async syncLearnedRoutes(routes) {
-      const r = await dp.syncLearnedRoutes(routes);
+    async syncLearnedRoutes(routes, opts) {
+      const r = await dp.syncLearnedRoutes(routes, opts);
       return { changed: r.wrote, routes: routes.length, detail: r };
     },
   };

@@ -1,19 +1,19 @@
 // The dataplane face: renders DesiredState into ipsets, iptables chains, routes and
 // sysctls, reads back what the kernel has (only Trellis's own objects), and applies the
 // difference in one batch per tool, in an order that never leaves a reference dangling:
-// ipset creates/updates -> iptables-restore per table and family -> ipset destroys ->
-// ip -batch routes -> sysctls. A reconcile with no drift writes nothing.
+// ipset creates/updates -> iptables-restore per table and family -> ipset destroys. Routes
+// and sysctls (plumbing.ts) go alongside: a route that exists before its endpoint's chains
+// only leads to the dispatch's unknown-interface drop. A reconcile with no drift writes nothing.
 import { isValidCidrOrIp, isValidIp } from '../model/index.js';
 import type { DesiredState, Family } from '../calc/index.js';
 import type { Logger } from '../log/index.js';
 import { createExec, type Exec } from './exec.js';
 import { validIfaceName } from './names.js';
-import { DataplaneError } from './errors.js';
 import { parseIpsetSave, planSets, renderSets, type KernelSet } from './ipsets.js';
 import { parseIptablesSaveAll, planTable, tableWriteEmpty, type KernelTable } from './iptables-kernel.js';
 import { renderIptables, renderRestore, type Table } from './render-iptables.js';
-import { parseIpRoutes, planLearnedRoutes, planWorkloadRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
-import { desiredSysctls, parseGrepValues, planSysctls } from './sysctls.js';
+import { learnedView, parseIpRoutes, planLearnedRoutes, type KernelRoute, type LearnedRoute, type LearnedView } from './routes.js';
+import { createPlumber, readLinksAndRoutes, type PlumbingResult } from './plumbing.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD } from '../calc/index.js';
 
 export { DataplaneError } from './errors.js';
@@ -28,7 +28,7 @@ export { renderWorkloadRoutes } from './routes.js';
 export { renderSysctls } from './sysctls.js';
 export {
   DISPATCH, FROM_WL_DISPATCH, TO_WL_DISPATCH, WORKLOAD_IFACE_PREFIX, MARK_ACCEPT, MARK_PASS,
-  fromWlChain, toWlChain, policyChain, profileChain, setName,
+  fromWlChain, toWlChain, policyChain, policyGroupChain, profileChain, setName,
 } from './names.js';
 
 export interface ApplyCounts {
@@ -74,10 +74,12 @@ export interface Dataplane {
    * Brings the kernel to `desired`. iptables and ipsets are diffed against what this
    * instance last programmed, and re-read from the kernel (repairing any drift) on the first
    * call, after `resyncIntervalMs`, after a failed write, or when `resync` is set. Links,
-   * workload routes and sysctls are read every time (they are cheap, and CNI changes links).
+   * workload routes and sysctls likewise, except that endpoints calc hands over as new
+   * objects (added, changed, re-created) always have their link read and routes rewritten.
    */
   reconcile(desired: DesiredState, opts?: { resync?: boolean }): Promise<ApplyReport>;
-  syncLearnedRoutes(routes: LearnedRoute[]): Promise<ApplyReport>;
+  /** Brings our proto 79 routes to `routes`; the table is re-read like iptables in reconcile. */
+  syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplyReport>;
   readKernel(): Promise<KernelState>;
 }
 
@@ -109,23 +111,6 @@ function emptyCounts(): ApplyCounts {
 const saveCmd = (f: Family) => (f === 4 ? 'iptables-save' : 'ip6tables-save');
 const restoreCmd = (f: Family) => (f === 4 ? 'iptables-restore' : 'ip6tables-restore');
 
-/** Links and the routes of one protocol (both families, main table) in one `ip -batch`. */
-async function readLinksAndRoutes(exec: Exec, proto: number): Promise<{ links: Set<string>; ifindex: Map<string, number>; routes: KernelRoute[] }> {
-  const out = await exec.run(['ip', '-j', '-batch', '-'], `link show\nroute show table all proto ${proto}\n`);
-  const [linkJson, routeJson] = out.split('\n').filter((l) => l.trim());
-  let rows: Array<{ ifname?: string; ifindex?: number }>;
-  try {
-    rows = JSON.parse(linkJson ?? '[]') as Array<{ ifname?: string; ifindex?: number }>;
-  } catch (err) {
-    throw new DataplaneError('PARSE_FAILED', `cannot parse ip -j link output: ${(err as Error).message}`);
-  }
-  return {
-    links: new Set(rows.map((r) => r.ifname).filter((n): n is string => Boolean(n))),
-    ifindex: new Map(rows.filter((r) => r.ifname).map((r) => [r.ifname!, r.ifindex ?? -1])),
-    routes: parseIpRoutes(routeJson ?? '[]', 'any', String(proto)),
-  };
-}
-
 async function readRoutes(exec: Exec, proto: number): Promise<KernelRoute[]> {
   return parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all', 'proto', String(proto)]), 'any', String(proto));
 }
@@ -146,8 +131,8 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const exec = createExec(opts.netns, (argv, ms, exitCode) => log.debug({ cmd: argv.join(' '), ms, exitCode }, 'command'));
   const resyncIntervalMs = opts.resyncIntervalMs ?? 60_000;
   let programmed: Programmed | null = null;
-  /** Sysctl groups known to be right: "global:<key>" and "<iface>#<ifindex>". */
-  const sysctlsChecked = new Set<string>();
+  const plumber = createPlumber(exec);
+  let learned: { readAt: number; view: LearnedView } | null = null;
   // One operation at a time: a reconcile and a learned-route sync never interleave their reads and writes.
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -183,11 +168,10 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     const cached = programmed;
     const resync = !cached || how.resync === true || Date.now() - cached.readAt >= resyncIntervalMs;
     programmed = null; // until this reconcile's writes have all succeeded
-    const [kernelSets, v4, v6, { routes, links, ifindex }] = await Promise.all([
+    const [kernelSets, v4, v6] = await Promise.all([
       resync ? readSets(exec) : cached.sets,
       resync ? readTables(exec, 4) : null,
       resync ? readTables(exec, 6) : null,
-      readLinksAndRoutes(exec, ROUTE_PROTO_WORKLOAD),
     ]);
     const kernelTable = (family: Family, table: string): KernelTable => {
       if (!resync) return cached!.tables.get(tableKey(family, table)) ?? EMPTY_TABLE;
@@ -195,87 +179,89 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     };
     const tables = rendered.tables.map((spec) => ({ spec, kernel: kernelTable(spec.family, spec.table) }));
 
-    // 1. Sets first: every set a new rule references exists before the rule is loaded.
-    const setPlan = planSets(wantSets, kernelSets);
-    if (setPlan.update) {
-      await exec.run(['ipset', 'restore', '-exist'], setPlan.update);
-      counts.writeCommands++;
-    }
-    counts.setsCreated = setPlan.created;
-    counts.setsUpdated = setPlan.updated;
-    counts.membersAdded = setPlan.membersAdded;
-    counts.membersDeleted = setPlan.membersDeleted;
-
-    // 2. One iptables-restore --noflush per table and family, only the chains that changed.
-    // The families are independent of each other, so IPv4 and IPv6 are written side by side.
-    const writeFamily = async (family: Family) => {
-      for (const { spec, kernel } of tables) {
-        if (spec.family !== family) continue;
-        const w = planTable(spec, kernel);
-        if (tableWriteEmpty(w)) continue;
-        const text = renderRestore(spec.table, w);
-        log.debug({ table: spec.table, family: spec.family, write: w.write.length, remove: w.remove.length }, 'iptables-restore');
-        await exec.run([restoreCmd(spec.family), '-w', '5', '--noflush'], text);
+    const plumbing: { started: Promise<PlumbingResult> | null } = { started: null };
+    const startPlumbing = (): Promise<PlumbingResult> => {
+      if (!plumbing.started) {
+        plumbing.started = plumber.apply(ds, resync);
+        // Awaited below (or on the error path); until then a failure must not count as unhandled.
+        plumbing.started.catch(() => undefined);
+      }
+      return plumbing.started;
+    };
+    // Sets and iptables, in the order that never leaves a reference dangling.
+    const writeRules = async (): Promise<void> => {
+      // 1. Sets first: every set a new rule references exists before the rule is loaded.
+      const setPlan = planSets(wantSets, kernelSets);
+      if (setPlan.update) {
+        await exec.run(['ipset', 'restore', '-exist'], setPlan.update);
         counts.writeCommands++;
-        counts.chainsWritten += w.write.length;
-        counts.chainsDeleted += w.remove.length;
-        counts.jumpsFixed += w.insertHooks.length;
+      }
+      // Routes and sysctls go alongside the iptables writes (they do not refer to each other);
+      // started only now so that the sets, which the rules wait for, do not wait for them.
+      startPlumbing();
+      counts.setsCreated = setPlan.created;
+      counts.setsUpdated = setPlan.updated;
+      counts.membersAdded = setPlan.membersAdded;
+      counts.membersDeleted = setPlan.membersDeleted;
+
+      // 2. One iptables-restore --noflush per table and family, only the chains that changed.
+      // The families are independent of each other, so IPv4 and IPv6 are written side by side.
+      const writeFamily = async (family: Family) => {
+        for (const { spec, kernel } of tables) {
+          if (spec.family !== family) continue;
+          const w = planTable(spec, kernel);
+          if (tableWriteEmpty(w)) continue;
+          const text = renderRestore(spec.table, w);
+          log.debug({ table: spec.table, family: spec.family, write: w.write.length, remove: w.remove.length }, 'iptables-restore');
+          await exec.run([restoreCmd(spec.family), '-w', '5', '--noflush'], text);
+          counts.writeCommands++;
+          counts.chainsWritten += w.write.length;
+          counts.chainsDeleted += w.remove.length;
+          counts.jumpsFixed += w.insertHooks.length;
+        }
+      };
+      const written = await Promise.allSettled([writeFamily(4), writeFamily(6)]);
+      for (const r of written) if (r.status === 'rejected') throw r.reason;
+
+      // 3. Sets nothing references any more. The kernel may hold a reference for a moment after
+      // the rules went, so retry once; a set still in use (a foreign rule) is reported, not fatal.
+      if (setPlan.destroy) {
+        let r = await exec.tryRun(['ipset', 'restore', '-exist'], setPlan.destroy);
+        if (r.exitCode !== 0) {
+          await new Promise((res) => setTimeout(res, 200));
+          r = await exec.tryRun(['ipset', 'restore', '-exist'], setPlan.destroy);
+        }
+        counts.writeCommands++;
+        if (r.exitCode !== 0) errors.push(`ipset destroy: ${r.stderr.trim()}`);
+        else counts.setsDeleted = setPlan.deleted;
+      }
+      // iptables and ipsets now hold exactly the rendered state (unless a destroy failed: then re-read next time).
+      if (errors.length === 0) {
+        programmed = {
+          readAt: resync ? started : cached!.readAt,
+          sets: wantSets,
+          tables: new Map(rendered.tables.map((spec) => [tableKey(spec.family, spec.table), {
+            chains: spec.chains.map((c) => ({ name: c.name, hash: c.hash, ruleCount: c.rules.length })),
+            builtins: Object.fromEntries(spec.hooks.map((h) => [h.hook, [`-A ${h.hook} -j ${h.chain}`]])),
+          }])),
+        };
       }
     };
-    const written = await Promise.allSettled([writeFamily(4), writeFamily(6)]);
-    for (const r of written) if (r.status === 'rejected') throw r.reason;
 
-    // 3. Sets nothing references any more. The kernel may hold a reference for a moment after
-    // the rules went, so retry once; a set still in use (a foreign rule) is reported, not fatal.
-    if (setPlan.destroy) {
-      let r = await exec.tryRun(['ipset', 'restore', '-exist'], setPlan.destroy);
-      if (r.exitCode !== 0) {
-        await new Promise((res) => setTimeout(res, 200));
-        r = await exec.tryRun(['ipset', 'restore', '-exist'], setPlan.destroy);
-      }
-      counts.writeCommands++;
-      if (r.exitCode !== 0) errors.push(`ipset destroy: ${r.stderr.trim()}`);
-      else counts.setsDeleted = setPlan.deleted;
+    try {
+      await writeRules();
+    } catch (err) {
+      await plumbing.started?.catch(() => undefined);
+      throw err;
     }
-    // iptables and ipsets now hold exactly the rendered state (unless a destroy failed: then re-read next time).
-    if (errors.length === 0) {
-      programmed = {
-        readAt: resync ? started : cached!.readAt,
-        sets: wantSets,
-        tables: new Map(rendered.tables.map((spec) => [tableKey(spec.family, spec.table), {
-          chains: spec.chains.map((c) => ({ name: c.name, hash: c.hash, ruleCount: c.rules.length })),
-          builtins: Object.fromEntries(spec.hooks.map((h) => [h.hook, [`-A ${h.hook} -j ${h.chain}`]])),
-        }])),
-      };
-    }
-
-    // 4. Workload routes, both families in one batch (ip infers the family from the prefix).
-    const routePlan = planWorkloadRoutes(ds.routes, routes, links);
-    skipped.push(...routePlan.skipped);
-    if (routePlan.lines.length) {
-      await exec.run(['ip', '-batch', '-'], `${routePlan.lines.join('\n')}\n`);
-      counts.writeCommands++;
-      counts.routesAdded = routePlan.added;
-      counts.routesReplaced = routePlan.replaced;
-      counts.routesDeleted = routePlan.deleted;
-    }
-
-    // 5. Sysctls of the interfaces that exist. Between resyncs only interfaces not yet
-    // checked (new, or re-created: a new ifindex starts from defaults) are read.
-    if (resync) sysctlsChecked.clear();
-    const missing = ds.endpoints.filter((e) => !links.has(e.interfaceName)).map((e) => `${e.id}: interface ${e.interfaceName} does not exist`);
-    skipped.push(...missing);
-    const wants = desiredSysctls(ds, links).filter((w) => !sysctlsChecked.has(w.iface === null ? `global:${w.key}` : `${w.iface}#${ifindex.get(w.iface)}`));
-    if (wants.length) {
-      const have = parseGrepValues((await exec.tryRun(['grep', '-sH', '.', ...wants.map((w) => w.path)])).stdout);
-      const writes = planSysctls(wants, have);
-      if (writes.length) {
-        await exec.run(['sysctl', '-q', '-w', ...writes]);
-        counts.writeCommands++;
-        counts.sysctlsWritten = writes.length;
-      }
-      for (const w of wants) sysctlsChecked.add(w.iface === null ? `global:${w.key}` : `${w.iface}#${ifindex.get(w.iface)}`);
-    }
+    const plumbed = await startPlumbing();
+    skipped.push(...plumbed.skipped);
+    errors.push(...plumbed.errors);
+    counts.routesAdded = plumbed.added;
+    counts.routesReplaced = plumbed.replaced;
+    counts.routesDeleted = plumbed.deleted;
+    counts.sysctlsWritten = plumbed.sysctlsWritten;
+    counts.writeCommands += plumbed.writeCommands;
 
     const report: ApplyReport = { wrote: counts.writeCommands > 0, resynced: resync, counts, skipped, errors, durationMs: Date.now() - started };
     if (report.wrote) log.info({ counts, skipped: skipped.length, errors }, 'dataplane reconciled');
@@ -283,7 +269,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     return report;
   }
 
-  async function syncLearnedRoutes(routes: LearnedRoute[]): Promise<ApplyReport> {
+  async function syncLearnedRoutes(routes: LearnedRoute[], how: { resync?: boolean }): Promise<ApplyReport> {
     const started = Date.now();
     const counts = emptyCounts();
     const errors: string[] = [];
@@ -297,24 +283,35 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
       }
       valid.push(r);
     }
-    const main = parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any');
-    const plan = planLearnedRoutes(valid, main);
+    // The table is read back on the first sync, on a resync, after a failed write and once
+    // per resync interval; in between, what we last wrote stands in for it (reading 100 000
+    // routes back for every BGP update would cost seconds each).
+    const cached = learned;
+    const resync = !cached || how.resync === true || Date.now() - cached.readAt >= resyncIntervalMs;
+    learned = null;
+    const view: LearnedView = resync ? learnedView(parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any')) : cached.view;
+    const plan = planLearnedRoutes(valid, view);
+    let failed = false;
     if (plan.lines.length) {
       // -force: one unreachable next hop must not keep every other prefix out of the table.
       const r = await exec.tryRun(['ip', '-force', '-batch', '-'], `${plan.lines.join('\n')}\n`);
       counts.writeCommands++;
-      if (r.exitCode !== 0) errors.push(...r.stderr.trim().split('\n').filter(Boolean));
+      if (r.exitCode !== 0) {
+        failed = true;
+        errors.push(...r.stderr.trim().split('\n').filter(Boolean));
+      }
       counts.routesAdded = plan.added;
       counts.routesReplaced = plan.replaced;
       counts.routesDeleted = plan.deleted;
     }
+    if (!failed) learned = { readAt: resync ? started : cached!.readAt, view: { ours: plan.after, foreign: view.foreign } };
     if (errors.length) log.warn({ errors: errors.slice(0, 20) }, 'learned routes partly applied');
-    return { wrote: counts.writeCommands > 0, resynced: true, counts, skipped: plan.skipped, errors, durationMs: Date.now() - started };
+    return { wrote: counts.writeCommands > 0, resynced: resync, counts, skipped: plan.skipped, errors, durationMs: Date.now() - started };
   }
 
   return {
     reconcile: (ds, opts) => serial(() => reconcile(ds, opts ?? {})),
-    syncLearnedRoutes: (routes) => serial(() => syncLearnedRoutes(routes)),
+    syncLearnedRoutes: (routes, opts) => serial(() => syncLearnedRoutes(routes, opts ?? {})),
     readKernel: () => serial(readKernel),
   };
 }

@@ -7,7 +7,7 @@
 // flush-and-refill would allow. Each element add/del is atomic in the kernel. A set whose
 // type or family changed is rebuilt under a temporary name and swapped in atomically.
 import type { DesiredState, Family, IpSetState } from '../calc/index.js';
-import { NAT_MASQ_SET_ID, NAT_POOLS_SET_ID, isTrellisSet, setName, tempSetName } from './names.js';
+import { NAT_MASQ_SET_ID, NAT_POOLS_SET_ID, byCodePoint, isTrellisSet, setName, tempSetName } from './names.js';
 
 export type SetType = 'hash:net' | 'hash:ip,port';
 
@@ -22,8 +22,28 @@ export interface KernelSet {
 const MAXELEM = 1_048_576;
 
 function memberFamily(m: string): Family {
-  const addr = m.split(',')[0] ?? m;
-  return addr.includes(':') ? 6 : 4;
+  const comma = m.indexOf(',');
+  return (comma < 0 ? m : m.slice(0, comma)).includes(':') ? 6 : 4;
+}
+
+// calc hands over the same members array for a set that did not change, so its split by
+// family (and the /0 expansion) is worked out once and the same arrays come back: planSets
+// then recognises an unchanged set by identity instead of comparing 10 000 members.
+const splitMemo = new WeakMap<readonly string[], Map<SetType, [string[], string[]]>>();
+
+function splitByFamily(type: SetType, members: readonly string[]): [string[], string[]] {
+  let byType = splitMemo.get(members);
+  const hit = byType?.get(type);
+  if (hit) return hit;
+  const split: [string[], string[]] = [[], []];
+  for (const m of members) split[memberFamily(m) === 4 ? 0 : 1].push(m);
+  for (const i of [0, 1] as const) {
+    // calc hands over canonical, sorted members; only /0 needs splitting for hash:net.
+    if (type === 'hash:net' && split[i].some((m) => m.endsWith('/0'))) split[i] = [...new Set(split[i].flatMap(expandNet))].sort(byCodePoint);
+  }
+  if (!byType) splitMemo.set(members, (byType = new Map()));
+  byType.set(type, split);
+  return split;
 }
 
 /** hash:net cannot hold /0: split it into two /1 halves. */
@@ -49,16 +69,13 @@ export function canonicalMember(type: string, m: string): string {
 /** The kernel sets the desired state needs: a set per family with members or referenced by a rule. */
 export function renderSets(ds: DesiredState, setRefs: Record<Family, Set<string>>): KernelSet[] {
   const out: KernelSet[] = [];
-  const add = (id: string, type: SetType, members: string[]) => {
+  const add = (id: string, type: SetType, members: readonly string[]) => {
+    const split = splitByFamily(type, members);
     for (const family of [4, 6] as const) {
       const name = setName(id, family);
-      const mine = members.filter((m) => memberFamily(m) === family);
+      const mine = split[family === 4 ? 0 : 1];
       if (mine.length === 0 && !setRefs[family].has(name)) continue;
-      // calc hands over canonical, sorted members; only /0 needs splitting for hash:net.
-      const canon = type === 'hash:net' && mine.some((m) => m.endsWith('/0'))
-        ? [...new Set(mine.flatMap(expandNet))].sort()
-        : mine;
-      out.push({ name, type, family: family === 4 ? 'inet' : 'inet6', members: canon });
+      out.push({ name, type, family: family === 4 ? 'inet' : 'inet6', members: mine });
     }
   };
   for (const s of ds.ipsets as IpSetState[]) add(s.id, s.type, s.members);
@@ -66,7 +83,7 @@ export function renderSets(ds: DesiredState, setRefs: Record<Family, Set<string>
     add(NAT_MASQ_SET_ID, 'hash:net', ds.nat.masqueradeSources);
     add(NAT_POOLS_SET_ID, 'hash:net', ds.nat.allPools);
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 /** Parses `ipset save` output, keeping only Trellis's sets. */
@@ -83,8 +100,8 @@ export function parseIpsetSave(text: string): KernelSet[] {
       if (s) s.members.push(canonicalMember(s.type, parts[2]));
     }
   }
-  for (const s of sets.values()) s.members.sort();
-  return [...sets.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const s of sets.values()) s.members.sort(byCodePoint);
+  return [...sets.values()].sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 export interface SetPlan {
@@ -136,6 +153,7 @@ export function planSets(desired: KernelSet[], kernel: KernelSet[]): SetPlan {
       plan.membersAdded += s.members.length;
       continue;
     }
+    if (cur.members === s.members) continue;
     const curSet = new Set(cur.members);
     const wantSet = new Set(s.members);
     const adds = s.members.filter((m) => !curSet.has(m));

@@ -3,7 +3,7 @@
 // rule) or its rule count differs from the rendered one; built-in chains keep exactly one
 // Trellis jump, at position 1; every other rule is left alone.
 import { HASH_COMMENT_PREFIX, type TableSpec, type TableWrite } from './render-iptables.js';
-import { isTrellisChain } from './names.js';
+import { byCodePoint, isTrellisChain } from './names.js';
 
 export interface KernelChain { name: string; hash: string | null; ruleCount: number }
 
@@ -35,7 +35,7 @@ export function parseIptablesSave(text: string): KernelTable {
       }
     }
   }
-  return { chains: [...chains.values()].sort((a, b) => a.name.localeCompare(b.name)), builtins };
+  return { chains: [...chains.values()].sort((a, b) => byCodePoint(a.name, b.name)), builtins };
 }
 
 /** Splits a whole `iptables-save` (all tables) into its tables. */

@@ -47,11 +47,32 @@ export function fromWlChain(iface: string): string {
 export function toWlChain(iface: string): string {
   return fit(`trl-tw-${iface}`);
 }
+// Chain names of policies and profiles are asked for once per endpoint chain on every
+// render: remember them rather than hash the same id thousands of times.
+const idHashes = new Map<string, string>();
+function idHash(id: string): string {
+  let h = idHashes.get(id);
+  if (h === undefined) {
+    if (idHashes.size >= 100_000) idHashes.clear();
+    idHashes.set(id, (h = shortHash(id)));
+  }
+  return h;
+}
+
 export function policyChain(policyId: string, dir: 'ingress' | 'egress'): string {
-  return `trl-p${dir === 'ingress' ? 'i' : 'o'}-${shortHash(policyId)}`;
+  return `trl-p${dir === 'ingress' ? 'i' : 'o'}-${idHash(policyId)}`;
+}
+/** The chain holding an ordered list of policies, shared by every endpoint with that list. */
+export function policyGroupChain(policyIds: readonly string[], dir: 'ingress' | 'egress'): string {
+  return `trl-g${dir === 'ingress' ? 'i' : 'o'}-${idHash(policyIds.join('\n'))}`;
 }
 export function profileChain(profileId: string, dir: 'ingress' | 'egress'): string {
-  return `trl-pr${dir === 'ingress' ? 'i' : 'o'}-${shortHash(profileId)}`;
+  return `trl-pr${dir === 'ingress' ? 'i' : 'o'}-${idHash(profileId)}`;
+}
+
+/** Plain code-point order: deterministic, and far cheaper than localeCompare on hot paths. */
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function fit(name: string): string {

@@ -4,19 +4,22 @@
 // Packet path (filter):
 //   FORWARD -> trl-forward: -i trl+ -> trl-from-wl (-i <if> -g trl-fw-<if>, else DROP)
 //                            -o trl+ -> trl-to-wl   (-o <if> -g trl-tw-<if>, else DROP)
+//                            (both trees split by name prefix past 16 endpoints: dispatch.ts)
 //                            then ACCEPT (an endpoint chain only returns when it allowed)
 //   INPUT   -> trl-input:  workload -> host meets the workload's egress policy
 //   OUTPUT  -> trl-output: host -> workload meets the workload's ingress policy; a port map
 //                          used from the host itself (DNAT in nat OUTPUT) still shows -o lo
 //                          here, so such packets are dispatched by destination address.
-// Endpoint chain: conntrack ESTABLISHED,RELATED accept, INVALID drop, clear marks, the
-// policies in order (skipping the rest once one passed), drop if policies applied and none
-// allowed or passed, then the profiles, then drop.
+// Endpoint chain: conntrack ESTABLISHED,RELATED accept, INVALID drop, clear marks, a jump
+// to its policy group (trl-gi-/trl-go-<hash of the ordered policy list>: the policies in
+// order, skipping the rest once one passed), drop if policies applied and none allowed or
+// passed, then the profiles, then drop.
 import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../calc/index.js';
 import {
   DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID, TO_WL_DISPATCH,
-  WORKLOAD_IFACE_PREFIX, fromWlChain, hex, policyChain, profileChain, setName, shortHash, toWlChain,
+  WORKLOAD_IFACE_PREFIX, byCodePoint, fromWlChain, hex, policyChain, policyGroupChain, profileChain, setName, shortHash, toWlChain,
 } from './names.js';
+import { addressDispatch, interfaceDispatch } from './dispatch.js';
 import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
 
 export type Table = 'filter' | 'nat' | 'raw';
@@ -61,7 +64,7 @@ function logName(id: string): string {
 }
 
 /** Interface guards for the dispatch: the workload prefix plus any endpoint interface outside it. */
-function ifaceGuards(endpoints: EndpointState[]): string[] {
+function ifaceGuards(endpoints: readonly EndpointState[]): string[] {
   const extra = endpoints.map((e) => e.interfaceName).filter((n) => !n.startsWith(WORKLOAD_IFACE_PREFIX));
   return [`${WORKLOAD_IFACE_PREFIX}+`, ...[...new Set(extra)].sort()];
 }
@@ -70,22 +73,53 @@ function ifaceGuards(endpoints: EndpointState[]): string[] {
 // incremental calculator returns the same objects for unchanged parts, so a reconcile after
 // one policy edit re-renders only that policy's chains. Entries are also keyed by everything
 // else the text depends on, and a changed array length is treated as a miss.
-const endpointMemo = new WeakMap<object, Map<string, ChainSpec>>();
+const endpointMemo = new WeakMap<object, Map<string, EndpointChains>>();
 const ruleMemo = new WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>();
+const groupMemo = new Map<string, ChainSpec>();
+
+interface EndpointChains { chain: ChainSpec; group: ChainSpec | null }
 
 function endpointChain(
   name: string, ep: EndpointState, dir: 'ingress' | 'egress', family: Family,
   policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>,
-): ChainSpec {
+): EndpointChains {
   const d = dir === 'ingress' ? ep.ingress : ep.egress;
   const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
   const key = `${name}|${dir}|${family}|${d.policies.length}|${d.profiles.length}|${missing}`;
   let memo = endpointMemo.get(d);
   const hit = memo?.get(key);
   if (hit) return hit;
-  const spec = renderEndpointChain(name, d, dir, family, policies, profiles);
+  const group = d.policies.length > 0 ? groupChain(d.policies, dir, family, policies) : null;
+  const made = { chain: renderEndpointChain(name, d, dir, family, group, profiles), group };
   if (!memo) endpointMemo.set(d, (memo = new Map()));
-  memo.set(key, spec);
+  memo.set(key, made);
+  return made;
+}
+
+/**
+ * The policies of an endpoint and direction, in order, as one chain shared by every
+ * endpoint with the same list: each policy runs unless an earlier one passed, and the first
+ * that allowed returns. Endpoint chains stay a handful of rules, so the table (and what
+ * iptables-restore must fetch back on every write) grows by endpoints, not endpoints x policies.
+ */
+function groupChain(ids: readonly string[], dir: 'ingress' | 'egress', family: Family, policies: Map<string, PolicyState>): ChainSpec {
+  const missing = ids.filter((p) => !policies.has(p));
+  const key = `${dir}|${family}|${missing.join(',')}|${ids.join('\n')}`;
+  const hit = groupMemo.get(key);
+  if (hit) return hit;
+  const body: string[] = [];
+  for (const pid of ids) {
+    if (!policies.has(pid)) {
+      // A policy the endpoint needs but we were not given: it applies and allows nothing (fail closed).
+      body.push(`-m comment --comment ${quote(`missing policy ${pid}`)} -j DROP`);
+      continue;
+    }
+    body.push(`${notPassed} -j ${policyChain(pid, dir)}`);
+    body.push(`-m mark --mark ${markAccept} -j RETURN`);
+  }
+  const spec = chain(policyGroupChain(ids, dir), body);
+  if (groupMemo.size >= 50_000) groupMemo.clear();
+  groupMemo.set(key, spec);
   return spec;
 }
 
@@ -116,7 +150,7 @@ const ND_TYPES = { ingress: [130, 131, 132, 134, 135, 136, 143], egress: [130, 1
 
 function renderEndpointChain(
   name: string, d: EndpointState['ingress'], dir: 'ingress' | 'egress', family: Family,
-  policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>,
+  group: ChainSpec | null, profiles: Map<string, ProfileState>,
 ): ChainSpec {
   const body = [
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
@@ -124,13 +158,8 @@ function renderEndpointChain(
     ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
     `-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`,
   ];
-  for (const pid of d.policies) {
-    if (!policies.has(pid)) {
-      // A policy the endpoint needs but we were not given: it applies and allows nothing (fail closed).
-      body.push(`-m comment --comment ${quote(`missing policy ${pid}`)} -j DROP`);
-      continue;
-    }
-    body.push(`${notPassed} -j ${policyChain(pid, dir)}`);
+  if (group) {
+    body.push(`-j ${group.name}`);
     body.push(`-m mark --mark ${markAccept} -j RETURN`);
   }
   if (d.policies.length > 0) body.push(`${notPassed} -m comment --comment "no policy allowed or passed" -j DROP`);
@@ -143,11 +172,31 @@ function renderEndpointChain(
   return chain(name, body);
 }
 
-function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
-  const endpoints = [...ds.endpoints].sort((a, b) => a.interfaceName.localeCompare(b.interfaceName));
-  const policies = new Map(ds.policies.map((p) => [p.id, p]));
-  const profiles = new Map(ds.profiles.map((p) => [p.id, p]));
-  const guards = ifaceGuards(endpoints);
+/** The endpoints that take part in one family: those with an address of it. */
+function endpointsOf(endpoints: readonly EndpointState[], family: Family): EndpointState[] {
+  return endpoints
+    .filter((e) => e.addresses.some((a) => addrFamily(a) === family))
+    .sort((a, b) => byCodePoint(a.interfaceName, b.interfaceName));
+}
+
+interface DispatchPart { endpoints: EndpointState[]; chains: ChainSpec[] }
+
+// The dispatch chains list every endpoint: worth keeping while calc hands over the same
+// endpoint list (a policy edit), instead of rebuilding and re-hashing them every time.
+const dispatchMemo = new WeakMap<readonly EndpointState[], Map<Family, DispatchPart>>();
+
+/**
+ * Dispatch by interface (and, for host-originated DNAT, by address). An endpoint without an
+ * address of this family has no chain in it: its interface meets the unknown-interface drop,
+ * so a workload never gets traffic of a family it has no address in (fail closed), and an
+ * IPv4-only cluster's IPv6 tables stay nearly empty (a policy edit rewrites IPv4 only).
+ */
+function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPart {
+  let byFamily = dispatchMemo.get(all);
+  const hit = byFamily?.get(family);
+  if (hit) return hit;
+  const endpoints = endpointsOf(all, family);
+  const guards = ifaceGuards(all);
   const chains: ChainSpec[] = [];
   chains.push(chain(DISPATCH.filter.FORWARD, [
     ...guards.map((g) => `-i ${g} -j ${FROM_WL_DISPATCH}`),
@@ -165,26 +214,35 @@ function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): 
     `-m conntrack --ctstate DNAT -j ${TO_WL_ADDR_DISPATCH}`,
     `-m mark --mark ${markAccept} -j ACCEPT`,
   ]));
-  const byAddr: string[] = [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`];
-  for (const e of endpoints) {
-    for (const a of [...e.addresses].sort()) {
-      if (addrFamily(a) === family) byAddr.push(`-d ${a} -g ${toWlChain(e.interfaceName)}`);
-    }
-  }
-  chains.push(chain(TO_WL_ADDR_DISPATCH, byAddr));
-  chains.push(chain(FROM_WL_DISPATCH, [
-    ...endpoints.map((e) => `-i ${e.interfaceName} -g ${fromWlChain(e.interfaceName)}`),
-    '-m comment --comment "unknown workload interface" -j DROP',
-  ]));
-  chains.push(chain(TO_WL_DISPATCH, [
-    ...endpoints.map((e) => `-o ${e.interfaceName} -g ${toWlChain(e.interfaceName)}`),
-    '-m comment --comment "unknown workload interface" -j DROP',
-  ]));
+  const byAddr = endpoints.flatMap((e) => e.addresses.filter((a) => addrFamily(a) === family).map((address) => ({ address, chain: toWlChain(e.interfaceName) })));
+  const ifaces = endpoints.map((e) => e.interfaceName);
+  for (const c of [
+    ...addressDispatch(TO_WL_ADDR_DISPATCH, [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`], byAddr, family),
+    ...interfaceDispatch(FROM_WL_DISPATCH, '-i', ifaces, fromWlChain),
+    ...interfaceDispatch(TO_WL_DISPATCH, '-o', ifaces, toWlChain),
+  ]) chains.push(chain(c.name, c.body));
+  const part = { endpoints, chains };
+  if (!byFamily) dispatchMemo.set(all, (byFamily = new Map()));
+  byFamily.set(family, part);
+  return part;
+}
+
+function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const policies = new Map(ds.policies.map((p) => [p.id, p]));
+  const profiles = new Map(ds.profiles.map((p) => [p.id, p]));
+  const { endpoints, chains: dispatch } = dispatchPart(ds.endpoints, family);
+  const chains: ChainSpec[] = [...dispatch];
   const usedPolicies = { ingress: new Set<string>(), egress: new Set<string>() };
   const usedProfiles = { ingress: new Set<string>(), egress: new Set<string>() };
+  const groups = new Map<string, ChainSpec>();
   for (const e of endpoints) {
-    chains.push(endpointChain(fromWlChain(e.interfaceName), e, 'egress', family, policies, profiles));
-    chains.push(endpointChain(toWlChain(e.interfaceName), e, 'ingress', family, policies, profiles));
+    for (const made of [
+      endpointChain(fromWlChain(e.interfaceName), e, 'egress', family, policies, profiles),
+      endpointChain(toWlChain(e.interfaceName), e, 'ingress', family, policies, profiles),
+    ]) {
+      chains.push(made.chain);
+      if (made.group) groups.set(made.group.name, made.group);
+    }
     for (const dir of ['ingress', 'egress'] as const) {
       for (const p of e[dir].policies) if (policies.has(p)) usedPolicies[dir].add(p);
       for (const p of e[dir].profiles) if (profiles.has(p)) usedProfiles[dir].add(p);
@@ -192,14 +250,15 @@ function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): 
   }
   for (const dir of ['ingress', 'egress'] as const) {
     const letter = dir === 'ingress' ? 'i' : 'e';
-    for (const id of [...usedPolicies[dir]].sort()) {
+    for (const id of [...usedPolicies[dir]].sort(byCodePoint)) {
       chains.push(ruleChain(policyChain(id, dir), policies.get(id)![dir], 'policy', id, letter, ctx));
     }
-    for (const id of [...usedProfiles[dir]].sort()) {
+    for (const id of [...usedProfiles[dir]].sort(byCodePoint)) {
       chains.push(ruleChain(profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
     }
   }
-  chains.sort((a, b) => a.name.localeCompare(b.name));
+  chains.push(...groups.values());
+  chains.sort((a, b) => byCodePoint(a.name, b.name));
   return {
     table: 'filter', family, chains,
     hooks: [
@@ -214,13 +273,19 @@ export function addrFamily(addr: string): Family {
   return addr.includes(':') ? 6 : 4;
 }
 
-function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+const portMapMemo = new WeakMap<readonly EndpointState[], Map<Family, { pre: string[]; out: string[] }>>();
+
+/** DNAT rules of every endpoint's port maps (kept while the endpoint list is the same). */
+function portMapRules(all: readonly EndpointState[], family: Family): { pre: string[]; out: string[] } {
+  let byFamily = portMapMemo.get(all);
+  const hit = byFamily?.get(family);
+  if (hit) return hit;
   const pre: string[] = [];
   const out: string[] = [];
-  const endpoints = [...ds.endpoints].sort((a, b) => a.id.localeCompare(b.id));
+  const endpoints = all.filter((e) => e.portMaps.length > 0).sort((a, b) => byCodePoint(a.id, b.id));
   for (const e of endpoints) {
-    const maps = [...e.portMaps].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort
-      || (a.hostIP ?? '').localeCompare(b.hostIP ?? '') || a.containerIP.localeCompare(b.containerIP));
+    const maps = [...e.portMaps].sort((a, b) => byCodePoint(a.protocol, b.protocol) || a.hostPort - b.hostPort
+      || byCodePoint(a.hostIP ?? '', b.hostIP ?? '') || byCodePoint(a.containerIP, b.containerIP));
     for (const m of maps) {
       if (addrFamily(m.containerIP) !== family) continue;
       if (m.hostIP && addrFamily(m.hostIP) !== family) continue;
@@ -235,6 +300,14 @@ function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): Tab
       out.push(`${outDst}${match} -m addrtype --dst-type LOCAL ${tail}`);
     }
   }
+  const rules = { pre, out };
+  if (!byFamily) portMapMemo.set(all, (byFamily = new Map()));
+  byFamily.set(family, rules);
+  return rules;
+}
+
+function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const { pre, out } = portMapRules(ds.endpoints, family);
   const post: string[] = [];
   const masq = ds.nat.masqueradeSources.filter((c) => addrFamily(c) === family);
   if (masq.length > 0) {
@@ -247,7 +320,7 @@ function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): Tab
   return {
     table: 'nat', family,
     chains: [chain(DISPATCH.nat.PREROUTING, pre), chain(DISPATCH.nat.OUTPUT, out), chain(DISPATCH.nat.POSTROUTING, post)]
-      .sort((a, b) => a.name.localeCompare(b.name)),
+      .sort((a, b) => byCodePoint(a.name, b.name)),
     hooks: [
       { hook: 'PREROUTING', chain: DISPATCH.nat.PREROUTING },
       { hook: 'OUTPUT', chain: DISPATCH.nat.OUTPUT },

@@ -5,6 +5,7 @@
 import { canonicalCidr } from '../model/index.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type Family, type RouteState } from '../calc/index.js';
 import { DataplaneError } from './errors.js';
+import { byCodePoint } from './names.js';
 
 /** A route learned from BGP that the kernel should carry. */
 export interface LearnedRoute { dst: string; via: string; family: Family }
@@ -63,41 +64,57 @@ export interface RoutePlan {
   skipped: string[];
 }
 
-/**
- * Learned (BGP) routes: add the missing, replace those whose next hop moved, delete the
- * stale. A prefix the kernel already routes by another protocol (a local workload's
- * proto 78 route, a static or kernel route) is left alone: BGP never overrides them.
- */
-export function planLearnedRoutes(wanted: LearnedRoute[], mainTable: KernelRoute[]): RoutePlan {
+/** The main table split by owner: our proto 79 routes and everybody else's, by destination. */
+export interface LearnedView { ours: Map<string, KernelRoute>; foreign: Map<string, KernelRoute> }
+
+export function learnedView(mainTable: KernelRoute[]): LearnedView {
   const proto = String(ROUTE_PROTO_BGP);
-  const ours = new Map<string, KernelRoute>();
-  const foreign = new Map<string, KernelRoute>();
+  const view: LearnedView = { ours: new Map(), foreign: new Map() };
   for (const r of mainTable) {
-    if (r.protocol === proto) ours.set(r.dst, r);
-    else if (!foreign.has(r.dst)) foreign.set(r.dst, r);
+    if (r.protocol === proto) view.ours.set(r.dst, r);
+    else if (!view.foreign.has(r.dst)) view.foreign.set(r.dst, r);
   }
-  const plan: RoutePlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [] };
+  return view;
+}
+
+export interface LearnedPlan extends RoutePlan {
+  /** Our routes once the plan is applied (destination -> next hop). */
+  after: Map<string, KernelRoute>;
+}
+
+/**
+ * Learned (BGP) routes: add the missing, move those whose next hop moved, delete the
+ * stale. A prefix the kernel already routes by another protocol (a local workload's
+ * proto 78 route, a static or kernel route) is left alone: BGP never overrides them. A move
+ * is a delete of our route then an add, never `replace`: replace matches any protocol, and
+ * would take over a foreign route that appeared since the table was last read.
+ */
+export function planLearnedRoutes(wanted: LearnedRoute[], table: KernelRoute[] | LearnedView): LearnedPlan {
+  const { ours, foreign } = Array.isArray(table) ? learnedView(table) : table;
+  const proto = String(ROUTE_PROTO_BGP);
+  const plan: LearnedPlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
   const want = new Map<string, LearnedRoute>();
   for (const w of wanted) {
     const dst = canonicalCidr(w.dst);
     if (!want.has(dst)) want.set(dst, { ...w, dst });
   }
-  for (const [dst, w] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [dst, w] of [...want].sort(([a], [b]) => byCodePoint(a, b))) {
     const f = foreign.get(dst);
     if (f) {
       plan.skipped.push(`${dst}: kernel already routes it by protocol ${f.protocol}${f.dev ? ` on ${f.dev}` : ''}`);
       continue;
     }
+    plan.after.set(dst, { dst, family: w.family, protocol: proto, via: w.via });
     const cur = ours.get(dst);
     if (!cur) {
       plan.lines.push(`route add ${dst} via ${w.via} proto ${proto}`);
       plan.added++;
     } else if (cur.via !== w.via) {
-      plan.lines.push(`route replace ${dst} via ${w.via} proto ${proto}`);
+      plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${proto}`, `route add ${dst} via ${w.via} proto ${proto}`);
       plan.replaced++;
     }
   }
-  for (const [dst, cur] of [...ours].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [dst, cur] of [...ours].sort(([a], [b]) => byCodePoint(a, b))) {
     if (want.has(dst)) continue;
     plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${proto}`);
     plan.deleted++;
@@ -108,7 +125,7 @@ export function planLearnedRoutes(wanted: LearnedRoute[], mainTable: KernelRoute
 /** Renders the workload routes as `ip -batch` lines (the whole desired set, for the golden tests). */
 export function renderWorkloadRoutes(routes: RouteState[]): string[] {
   return [...routes]
-    .sort((a, b) => a.dst.localeCompare(b.dst))
+    .sort((a, b) => byCodePoint(a.dst, b.dst))
     .map((r) => `route replace ${r.dst} dev ${r.dev} scope link proto ${ROUTE_PROTO_WORKLOAD}`);
 }
 
@@ -124,7 +141,7 @@ export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], 
   const plan: RoutePlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [] };
   const want = new Map<string, RouteState>();
   for (const r of wanted) want.set(canonicalCidr(r.dst), r);
-  for (const [dst, r] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [dst, r] of [...want].sort(([a], [b]) => byCodePoint(a, b))) {
     const cur = have.get(dst);
     if (cur && cur.dev === r.dev && (cur.via === undefined)) continue;
     if (!links.has(r.dev)) {
@@ -135,7 +152,7 @@ export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], 
     if (cur) plan.replaced++;
     else plan.added++;
   }
-  for (const [dst, cur] of [...have].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [dst, cur] of [...have].sort(([a], [b]) => byCodePoint(a, b))) {
     if (want.has(dst)) continue;
     plan.lines.push(`route del ${dst}${cur.dev ? ` dev ${cur.dev}` : ''} proto ${proto}`);
     plan.deleted++;

@@ -6,6 +6,7 @@
 //  - forwarding=1 on the interface and net.ipv4.ip_forward=1;
 //  - IPv6 endpoints: proxy_ndp=1 and forwarding on the interface and for all.
 import type { DesiredState } from '../calc/index.js';
+import { byCodePoint } from './names.js';
 
 export type Sysctls = Map<string, string>;
 
@@ -28,7 +29,7 @@ function want(parts: string[], value: string, iface: string | null): SysctlWant 
 export function desiredSysctls(ds: DesiredState, links: Set<string> | null): SysctlWant[] {
   const out: SysctlWant[] = [want(['net', 'ipv4', 'ip_forward'], '1', null)];
   let any6 = false;
-  for (const e of [...ds.endpoints].sort((a, b) => a.interfaceName.localeCompare(b.interfaceName))) {
+  for (const e of [...ds.endpoints].sort((a, b) => byCodePoint(a.interfaceName, b.interfaceName))) {
     const i = e.interfaceName;
     if (links && !links.has(i)) continue;
     out.push(

@@ -22,10 +22,10 @@ const NAMESPACES = 50;
 const APPS = 20;
 const NODE = 'node0';
 
-const addr = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-const iface = (i: number) => `trlw${i}`;
+export const addr = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+export const iface = (i: number) => `trlw${i}`;
 
-function wep(i: number, node: string): Resource {
+export function wep(i: number, node: string): Resource {
   const ns = `ns${i % NAMESPACES}`;
   return schemas.WorkloadEndpoint.parse({
     apiVersion: API, kind: 'WorkloadEndpoint',
@@ -37,7 +37,7 @@ function wep(i: number, node: string): Resource {
   });
 }
 
-function policy(j: number, variant = 0): Resource {
+export function policy(j: number, variant = 0): Resource {
   const app = (k: number) => `app${k % APPS}`;
   const ingress = [
     { action: 'Allow', protocol: 'TCP', source: { selector: `app == "${app(j + 1)}"` }, destination: { ports: [80 + variant, 'http'] } },

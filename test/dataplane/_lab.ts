@@ -3,6 +3,7 @@
 // address and a default route via the link-local gateway 169.254.1.1 that the host veth
 // answers by proxy ARP), and an "outside" namespace on the host's uplink.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connectNetns, createNetns, inNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import type { EpSpec } from './_state.js';
 
@@ -38,9 +39,7 @@ export async function createLab(tag: string, eps: Array<Pick<EpSpec, 'iface' | '
     for (const e of eps) {
       const c = await createNetns(`${p}${tag}${e.iface.slice(3)}`);
       made.push(c);
-      await connectNetns({ ns: host.name, ifname: e.iface }, { ns: c.name, ifname: 'eth0', address: `${e.ip}/32` });
-      await c.run(['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
-      await c.run(['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+      await plug(host, c, e);
       containers.set(e.iface, c);
     }
     return {
@@ -58,6 +57,13 @@ export async function createLab(tag: string, eps: Array<Pick<EpSpec, 'iface' | '
   }
 }
 
+/** Joins a container to the host by a veth: host side `iface`, container side eth0 with a /32 and a default route via 169.254.1.1. */
+export async function plug(host: Netns, c: Netns, e: Pick<EpSpec, 'iface' | 'ip'>): Promise<void> {
+  await connectNetns({ ns: host.name, ifname: e.iface }, { ns: c.name, ifname: 'eth0', address: `${e.ip}/32` });
+  await c.run(['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
+  await c.run(['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+}
+
 /** TCP request/response from a namespace: the server's answer ("ok <peer>") or null when blocked. */
 export async function tcp(from: Netns, ip: string, port: number, bind?: string): Promise<string | null> {
   const [host, b] = ip.includes(':') ? [`[${ip}]`, bind && `[${bind}]`] : [ip, bind];
@@ -66,11 +72,14 @@ export async function tcp(from: Netns, ip: string, port: number, bind?: string):
   return r.exitCode === 0 && r.stdout.startsWith('ok') ? r.stdout.trim() : null;
 }
 
-/** UDP request/response; tried twice (a datagram, unlike a SYN, is not retransmitted on a loaded host). */
+/**
+ * UDP request/response. A datagram, unlike a SYN, is never retransmitted, and on a loaded
+ * machine the server's fork + shell can take seconds: so three tries, each waiting 3 s.
+ */
 export async function udp(from: Netns, ip: string, port: number): Promise<string | null> {
   const host = ip.includes(':') ? `[${ip}]` : ip;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const r = await from.exec(['socat', '-t', '3', '-T', '1.5', 'STDIO', `UDP:${host}:${port}`], { input: 'ping\n', timeoutMs: 5000 });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = await from.exec(['socat', '-t', '4', '-T', '3', 'STDIO', `UDP:${host}:${port}`], { input: 'ping\n', timeoutMs: 8000 });
     if (r.stdout.startsWith('ok')) return r.stdout.trim();
   }
   return null;
@@ -81,10 +90,10 @@ export async function ping(from: Netns, ip: string): Promise<boolean> {
   return (await from.exec(['busybox', 'ping', '-c', '1', '-W', '1', ip], { timeoutMs: 5000 })).exitCode === 0;
 }
 
-/** Waits until something listens on a TCP port in a namespace. */
-export async function waitListening(ns: Netns, port: number): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    if ((await ns.exec(['ss', '-Hltn', `sport = :${port}`])).stdout.trim()) return;
+/** Waits until something listens on a TCP (or binds a UDP) port in a namespace. */
+export async function waitListening(ns: Netns, port: number, proto: 'tcp' | 'udp' = 'tcp'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await ns.exec(['ss', proto === 'tcp' ? '-Hltn' : '-Hlun', `sport = :${port}`])).stdout.trim()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nothing listens on ${port} in ${ns.name}`);
@@ -97,4 +106,25 @@ export async function waitServing(from: Netns, ip: string, port: number): Promis
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`server ${ip}:${port} never answered from ${from.name}`);
+}
+
+/**
+ * Sends UDP to `target` from `spoofer` (bound to an address that is not its own) and from
+ * `owner`, until the owner's datagram arrived, and returns everything the target received.
+ * The sink must already be bound (see waitListening).
+ */
+export async function spoofTrial(o: { target: string; port: number; spoofer: Netns; stolen: string; owner: Netns; received: () => string }): Promise<string> {
+  const fmt = (ip: string) => (ip.includes(':') ? `UDP6:[${ip}]` : `UDP:${ip}`);
+  const bindTo = o.stolen.includes(':') ? `[${o.stolen}]` : o.stolen;
+  for (let i = 0; i < 10 && !o.received().includes('legit'); i++) {
+    await o.spoofer.exec(['socat', '-u', 'STDIO', `${fmt(o.target)}:${o.port},bind=${bindTo}`], { input: 'spoofed\n' });
+    await o.owner.exec(['socat', '-u', 'STDIO', `${fmt(o.target)}:${o.port}`], { input: 'legit\n' });
+    await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+  }
+  return o.received();
+}
+
+/** A file's text, or "" while it does not exist yet. */
+export function readText(file: string): string {
+  try { return readFileSync(file, 'utf8'); } catch { return ''; }
 }

@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DesiredState } from '../../src/calc/index.js';
@@ -13,7 +13,7 @@ import { inNetns } from '../../src/lab/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { createDataplane } from '../../src/dataplane/index.js';
 import { LAB_EPS, labState } from './_state.js';
-import { createLab, tcp, waitListening, type Lab } from './_lab.js';
+import { createLab, readText, spoofTrial, tcp, waitListening, type Lab } from './_lab.js';
 
 const V6: Record<string, string> = { trla1: 'fd00:65::1', trla2: 'fd00:65::2', trlb1: 'fd00:65:1::1', trlb2: 'fd00:65:1::2' };
 let lab: Lab;
@@ -68,16 +68,11 @@ test('v6: a spoofed source is dropped by the raw rpfilter rule', async () => {
   const file = join(dir, 'udp6');
   const argv = inNetns(lab.containers.get('trlb1')!.name, ['socat', '-u', 'UDP6-RECV:5555', `OPEN:${file},creat,append`]);
   kids.push(spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' }));
-  await new Promise((r) => setTimeout(r, 300));
   const a = lab.containers.get('trla2')!;
   const b = lab.containers.get('trlb2')!;
+  await waitListening(lab.containers.get('trlb1')!, 5555, 'udp');
   await a.run(['ip', '-6', 'addr', 'add', `${V6.trlb2}/128`, 'dev', 'eth0', 'nodad']);
-  for (let i = 0; i < 3; i++) {
-    await a.exec(['socat', '-u', 'STDIO', `UDP6:[${V6.trlb1}]:5555,bind=[${V6.trlb2}]`], { input: 'spoofed\n' });
-    await b.exec(['socat', '-u', 'STDIO', `UDP6:[${V6.trlb1}]:5555`], { input: 'legit\n' });
-  }
-  await new Promise((r) => setTimeout(r, 300));
-  const got = readFileSync(file, 'utf8');
+  const got = await spoofTrial({ target: V6.trlb1!, port: 5555, spoofer: a, stolen: V6.trlb2!, owner: b, received: () => readText(file) });
   assert.ok(got.includes('legit'), 'b-client reaches b-web over v6');
   assert.not.ok(got.includes('spoofed'), 'a-client using b-client\'s v6 address is dropped');
 });

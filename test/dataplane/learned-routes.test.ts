@@ -86,4 +86,19 @@ test('an unreachable next hop or bad input does not keep the other routes out', 
   assert.equal(v4.map((x) => x.dst).sort(), ['10.50.0.0/24', '10.61.0.0/24']);
 });
 
+test('between resyncs the last write stands in for the table; a route deleted behind our back returns on the resync', async () => {
+  const dp = createDataplane({ netns: ns.name, logger: silentLogger(), resyncIntervalMs: 60_000 });
+  const want = [{ dst: '10.55.0.0/24', via: '10.77.0.2', family: 4 as const }];
+  const first = await dp.syncLearnedRoutes(want);
+  assert.equal([first.resynced, first.counts.routesAdded], [true, 1], 'the first sync reads the table and adds');
+  await ns.run(['ip', 'route', 'del', '10.55.0.0/24', 'proto', '79']);
+  const cached = await dp.syncLearnedRoutes(want);
+  assert.equal([cached.resynced, cached.wrote], [false, false], 'a sync between resyncs diffs against the last write');
+  const repaired = await dp.syncLearnedRoutes(want, { resync: true });
+  assert.equal([repaired.resynced, repaired.counts.routesAdded], [true, 1], JSON.stringify(repaired.counts));
+  const v4 = await routes(['route', 'show', '10.55.0.0/24', 'proto', '79']);
+  assert.equal(v4.map((x) => x.gateway), ['10.77.0.2'], 'the route is back after the resync');
+  await dp.syncLearnedRoutes([]);
+});
+
 test.run();

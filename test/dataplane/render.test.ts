@@ -3,11 +3,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, PolicyState } from '../../src/calc/index.js';
 import {
-  policyChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
+  policyChain, policyGroupChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
   renderSysctls, renderWorkloadRoutes, type ChainSpec, type TableSpec,
 } from '../../src/dataplane/index.js';
 import { parseIptablesSave, planTable } from '../../src/dataplane/iptables-kernel.js';
 import { parseIpsetSave, planSets } from '../../src/dataplane/ipsets.js';
+import { addressDispatch, interfaceDispatch } from '../../src/dataplane/dispatch.js';
 import { labState, rule } from './_state.js';
 
 function table(ds: DesiredState, t: string, family: 4 | 6): TableSpec {
@@ -19,6 +20,11 @@ function chainOf(ds: DesiredState, name: string, family: 4 | 6 = 4, t = 'filter'
   const c = table(ds, t, family).chains.find((x) => x.name === name);
   if (!c) throw new Error(`chain ${name} not rendered in ${t} v${family}`);
   return c;
+}
+/** Gives an endpoint an IPv6 address too: only endpoints with one get IPv6 chains. */
+function dualStack(ds: DesiredState, iface: string, v6: string): DesiredState {
+  ds.endpoints.find((e) => e.interfaceName === iface)!.addresses.push(v6);
+  return ds;
 }
 /** Rules without the leading hash rule. */
 const body = (c: ChainSpec) => c.rules.slice(1);
@@ -36,18 +42,16 @@ test('every chain starts with a hash comment of its content, and the hash follow
   assert.is(chainOf(ds2, 'trl-tw-trlb1').hash, chainOf(ds, 'trl-tw-trlb1').hash, 'an untouched chain keeps its hash');
 });
 
-test('endpoint ingress chain: conntrack first, policies in order with pass skipping, drop, profiles, drop', () => {
+test('endpoint ingress chain: conntrack first, its policy group, drop, profiles, drop', () => {
   const ds = labState();
-  const deny = policyChain('GlobalNetworkPolicy/deny-ssh', 'ingress');
-  const web = policyChain('NetworkPolicy/tenant-a/web-from-tenant-b', 'ingress');
+  const ids = ['GlobalNetworkPolicy/deny-ssh', 'NetworkPolicy/tenant-a/web-from-tenant-b'];
+  const group = policyGroupChain(ids, 'ingress');
   const prof = profileChain('Profile/tenant-a', 'ingress');
   assert.equal(body(chainOf(ds, 'trl-tw-trla1')), [
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     '-m conntrack --ctstate INVALID -j DROP',
     '-j MARK --set-xmark 0x0/0x30000',
-    `-m mark --mark 0x0/0x20000 -j ${deny}`,
-    '-m mark --mark 0x10000/0x10000 -j RETURN',
-    `-m mark --mark 0x0/0x20000 -j ${web}`,
+    `-j ${group}`,
     '-m mark --mark 0x10000/0x10000 -j RETURN',
     '-m mark --mark 0x0/0x20000 -m comment --comment "no policy allowed or passed" -j DROP',
     `-j ${prof}`,
@@ -56,12 +60,43 @@ test('endpoint ingress chain: conntrack first, policies in order with pass skipp
   ]);
 });
 
-test('IPv6 endpoint chains let neighbour discovery and MLD through before policy (RA only towards the workload)', () => {
+test('policy group: the policies in order, each skipped once one passed, the first allow returns; shared by equal lists', () => {
   const ds = labState();
+  const ids = ['GlobalNetworkPolicy/deny-ssh', 'NetworkPolicy/tenant-a/web-from-tenant-b'];
+  assert.equal(body(chainOf(ds, policyGroupChain(ids, 'ingress'))), [
+    `-m mark --mark 0x0/0x20000 -j ${policyChain(ids[0]!, 'ingress')}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+    `-m mark --mark 0x0/0x20000 -j ${policyChain(ids[1]!, 'ingress')}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+  ]);
+  // trla2, trlb1 and trlb2 all have just deny-ssh: one group chain serves the three.
+  const denyOnly = policyGroupChain([ids[0]!], 'ingress');
+  for (const i of ['trla2', 'trlb1', 'trlb2']) assert.ok(body(chainOf(ds, `trl-tw-${i}`)).includes(`-j ${denyOnly}`), `${i} jumps to the shared group`);
+  assert.is(table(ds, 'filter', 4).chains.filter((c) => c.name.startsWith('trl-gi-')).length, 2, 'two distinct lists, two group chains');
+  const reordered = labState();
+  reordered.endpoints.find((e) => e.interfaceName === 'trla1')!.ingress.policies.reverse();
+  assert.is.not(policyGroupChain([...ids].reverse(), 'ingress'), policyGroupChain(ids, 'ingress'), 'order is part of the group');
+  assert.ok(body(chainOf(reordered, 'trl-tw-trla1')).includes(`-j ${policyGroupChain([...ids].reverse(), 'ingress')}`));
+});
+
+test('IPv6 endpoint chains let neighbour discovery and MLD through before policy (RA only towards the workload)', () => {
+  const ds = dualStack(labState(), 'trla1', 'fd65::1/128');
   const nd = (types: number[]) => types.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`);
   assert.equal(body(chainOf(ds, 'trl-tw-trla1', 6)).slice(2, 9), nd([130, 131, 132, 134, 135, 136, 143]));
   assert.equal(body(chainOf(ds, 'trl-fw-trla1', 6)).slice(2, 9), nd([130, 131, 132, 133, 135, 136, 143]));
   assert.not.ok(body(chainOf(ds, 'trl-tw-trla1', 4)).some((r) => r.includes('icmp6')), 'not in IPv4');
+});
+
+test('an endpoint gets chains only in the families it has addresses in; otherwise its interface meets the drop', () => {
+  const ds = dualStack(labState(), 'trla1', 'fd65::1/128');
+  const v6 = table(ds, 'filter', 6).chains.map((c) => c.name);
+  assert.ok(v6.includes('trl-tw-trla1') && v6.includes('trl-fw-trla1'), 'dual-stack endpoint has IPv6 chains');
+  assert.not.ok(v6.some((n) => /trl-[tf]w-trl(a2|b1|b2)$/.test(n)), `IPv4-only endpoints have no IPv6 chains: ${v6.join(' ')}`);
+  assert.equal(body(chainOf(ds, 'trl-from-wl', 6)), ['-i trla1 -g trl-fw-trla1', '-m comment --comment "unknown workload interface" -j DROP']);
+  assert.equal(body(chainOf(ds, 'trl-forward', 6)), body(chainOf(ds, 'trl-forward', 4)), 'every workload interface is still dispatched (and so dropped) in IPv6');
+  assert.not.ok(v6.includes(policyChain('NetworkPolicy/tenant-a/web-from-tenant-b', 'egress')), 'no chain for a direction nobody uses');
+  const only4 = table(labState(), 'filter', 6).chains.map((c) => c.name);
+  assert.not.ok(only4.some((n) => n.startsWith('trl-p')), `an IPv4-only node has no IPv6 policy or profile chains: ${only4.join(' ')}`);
 });
 
 test('endpoint with no policies goes straight to profiles; with no profile it drops', () => {
@@ -75,11 +110,14 @@ test('endpoint with no policies goes straight to profiles; with no profile it dr
     '-m comment --comment "no profile allowed" -j DROP',
   ]);
   ep.ingress = { policies: ['NetworkPolicy/tenant-a/gone'], profiles: [] };
+  const group = policyGroupChain(['NetworkPolicy/tenant-a/gone'], 'ingress');
   assert.equal(body(chainOf(ds, 'trl-tw-trla2')).slice(3), [
-    '-m comment --comment "missing policy NetworkPolicy/tenant-a/gone" -j DROP',
+    `-j ${group}`,
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
     '-m mark --mark 0x0/0x20000 -m comment --comment "no policy allowed or passed" -j DROP',
     '-m comment --comment "no profile allowed" -j DROP',
-  ], 'a policy we were not given fails closed');
+  ]);
+  assert.equal(body(chainOf(ds, group)), ['-m comment --comment "missing policy NetworkPolicy/tenant-a/gone" -j DROP'], 'a policy we were not given fails closed');
 });
 
 test('dispatch chains: by interface, unknown trl interfaces dropped, accept only after both directions', () => {
@@ -107,8 +145,44 @@ test('dispatch chains: by interface, unknown trl interfaces dropped, accept only
   ]);
 });
 
+test('interface dispatch splits by name prefix past 16 endpoints; every chain of the tree ends in the drop', () => {
+  const drop = '-m comment --comment "unknown workload interface" -j DROP';
+  const to = (n: string) => `trl-fw-${n}`;
+  assert.equal(interfaceDispatch('trl-from-wl', '-i', ['trlb', 'trla'], to), [
+    { name: 'trl-from-wl', body: ['-i trla -g trl-fw-trla', '-i trlb -g trl-fw-trlb', drop] },
+  ], 'small: one flat chain');
+  // trlw0..trlw39: "trlw1", "trlw2", "trlw3" are names and prefixes of ten others each.
+  const names = Array.from({ length: 40 }, (_, i) => `trlw${i}`);
+  const tree = interfaceDispatch('trl-from-wl', '-i', names, to);
+  assert.equal(tree.map((c) => c.name), ['trl-from-wl', 'trl-from-wl-trlw1', 'trl-from-wl-trlw2', 'trl-from-wl-trlw3']);
+  assert.equal(tree[0]!.body, [
+    '-i trlw0 -g trl-fw-trlw0',
+    '-i trlw1+ -g trl-from-wl-trlw1',
+    '-i trlw2+ -g trl-from-wl-trlw2',
+    '-i trlw3+ -g trl-from-wl-trlw3',
+    ...[4, 5, 6, 7, 8, 9].map((i) => `-i trlw${i} -g trl-fw-trlw${i}`),
+    drop,
+  ]);
+  assert.equal(tree[1]!.body, [
+    '-i trlw1 -g trl-fw-trlw1', ...[10, 11, 12, 13, 14, 15, 16, 17, 18, 19].map((i) => `-i trlw${i} -g trl-fw-trlw${i}`), drop,
+  ], 'the name equal to the prefix is matched exactly, first');
+  for (const c of tree) assert.is(c.body.at(-1), drop, `${c.name} ends in the drop (-g never falls back to the root)`);
+  const reached = new Set(tree.flatMap((c) => c.body).map((r) => /-g trl-fw-(\S+)/.exec(r)?.[1]).filter(Boolean));
+  assert.is(reached.size, 40, 'every interface is dispatched exactly once');
+});
+
+test('address dispatch groups by /24 past 16 addresses; a miss returns to the caller', () => {
+  const entries = Array.from({ length: 20 }, (_, i) => ({ address: `10.0.${i % 2}.${i}/32`, chain: `trl-tw-w${i}` }));
+  const tree = addressDispatch('trl-to-wl-addr', ['-j MARK --set-xmark 0x0/0x30000'], entries, 4);
+  assert.equal(tree[0], { name: 'trl-to-wl-addr', body: ['-j MARK --set-xmark 0x0/0x30000', '-d 10.0.0.0/24 -g trl-to-wl-addr-10.0.0.0', '-d 10.0.1.0/24 -g trl-to-wl-addr-10.0.1.0'] });
+  assert.is(tree[1]!.body.length, 10);
+  assert.ok(tree[1]!.body.every((r) => r.startsWith('-d 10.0.0.')), 'the /24 branch holds only its addresses');
+  const v6 = addressDispatch('trl-to-wl-addr', [], Array.from({ length: 17 }, (_, i) => ({ address: `fd00::${i + 1}/128`, chain: 'c' })), 6);
+  assert.ok(v6.every((c) => c.name.length <= 28), `chain names fit: ${v6.map((c) => c.name).join(' ')}`);
+});
+
 function withPolicy(p: PolicyState): DesiredState {
-  const ds = labState();
+  const ds = dualStack(labState(), 'trla2', 'fd65::2/128');
   ds.policies.push(p);
   ds.policies.sort((a, b) => a.id.localeCompare(b.id));
   ds.endpoints[0]!.ingress.policies.push(p.id);
@@ -173,7 +247,7 @@ test('profile Pass returns unmarked (falls to the next profile)', () => {
 });
 
 test('ipset restore text: one set per family with members or references, /0 split, long ids hashed', () => {
-  const ds = labState();
+  const ds = dualStack(labState(), 'trla1', 'fd65::1/128');
   ds.ipsets.push({ id: 'nets-all', type: 'hash:net', key: 'nets:0.0.0.0/0,::/0', members: ['0.0.0.0/0', 'fd00::/64'] });
   ds.ipsets.push({ id: 'x'.repeat(40), type: 'hash:net', key: 'long', members: ['10.1.0.0/16'] });
   const text = renderSetsRestore(renderSets(ds, renderIptables(ds).setRefs));
@@ -193,6 +267,7 @@ test('ipset restore text: one set per family with members or references, /0 spli
     'add trl4-tb 10.65.1.2/32',
     'create trl6-nets-all hash:net family inet6 maxelem 1048576',
     'add trl6-nets-all fd00::/64',
+    // Empty, but the IPv6 chains of trla1's profile (ta) and policy (tb) reference them.
     'create trl6-ta hash:net family inet6 maxelem 1048576',
     'create trl6-tb hash:net family inet6 maxelem 1048576',
     '',
