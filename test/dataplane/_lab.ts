@@ -19,6 +19,12 @@ export interface Lab {
   destroy(): Promise<void>;
 }
 
+/** Answers every UDP datagram on the port given as argv[1] with "ok <peer address>". */
+const UDP_ECHO = `
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (_m, peer) => s.send('ok ' + peer.address + '\\n', peer.port, peer.address));
+s.bind(Number(process.argv[1]));`;
+
 export async function createLab(tag: string, eps: Array<Pick<EpSpec, 'iface' | 'ip'>>): Promise<Lab> {
   const p = testNetnsPrefix();
   const made: Netns[] = [];
@@ -45,9 +51,11 @@ export async function createLab(tag: string, eps: Array<Pick<EpSpec, 'iface' | '
     return {
       host, outside, containers, destroy,
       serve(ns, port, proto = 'tcp') {
-        const listen = proto === 'tcp' ? `TCP-LISTEN:${port},fork,reuseaddr`
-          : proto === 'tcp6' ? `TCP6-LISTEN:${port},fork,reuseaddr,ipv6only=1` : `UDP-RECVFROM:${port},fork`;
-        const argv = inNetns(ns.name, ['socat', listen, 'SYSTEM:echo ok $SOCAT_PEERADDR']);
+        // UDP: a plain echo loop in one process. socat's UDP-RECVFROM,fork shares the bound
+        // socket with the child it forks per datagram, and a datagram that child reads is lost.
+        const argv = proto === 'udp'
+          ? inNetns(ns.name, [process.execPath, '-e', UDP_ECHO, String(port)])
+          : inNetns(ns.name, ['socat', proto === 'tcp' ? `TCP-LISTEN:${port},fork,reuseaddr` : `TCP6-LISTEN:${port},fork,reuseaddr,ipv6only=1`, 'SYSTEM:echo ok $SOCAT_PEERADDR']);
         children.push(spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' }));
       },
     };

@@ -79,6 +79,7 @@ test.before(async () => {
     ['ip', 'route', 'add', ROGUE.ip, 'dev', ROGUE.iface, 'scope', 'link'],
   ]) await lab.host.run(argv);
   await Promise.all([...lab.containers.values()].map((n) => waitServing(n, '127.0.0.1', 80)));
+  await Promise.all([...lab.containers.values()].map((n) => waitListening(n, 53, 'udp')));
   await waitServing(lab.outside, '127.0.0.1', 9000);
   dp = createDataplane({ netns: lab.host.name, logger: silentLogger() });
 });
