@@ -51,8 +51,9 @@ export async function createLab(tag: string, eps: Array<Pick<EpSpec, 'iface' | '
     return {
       host, outside, containers, destroy,
       serve(ns, port, proto = 'tcp') {
-        // UDP: a plain echo loop in one process. socat's UDP-RECVFROM,fork shares the bound
-        // socket with the child it forks per datagram, and a datagram that child reads is lost.
+        // UDP: a plain echo loop in one process. With socat's UDP-RECVFROM,fork (a child per
+        // datagram, sharing the bound socket) a probe went unanswered now and then in full-suite
+        // runs, all its retries at once; a single reader has no such window.
         const argv = proto === 'udp'
           ? inNetns(ns.name, [process.execPath, '-e', UDP_ECHO, String(port)])
           : inNetns(ns.name, ['socat', proto === 'tcp' ? `TCP-LISTEN:${port},fork,reuseaddr` : `TCP6-LISTEN:${port},fork,reuseaddr,ipv6only=1`, 'SYSTEM:echo ok $SOCAT_PEERADDR']);
