@@ -8,7 +8,8 @@ import type { DaemonConfig } from '../config/index.js';
 import { storeConfigOf } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import type { Resource, WorkloadEndpoint } from '../model/index.js';
-import { connectStore, type ConnectedStore, type Watcher, type WatchStatus } from '../store/index.js';
+import { connectStore, openStore, type ConnectedStore, type Watcher, type WatchStatus } from '../store/index.js';
+import { startCniServer, type CniServer } from '../cni/index.js';
 import {
   startApiServer, type ApiServer, type ApiSource, type ApplyDoc, type EndpointDoc, type ErrorDoc, type MatrixDoc,
   type ReadinessDoc, type StatusDoc,
@@ -41,6 +42,8 @@ export interface StartAgentOptions {
   gracefulRestartTimeoutMs?: number;
   /** Builds the dataplane, speaker and IPAM (default: the real ones, see wiring.ts). */
   parts?: (ctx: { config: DaemonConfig; logger: Logger; netns?: string; bgp: boolean; store: ConnectedStore['store'] }) => Promise<AgentParts>;
+  /** Serve trellis-cni on config.cniSocket (default true; never with `netns` set). */
+  cni?: boolean;
   /** Collect Node process metrics (default true). */
   defaultMetrics?: boolean;
 }
@@ -348,6 +351,18 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     refreshMetrics,
   };
 
+  // trellis-cni's calls, run here with the warm etcd connection. Only for a trellisd in its own
+  // namespace: the plugin creates veths, which must land where this process is.
+  let cniServer: CniServer | null = null;
+  if (config.cniSocket && opts.netns === undefined && (opts.cni ?? true)) {
+    try {
+      cniServer = await startCniServer({ path: config.cniSocket, log, openStore: (s) => openStore({ ...s, dialTimeoutMs: 5000 }) });
+    } catch (err) {
+      // trellis-cni then does the work itself: slower, never wrong.
+      log.error({ err: (err as Error).message, path: config.cniSocket }, 'not serving CNI calls');
+    }
+  }
+
   let api: ApiServer | null = null;
   if (opts.api ?? true) {
     try {
@@ -355,6 +370,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       log.info({ url: api.url, token: Boolean(config.apiTokenFile) }, 'HTTP API listening');
     } catch (err) {
       await watcher.close().catch(() => undefined);
+      await cniServer?.close().catch(() => undefined);
       await parts.bgp?.stop().catch(() => undefined);
       await connected.stop().catch(() => undefined);
       resyncTask?.destroy();
@@ -382,6 +398,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       stopped = true;
       resyncTask?.destroy();
       await api?.close();
+      await cniServer?.close().catch(() => undefined);
       await watcher.close().catch(() => undefined);
       await loop.stop();
       await learnedChain.catch(() => undefined);

@@ -20,7 +20,7 @@ export interface CniStore extends IpamStore {
 }
 
 export interface Deps {
-  openStore(s: StoreSettings): CniStore;
+  openStore(s: StoreSettings): CniStore | Promise<CniStore>;
   log: Logger;
   env: NodeJS.ProcessEnv;
 }
@@ -78,7 +78,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Re
   const mac = containerMac(env.containerID, env.ifname);
   const name = endpointName(plan.nodeName, env.containerID, env.ifname);
   const log = deps.log.child({ containerID: env.containerID, ifname: env.ifname, host });
-  const store = deps.openStore(plan.store);
+  const store = await deps.openStore(plan.store);
   const undo: Array<[string, () => Promise<unknown>]> = [];
   try {
     const alloc = await allocate(store, {
@@ -91,8 +91,8 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Re
     fault(deps, 'ipam');
     await createVeth({ host, ifname: env.ifname, netns: env.netns, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) });
     undo.push(['delete veth', () => deleteHostVeth(host)]);
-    await configureHost(host, alloc.address);
-    await configureContainer(env.netns, env.ifname, alloc.address);
+    // The two ends are independent once the pair exists.
+    await Promise.all([configureHost(host, alloc.address), configureContainer(env.netns, env.ifname, alloc.address)]);
     fault(deps, 'veth');
     const ports = endpointPorts(plan);
     const wep: WorkloadEndpoint = {
@@ -144,7 +144,7 @@ export async function cmdDel(env: CniEnv, conf: NetConf, deps: Deps): Promise<vo
   const node = nodeNameOf(conf, deps.env);
   const handle = ipamHandle(env.containerID, env.ifname);
   const host = hostVethName(env.containerID, env.ifname);
-  const store = deps.openStore(settings);
+  const store = await deps.openStore(settings);
   try {
     // Endpoint first, address last: a DEL cut short is finished by the next one.
     const info = await handleInfo(store, handle);
@@ -178,7 +178,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: Deps): Promise<
   const host = hostVethName(env.containerID, env.ifname);
   const mac = containerMac(env.containerID, env.ifname);
   const name = endpointName(plan.nodeName, env.containerID, env.ifname);
-  const store = deps.openStore(plan.store);
+  const store = await deps.openStore(plan.store);
   try {
     const problems: string[] = [];
     const info = await handleInfo(store, handle);

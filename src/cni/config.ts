@@ -71,6 +71,8 @@ export const netConfSchema = z.object({
   profiles: z.array(resourceName).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   logFile: z.string().optional(),
+  /** trellisd's CNI socket (default /run/trellis/cni.sock; "" never hands calls over). */
+  agentSocket: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" for none').optional(),
   mtu: z.number().int().min(576).max(65535).optional(),
   runtimeConfig: z.object({
     portMappings: z.array(portMapping).optional(),

@@ -29,6 +29,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   resyncIntervalSeconds: number;
   storePrefix: string;
+  /** Unix socket on which trellisd runs trellis-cni's calls; "" turns it off. */
+  cniSocket: string;
 }
 
 export type FieldName = keyof DaemonConfig;
@@ -78,6 +80,11 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
   storePrefix: {
     schema: z.string().regex(/^\/([^\s]*\/)?$/, 'must start and end with "/", e.g. /trellis/v1/'),
     fromEnv: text, default: () => '/trellis/v1/', doc: 'etcd key prefix of every Trellis key',
+  },
+  cniSocket: {
+    schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to turn it off'),
+    // trellis-cni looks here unless its network configuration names another agentSocket.
+    fromEnv: text, default: () => '/run/trellis/cni.sock', doc: 'unix socket on which trellisd runs trellis-cni\'s calls with its warm etcd connection ("" off)',
   },
 };
 

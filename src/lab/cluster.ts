@@ -26,7 +26,13 @@ export function trellisdConfigYaml(plan: LabPlan, host: HostPlan, stateDir: stri
     logLevel: 'info',
     resyncIntervalSeconds: timers.resyncIntervalSeconds,
     embeddedEtcdDir: join(stateDir, host.name, 'etcd-unused'),
+    cniSocket: labCniSocket(stateDir, host),
   });
+}
+
+/** Each lab host's trellisd serves trellis-cni on a socket of its own (they share one filesystem). */
+export function labCniSocket(stateDir: string, host: HostPlan): string {
+  return join(stateDir, host.name, 'cni.sock');
 }
 
 /** Cluster resources the lab adds to policies/: the pool, one Node and one ToR BGPPeer per host. */
@@ -95,13 +101,14 @@ export async function waitReady(host: HostPlan, timeoutMs: number): Promise<void
 }
 
 /** The network config a runtime would hand trellis-cni on stdin. */
-export function cniNetConf(plan: LabPlan, host: HostPlan): Record<string, unknown> {
+export function cniNetConf(plan: LabPlan, host: HostPlan, stateDir: string): Record<string, unknown> {
   return {
     cniVersion: '1.0.0',
     name: 'trellis',
     type: 'trellis-cni',
     nodeName: host.name,
     etcdEndpoints: etcdEndpoints(plan),
+    agentSocket: labCniSocket(stateDir, host),
     ipam: { type: 'trellis' },
   };
 }
@@ -118,9 +125,9 @@ export function cniEnv(c: ContainerPlan, command: 'ADD' | 'DEL' | 'CHECK'): Reco
   };
 }
 
-export async function cni(plan: LabPlan, c: ContainerPlan, command: 'ADD' | 'DEL' | 'CHECK'): Promise<unknown> {
+export async function cni(plan: LabPlan, c: ContainerPlan, command: 'ADD' | 'DEL' | 'CHECK', stateDir: string): Promise<unknown> {
   const host = plan.hosts.find((h) => h.name === c.host)!;
-  const conf = { ...cniNetConf(plan, host), ...(command === 'ADD' ? {} : {}) };
+  const conf = cniNetConf(plan, host, stateDir);
   const r = await execIn(host.netns, ['env', ...Object.entries(cniEnv(c, command)).map(([k, v]) => `${k}=${v}`), process.execPath, join(DIST, 'cni', 'main.js')], {
     input: JSON.stringify(conf), timeoutMs: 60_000,
   });
@@ -139,7 +146,7 @@ export async function startContainer(plan: LabPlan, c: ContainerPlan, book: Reco
   book.namespace(c.netns);
   await createNetns(c.netns, { persist: true });
   spawnInNetns(book, `listener ${c.name}`, c.netns, ['socat', 'TCP-LISTEN:80,fork,reuseaddr', 'SYSTEM:echo ok'], join(stateDir, 'logs', `listener-${c.name}.log`));
-  const result = await cni(plan, c, 'ADD');
+  const result = await cni(plan, c, 'ADD', stateDir);
   const addr = cniAddress(result);
   if (!addr) throw new Error(`trellis-cni ADD for ${c.name} returned no IPv4 address: ${JSON.stringify(result)}`);
   return addr;

@@ -92,7 +92,7 @@ export async function run(params: Record<string, string>): Promise<Record<string
       const times = await Promise.all(others.map((ns) => firstReflecting(t0, true, () => probeTcp(ns, addr, 80, 0.3), 60_000)));
       reach.push(Math.max(...times));
     }
-    for (const c of extra) await cni(l.plan, c, 'DEL').catch(() => undefined);
+    for (const c of extra) await cni(l.plan, c, 'DEL', l.stateDir).catch(() => undefined);
 
     const rss = Object.fromEntries(l.plan.hosts.map((h) => [h.name, rssOf(l.trellisd(h.name)!.pid)]));
     const stat = (xs: number[]) => ({ median: Math.round(median(xs)), p90: Math.round(percentile(xs, 90)), samples: xs.map(Math.round) });

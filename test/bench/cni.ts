@@ -1,25 +1,26 @@
-// npm run bench -- cni --n 200 --parallel 20
+// npm run bench -- cni --n 200 --parallel 20 [--via agent|plugin|both]   (after npm run build)
 // trellis-cni ADD and DEL latency through the process interface (spawned as a runtime
-// does, inside a host namespace, etcd on loopback), serial and in parallel. The plugin is
-// bundled once (our code only; packages load from node_modules) so that the figures are
-// those of an installed plugin, not of tsx compiling TypeScript. VERSION calls measure
-// what every call pays before any work: starting node and loading the modules.
-import { mkdirSync } from 'node:fs';
+// does, inside a host namespace, etcd on loopback), serial and in parallel, two ways:
+// handed to trellisd's CNI socket (the server trellisd runs, in the host namespace), and
+// done by the plugin itself (nobody listening). The plugin is the built one (dist/), as
+// installed. VERSION calls measure what every in-process call pays before any work.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { containerId, netConf, ROOT, runPlugin, setupHarness, type Harness } from '../cni/_harness.js';
 import { median, percentile } from './_stats.js';
 import type { BenchParams } from './run.js';
 
-async function bundle(): Promise<string> {
-  const out = join(ROOT, 'node_modules/.cache/trellis-bench/cni.mjs');
-  mkdirSync(join(out, '..'), { recursive: true });
-  const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: [join(ROOT, 'src/cni/main.ts')], bundle: true, platform: 'node', format: 'esm',
-    target: 'node20', packages: 'external', outfile: out, logLevel: 'warning',
+/** The CNI server trellisd runs, on a socket in the harness directory, inside the host namespace. */
+async function startAgentSocket(h: Harness): Promise<{ path: string; stop(): Promise<void> }> {
+  const path = join(h.dir, 'agent', 'cni.sock');
+  const p: ChildProcess = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'test/cni/_agent-socket.ts'), path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    p.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('serving')) resolve(); });
+    p.on('exit', (code) => reject(new Error(`CNI socket server exited ${code}`)));
   });
-  return out;
+  return { path, stop: async () => { if (p.exitCode === null) { p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r)); } } };
 }
 
 const ms = (ns: bigint) => Number(ns) / 1e6;
@@ -36,28 +37,33 @@ async function pool<T>(items: T[], parallel: number, fn: (t: T) => Promise<void>
 export async function run(params: BenchParams): Promise<Record<string, unknown>> {
   const n = Number(params.n ?? 200);
   const parallel = Number(params.parallel ?? 20);
-  const plugin = await bundle();
+  const modes = params.via === 'agent' ? ['agent'] : params.via === 'plugin' ? ['plugin'] : ['agent', 'plugin'];
+  const plugin = join(ROOT, 'dist/cni/main.js');
+  if (!existsSync(plugin)) throw new Error(`${plugin} is missing: run npm run build first`);
   const argv = ['node', plugin];
   const h: Harness = await setupHarness('cbn', [{ name: 'bench', cidr: '10.62.0.0/16' }]);
+  const agent = await startAgentSocket(h);
   const sandboxes: Netns[] = [];
   try {
     for (let i = 0; i < n; i++) sandboxes.push(await createNetns(`${testNetnsPrefix()}b${i}`));
     const conf = netConf(h);
-    // Inside the plugin (TRELLIS_CNI_TIMING): ms since process start when its modules were
-    // loaded, when etcd3 was loaded, and when it finished.
-    const phases: Record<string, { modules: number[]; store: number[]; work: number[] }> = {};
+    // Inside the plugin (TRELLIS_CNI_TIMING): ms since process start when main began, when
+    // the in-process modules were loaded or trellisd answered, and when it finished.
+    const phases: Record<string, { start: number[]; load: number[]; work: number[] }> = {};
+    let socketEnv: Record<string, string> = {};
     const timed = async (call: Parameters<typeof runPlugin>[1], label = ''): Promise<number> => {
       const t = process.hrtime.bigint();
-      const r = await runPlugin(h, { ...call, env: { TRELLIS_CNI_TIMING: '1' } }, conf, argv);
+      const r = await runPlugin(h, { ...call, env: { TRELLIS_CNI_TIMING: '1', ...socketEnv } }, conf, argv);
       if (r.code !== 0) throw new Error(`${call.command} failed: ${r.stdout} ${r.stderr}`);
       const took = ms(process.hrtime.bigint() - t);
       const line = r.stderr.split('\n').find((l) => l.includes('timingMs'));
       if (line && label) {
         const tm = (JSON.parse(line) as { timingMs: Record<string, number> }).timingMs;
-        const p = (phases[label] ??= { modules: [], store: [], work: [] });
-        p.modules.push(tm.modulesLoaded ?? NaN);
-        p.store.push((tm.storeLoaded ?? NaN) - (tm.modulesLoaded ?? NaN));
-        p.work.push((tm.done ?? NaN) - (tm.storeLoaded ?? NaN));
+        const p = (phases[label] ??= { start: [], load: [], work: [] });
+        const ready = tm.modulesLoaded ?? tm.started ?? NaN;
+        p.start.push(tm.started ?? NaN);
+        p.load.push(ready - (tm.started ?? NaN));
+        p.work.push((tm.done ?? NaN) - ready);
       }
       return took;
     };
@@ -79,7 +85,9 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
       etcdLoad.push(ms(process.hrtime.bigint() - t) - median(bare));
     }
     const result: Record<string, unknown> = { n, parallel };
-    for (const [label, par] of [['serial', 1], [`parallel${parallel}`, parallel]] as const) {
+    const rounds = modes.flatMap((m) => [[`${m}Serial`, 1, m], [`${m}Parallel${parallel}`, parallel, m]] as const);
+    for (const [label, par, mode] of rounds) {
+      socketEnv = { TRELLIS_CNI_SOCKET: mode === 'agent' ? agent.path : '' };
       const add: number[] = [];
       const del: number[] = [];
       const ids = Array.from({ length: n }, (_, i) => i);
@@ -96,20 +104,20 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
     }
     const left = (await h.store.list('WorkloadEndpoint')).length;
     if (left !== 0) throw new Error(`${left} endpoints left after DEL`);
-    const serial = result.serial as { addMs: { median: number }; delMs: { median: number } };
     result.processStartMs = {
       nodeEmpty: summary(bare),
       pluginVersion: summary(version),
       etcd3Load: summary(etcdLoad),
       note: 'every CNI call starts node (nodeEmpty) and loads etcd3/gRPC (etcd3Load) before any work',
     };
-    void serial;
     result.insidePluginMs = Object.fromEntries(Object.entries(phases).map(([k, p]) => [k, {
-      startAndModules: round(median(p.modules)), etcd3Import: round(median(p.store)), work: summary(p.work),
+      nodeStart: round(median(p.start)), inProcessModules: round(median(p.load)), work: summary(p.work),
     }]));
+    result.note = 'agent*: handed to trellisd over its CNI socket (warm etcd connection); plugin*: nobody listening, the plugin loads etcd3 and does the work itself. work = from modules loaded (or main start) to done.';
     return result;
   } finally {
     for (const s of sandboxes) await s.destroy();
+    await agent.stop();
     await h.stop();
   }
 }

@@ -5,13 +5,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.js';
 import { probeTcp } from '../../src/lab/matrix.js';
-import { apiGet } from '../../src/lab/cluster.js';
+import { apiGet, labCniSocket, trellisdLog } from '../../src/lab/cluster.js';
 import { freePort } from '../../src/store/index.js';
 import { addressOf, learnedRoutes, startLab, stopLab, waitUntil } from './helpers.js';
 
@@ -38,6 +38,17 @@ test('every host has an Established session with the ToR, which carries every bl
     const metrics = (await apiGet(h, '/metrics')).body;
     assert.match(metrics, /^trellis_bgp_sessions_established 1$/m, `${h.name} /metrics counts its session`);
     assert.match(metrics, new RegExp(`^trellis_bgp_session_state\\{peer="${h.torAddress.replace(/\./g, '\\.')}",state="Established"\\} 1$`, 'm'), `${h.name} session state gauge`);
+  }
+});
+
+test('each trellisd serves trellis-cni on a socket of its own, and the lab\'s containers were plugged through it', async () => {
+  for (const h of lab.plan.hosts) {
+    assert.is(statSync(labCniSocket(lab.stateDir, h)).mode & 0o777, 0o600, `${h.name}: socket is root-only`);
+    const log = readFileSync(trellisdLog(lab.stateDir, h.name), 'utf8');
+    assert.match(log, /"msg":"serving CNI calls"/, `${h.name}: trellisd serves CNI calls`);
+    const adds = log.split('\n').filter((l) => l.includes('"msg":"ADD done"')).length;
+    const mine = lab.plan.containers.filter((c) => c.host === h.name).length;
+    assert.is(adds, mine, `${h.name}: every container of this host was added by its own trellisd`);
   }
 });
 

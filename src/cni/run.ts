@@ -1,0 +1,55 @@
+// One CNI call from its inputs (CNI_* environment and the configuration on stdin) to its
+// outputs (exit code and stdout: a result or the spec's error object). The same function
+// serves the plugin process (the fallback when no trellisd answers) and trellisd's socket,
+// so both give byte-identical answers.
+import type { Logger } from 'pino';
+import { parseEnv, parseNetConf, type NetConf, type StoreSettings } from './config.js';
+import { cmdAdd, cmdCheck, cmdDel, toCniError, type CniStore } from './commands.js';
+import { CNI_ERR, CniError, encodeError, isSupported, versionResult } from './spec.js';
+
+export interface CniOutput { code: number; stdout: string }
+
+export interface RunDeps {
+  /** The logger for this call (the plugin makes one from the configuration's logLevel/logFile). */
+  logger(conf: NetConf, command: string): Logger;
+  openStore(s: StoreSettings): CniStore | Promise<CniStore>;
+  /** No CNI call may hang the runtime: past this, the call fails with "try again later". */
+  deadlineMs: number;
+}
+
+const line = (obj: Record<string, unknown>) => `${JSON.stringify(obj)}\n`;
+
+export async function runCni(env: NodeJS.ProcessEnv, stdin: string, deps: RunDeps): Promise<CniOutput> {
+  let version = '1.0.0';
+  try {
+    const cniEnv = parseEnv(env);
+    if (cniEnv.command === 'VERSION') {
+      let asked = '1.0.0';
+      try { const v = (JSON.parse(stdin || '{}') as { cniVersion?: unknown }).cniVersion; if (typeof v === 'string' && isSupported(v)) asked = v; } catch { /* default */ }
+      return { code: 0, stdout: line(versionResult(asked)) };
+    }
+    const conf = parseNetConf(stdin);
+    version = conf.cniVersion;
+    const log = deps.logger(conf, cniEnv.command);
+    const work = (async () => {
+      const commandDeps = { log, env, openStore: deps.openStore };
+      if (cniEnv.command === 'ADD') return line(await cmdAdd(cniEnv, conf, commandDeps));
+      if (cniEnv.command === 'DEL') await cmdDel(cniEnv, conf, commandDeps);
+      else await cmdCheck(cniEnv, conf, commandDeps);
+      return '';
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CniError(CNI_ERR.TRY_AGAIN_LATER, `${cniEnv.command} did not finish within ${deps.deadlineMs} ms (etcd unreachable?)`)), deps.deadlineMs);
+      timer.unref();
+    });
+    try {
+      return { code: 0, stdout: await Promise.race([work, deadline]) };
+    } finally {
+      clearTimeout(timer);
+      work.catch(() => undefined);
+    }
+  } catch (e) {
+    return { code: 1, stdout: line(encodeError(version, toCniError(e))) };
+  }
+}

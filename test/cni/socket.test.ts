@@ -1,0 +1,115 @@
+// trellis-cni handing its calls to trellisd over the CNI socket: the same answers as when it
+// does the work itself, a garbage request refused without taking the server down, and the
+// in-process fallback when nobody listens.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { hostVethName } from '../../src/cni/names.js';
+import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
+import { ROOT, containerId, netConf, runPlugin, setupHarness, type Harness, type PluginResult } from './_harness.js';
+
+let h: Harness;
+let server: ChildProcess;
+let sock: string;
+const sandboxes: Netns[] = [];
+
+async function sandbox(n: string): Promise<Netns> {
+  const ns = await createNetns(`${testNetnsPrefix()}${n}`);
+  sandboxes.push(ns);
+  return ns;
+}
+
+/** Which way the call went, from the plugin's TRELLIS_CNI_TIMING line. */
+function via(r: PluginResult): 'agent' | 'in-process' {
+  return /"viaAgent"/.test(r.stderr) ? 'agent' : 'in-process';
+}
+
+function rawRequest(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(sock);
+    let out = '';
+    c.on('connect', () => c.end(text));
+    c.on('data', (d: Buffer) => { out += d.toString(); });
+    c.on('close', () => resolve(out));
+    c.on('error', reject);
+  });
+}
+
+test.before(async () => {
+  h = await setupHarness('cnis', [{ name: 'p1', cidr: '10.61.0.0/24' }]);
+  sock = join(h.dir, 'run', 'cni.sock');
+  server = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'test/cni/_agent-socket.ts'), sock], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('serving')) resolve(); });
+    server.on('exit', (code) => reject(new Error(`CNI socket server exited ${code}`)));
+  });
+});
+test.after(async () => {
+  if (server?.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+  for (const s of sandboxes) await s.destroy();
+  await h?.stop();
+});
+
+test('the socket is root-only and ADD, CHECK and DEL through trellisd do what the plugin does itself', async () => {
+  assert.is((await import('node:fs')).statSync(sock).mode & 0o777, 0o600, 'socket mode 0600');
+  const viaAgent = { TRELLIS_CNI_SOCKET: sock, TRELLIS_CNI_TIMING: '1' };
+  const alone = { TRELLIS_CNI_SOCKET: '', TRELLIS_CNI_TIMING: '1' };
+  const [c1, c2] = [await sandbox('sa1'), await sandbox('sa2')];
+  const call = (n: number, ns: Netns, command: 'ADD' | 'CHECK' | 'DEL', env: Record<string, string>, conf = netConf(h)) =>
+    runPlugin(h, { command, containerID: containerId(n), netns: `/run/netns/${ns.name}`, ifname: 'eth0', env }, conf);
+  const a = await call(1, c1, 'ADD', viaAgent);
+  const b = await call(2, c2, 'ADD', alone);
+  assert.equal([a.code, via(a), b.code, via(b)], [0, 'agent', 0, 'in-process'], `${a.stdout} ${a.stderr} ${b.stdout}`);
+  const shape = (r: PluginResult) => JSON.stringify(r.json, (k, v: unknown) => (['address', 'mac', 'name', 'sandbox'].includes(k) ? typeof v : v));
+  assert.is(shape(a), shape(b), 'the same result shape either way');
+  assert.ok((await h.host.run(['ip', '-o', 'link', 'show'])).includes(hostVethName(containerId(1), 'eth0')), 'the daemon created the host veth in the host namespace');
+  const check = await call(1, c1, 'CHECK', viaAgent, netConf(h, { prevResult: a.json }));
+  assert.equal([check.code, via(check)], [0, 'agent'], check.stdout);
+  for (const [n, ns] of [[1, c1], [2, c2]] as const) {
+    const d = await call(n, ns, 'DEL', viaAgent);
+    assert.equal([d.code, via(d)], [0, 'agent'], d.stdout);
+  }
+  assert.is((await h.store.list('WorkloadEndpoint')).length, 0, 'both endpoints gone');
+  assert.not.ok((await h.host.run(['ip', '-o', 'link', 'show'])).includes(hostVethName(containerId(1), 'eth0')), 'host veth gone');
+});
+
+test('errors through trellisd are the spec\'s error objects, with the same code and message', async () => {
+  const c = await sandbox('se');
+  const bad = netConf(h, { mtu: 5 });
+  const run = (env: Record<string, string>) => runPlugin(h, { command: 'ADD', containerID: containerId(9), netns: `/run/netns/${c.name}`, ifname: 'eth0', env }, bad);
+  const [x, y] = [await run({ TRELLIS_CNI_SOCKET: sock }), await run({ TRELLIS_CNI_SOCKET: '' })];
+  assert.equal([x.code, x.json?.code], [1, 7], x.stdout);
+  assert.is(x.stdout, y.stdout, 'byte for byte the same error');
+});
+
+test('a garbage or oversized request is refused with an error object, and the server keeps serving', async () => {
+  const garbage = JSON.parse(await rawRequest('not json\n')) as { code: number; stdout: string };
+  assert.is(garbage.code, 1);
+  assert.is((JSON.parse(garbage.stdout) as { code: number }).code, 6, garbage.stdout);
+  const wrongShape = JSON.parse(await rawRequest('{"env": {"CNI_COMMAND": 1}, "stdin": ""}\n')) as { stdout: string };
+  assert.match((JSON.parse(wrongShape.stdout) as { msg: string }).msg, /must be \{"env"/);
+  const huge = await rawRequest('x'.repeat(2 * 1024 * 1024)).catch(() => '');
+  assert.ok(huge === '' || /exceeds/.test(huge), `oversized: ${huge.slice(0, 200)}`);
+  const c = await sandbox('sg');
+  const ok = await runPlugin(h, { command: 'ADD', containerID: containerId(20), netns: `/run/netns/${c.name}`, ifname: 'eth0', env: { TRELLIS_CNI_SOCKET: sock, TRELLIS_CNI_TIMING: '1' } }, netConf(h));
+  assert.equal([ok.code, via(ok)], [0, 'agent'], `still serving: ${ok.stdout}`);
+  await runPlugin(h, { command: 'DEL', containerID: containerId(20), netns: `/run/netns/${c.name}`, ifname: 'eth0', env: { TRELLIS_CNI_SOCKET: sock } }, netConf(h));
+});
+
+test('with no trellisd listening the plugin does the work itself', async () => {
+  const gone = join(h.dir, 'nobody.sock');
+  assert.not.ok(existsSync(gone));
+  const c = await sandbox('sf');
+  const r = await runPlugin(h, { command: 'ADD', containerID: containerId(30), netns: `/run/netns/${c.name}`, ifname: 'eth0', env: { TRELLIS_CNI_TIMING: '1' } }, netConf(h, { agentSocket: gone }));
+  assert.equal([r.code, via(r)], [0, 'in-process'], r.stdout);
+  const d = await runPlugin(h, { command: 'DEL', containerID: containerId(30), netns: `/run/netns/${c.name}`, ifname: 'eth0' }, netConf(h, { agentSocket: gone }));
+  assert.is(d.code, 0, d.stdout);
+});
+
+test.run();
