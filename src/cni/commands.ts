@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
-  allocate, handleInfo, IpamError, releaseByHandle, type IpamStore,
+  allocate, handleInfo, IpamError, listHandles, releaseByHandle, type IpamStore,
 } from '../ipam/index.js';
 import { API_VERSION, type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import { nodeNameOf, planAdd, storeSettings, type CniEnv, type NetConf, type Plan, type StoreSettings } from './config.js';
@@ -191,6 +191,62 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: Deps): Promise<
     if (problems.length) throw new CniError(CNI_ERR.CHECK_FAILED, `CHECK failed: ${problems.join('; ')}`);
   } catch (e) {
     throw toCniError(e);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+/** GC and STATUS exist from CNI 1.1.0 on. */
+function need11(conf: NetConf, command: string): void {
+  if (conf.cniVersion !== '1.1.0') throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `${command} needs cniVersion 1.1.0 (got ${conf.cniVersion})`);
+}
+
+/**
+ * GC: releases what this network holds on this node for attachments the runtime no longer
+ * lists (endpoint, host veth, address), exactly as DEL would. Without the list nothing is
+ * touched: an absent list must never read as "nothing is valid".
+ */
+export async function cmdGc(conf: NetConf, deps: Deps): Promise<string[]> {
+  need11(conf, 'GC');
+  const valid = conf['cni.dev/valid-attachments'];
+  if (!valid) throw new CniError(CNI_ERR.INVALID_NETWORK_CONFIG, 'network configuration field "cni.dev/valid-attachments": is required for GC');
+  const keep = new Set(valid.map((a) => ipamHandle(a.containerID, a.ifname)));
+  const node = nodeNameOf(conf, deps.env);
+  const store = await deps.openStore(storeSettings(conf, deps.env));
+  const collected: string[] = [];
+  try {
+    for (const h of await listHandles(store, node)) {
+      if (h.attrs.network !== conf.name || keep.has(h.handle)) continue;
+      const containerID = h.attrs.containerID;
+      if (containerID === undefined || !h.handle.startsWith(`${containerID}.`)) continue; // not one of ours
+      const ifname = h.handle.slice(containerID.length + 1);
+      const ep = h.attrs.endpoint;
+      if (ep) {
+        const slash = ep.indexOf('/');
+        await store.delete(endpointKey(ep.slice(0, slash), ep.slice(slash + 1))).catch(ignoreNotFound);
+      }
+      await deleteHostVeth(hostVethName(containerID, ifname));
+      await releaseByHandle(store, h.handle);
+      collected.push(h.handle);
+    }
+    deps.log.info({ collected }, 'GC done');
+    return collected;
+  } catch (e) {
+    throw toCniError(e);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+/** STATUS: ready for ADD when etcd answers and some IPPool exists. */
+export async function cmdStatus(conf: NetConf, deps: Deps): Promise<void> {
+  need11(conf, 'STATUS');
+  const store = await deps.openStore(storeSettings(conf, deps.env));
+  try {
+    const pools = await store.list('IPPool').catch((e: unknown) => {
+      throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, `etcd does not answer: ${(e as Error).message}`);
+    });
+    if (pools.length === 0) throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, 'no IPPool exists: ADD has nothing to allocate from');
   } finally {
     await store.close().catch(() => undefined);
   }

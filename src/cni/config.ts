@@ -3,9 +3,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidIp, labels as labelsSchema, resourceName } from '../model/index.js';
-import { CNI_ERR, CniError, isSupported, type CniVersion } from './spec.js';
+import { CNI_ERR, CniError, SUPPORTED_VERSIONS, isSupported, type CniVersion } from './spec.js';
 
-export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
+export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';
 
 export interface CniEnv {
   command: CniCommand;
@@ -20,8 +20,8 @@ const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   const command = env.CNI_COMMAND;
-  if (command !== 'ADD' && command !== 'DEL' && command !== 'CHECK' && command !== 'VERSION') {
-    throw new CniError(CNI_ERR.INVALID_ENV, `CNI_COMMAND must be ADD, DEL, CHECK or VERSION (got ${JSON.stringify(command ?? '')})`);
+  if (command !== 'ADD' && command !== 'DEL' && command !== 'CHECK' && command !== 'VERSION' && command !== 'GC' && command !== 'STATUS') {
+    throw new CniError(CNI_ERR.INVALID_ENV, `CNI_COMMAND must be ADD, DEL, CHECK, GC, STATUS or VERSION (got ${JSON.stringify(command ?? '')})`);
   }
   const args = new Map<string, string>();
   for (const part of (env.CNI_ARGS ?? '').split(';')) {
@@ -31,7 +31,8 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
     args.set(part.slice(0, eq), part.slice(eq + 1));
   }
   const out: CniEnv = { command, containerID: env.CNI_CONTAINERID ?? '', netns: env.CNI_NETNS ?? '', ifname: env.CNI_IFNAME ?? '', args };
-  if (command === 'VERSION') return out;
+  // VERSION, GC and STATUS concern the network, not one container.
+  if (command === 'VERSION' || command === 'GC' || command === 'STATUS') return out;
   if (!CONTAINER_ID_RE.test(out.containerID) || out.containerID.length > 200) {
     throw new CniError(CNI_ERR.INVALID_ENV, `CNI_CONTAINERID must be letters, digits, "_", "." and "-" (got ${JSON.stringify(out.containerID)})`);
   }
@@ -85,6 +86,8 @@ export const netConfSchema = z.object({
     }).passthrough().optional(),
   }).passthrough().optional(),
   prevResult: z.unknown().optional(),
+  /** GC (CNI 1.1): the attachments the runtime still knows; everything else of this network on this node goes. */
+  'cni.dev/valid-attachments': z.array(z.object({ containerID: z.string(), ifname: z.string() }).passthrough()).optional(),
 }).passthrough();
 export type NetConf = z.infer<typeof netConfSchema>;
 
@@ -100,7 +103,7 @@ export function parseNetConf(stdin: string): NetConf {
     throw new CniError(CNI_ERR.INVALID_NETWORK_CONFIG, `network configuration field "${i.path.join('.') || '(root)'}": ${i.message}`);
   }
   if (!isSupported(r.data.cniVersion)) {
-    throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `cniVersion "${r.data.cniVersion}" is not supported (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0)`);
+    throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `cniVersion "${r.data.cniVersion}" is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
   return r.data;
 }

@@ -4,7 +4,7 @@
 // so both give byte-identical answers.
 import type { Logger } from 'pino';
 import { parseEnv, parseNetConf, type NetConf, type StoreSettings } from './config.js';
-import { cmdAdd, cmdCheck, cmdDel, toCniError, type CniStore } from './commands.js';
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, toCniError, type CniStore } from './commands.js';
 import { CNI_ERR, CniError, encodeError, isSupported, versionResult } from './spec.js';
 
 export interface CniOutput { code: number; stdout: string }
@@ -33,9 +33,13 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string, deps: RunDep
     const log = deps.logger(conf, cniEnv.command);
     const work = (async () => {
       const commandDeps = { log, env, openStore: deps.openStore };
-      if (cniEnv.command === 'ADD') return line(await cmdAdd(cniEnv, conf, commandDeps));
-      if (cniEnv.command === 'DEL') await cmdDel(cniEnv, conf, commandDeps);
-      else await cmdCheck(cniEnv, conf, commandDeps);
+      switch (cniEnv.command) {
+        case 'ADD': return line(await cmdAdd(cniEnv, conf, commandDeps));
+        case 'DEL': await cmdDel(cniEnv, conf, commandDeps); break;
+        case 'CHECK': await cmdCheck(cniEnv, conf, commandDeps); break;
+        case 'GC': await cmdGc(conf, commandDeps); break;
+        case 'STATUS': await cmdStatus(conf, commandDeps); break;
+      }
       return '';
     })();
     let timer: NodeJS.Timeout | undefined;

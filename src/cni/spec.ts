@@ -1,6 +1,6 @@
 // The CNI specification as data: versions, error codes, the result object and how it
 // is written for each version a runtime may ask for.
-export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
 
 /** Error codes from the spec (1-99 reserved), and Trellis's own above 100. */
@@ -13,6 +13,8 @@ export const CNI_ERR = {
   DECODE_FAILURE: 6,
   INVALID_NETWORK_CONFIG: 7,
   TRY_AGAIN_LATER: 11,
+  /** STATUS: cannot serve ADD now. */
+  PLUGIN_NOT_AVAILABLE: 50,
   POOL_EXHAUSTED: 101,
   ADDRESS_IN_USE: 102,
   NO_POOL: 103,

@@ -132,6 +132,12 @@ export interface Leak {
  * handle record is missing. Handles younger than minAgeMs are skipped: a CNI ADD writes
  * its endpoint just after allocating.
  */
+/** Every handle record (a corrupt one is an error naming its key), optionally only one node's. */
+export async function listHandles(store: IpamStore, node?: string): Promise<HandleRecord[]> {
+  const kvs = await listRaw(store.etcd, keysFor(store.prefix).handles);
+  return kvs.map((kv) => decode(handleRecord, kv.key, kv.value)).filter((h) => node === undefined || h.node === node);
+}
+
 export async function checkLeaks(store: IpamStore, opts: { minAgeMs?: number } = {}): Promise<Leak[]> {
   const keys = keysFor(store.prefix);
   const [handleKvs, blocks, weps] = await Promise.all([

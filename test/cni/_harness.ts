@@ -71,7 +71,7 @@ export async function setupHarness(tag: string, pools: Array<{ name: string; cid
 }
 
 export interface PluginCall {
-  command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
+  command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';
   containerID?: string;
   netns?: string;
   ifname?: string;

@@ -46,7 +46,7 @@ test.after(async () => {
 test('VERSION reports the supported versions', async () => {
   const r = await runPlugin(h, { command: 'VERSION' }, { cniVersion: '0.4.0' });
   assert.is(r.code, 0, r.stderr);
-  assert.equal(r.json, { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
+  assert.equal(r.json, { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
 });
 
 test('bad configuration and environment get the spec\'s error codes, naming the field', async () => {
@@ -143,6 +143,39 @@ test('ADD wires the container: veth, /32, gateway routes, endpoint; two containe
   assert.is(d2.code, 0, `${d2.stdout} ${d2.stderr}`);
   assert.is(await used(), 0, 'every address released');
   assert.equal(await endpoints(), [], 'every endpoint deleted');
+});
+
+test('CNI 1.1 GC releases exactly the attachments the runtime no longer lists; STATUS says whether ADD can work', async () => {
+  const conf11 = (extra: Record<string, unknown> = {}) => netConf(h, { cniVersion: '1.1.0', ...extra });
+  const [g1, g2] = [await sandbox('g1'), await sandbox('g2')];
+  const [id1, id2] = [containerId(71), containerId(72)];
+  for (const [id, sb] of [[id1, g1], [id2, g2]] as const) {
+    const r = await runPlugin(h, { command: 'ADD', containerID: id, netns: path(sb), ifname: 'eth0' }, conf11());
+    assert.is(r.code, 0, `ADD ${r.stdout}`);
+  }
+  const refused = await runPlugin(h, { command: 'GC' }, conf11());
+  assert.equal([refused.code, refused.json?.code], [1, 7], `GC without cni.dev/valid-attachments is refused: ${refused.stdout}`);
+  const old = await runPlugin(h, { command: 'GC' }, netConf(h, { 'cni.dev/valid-attachments': [] }));
+  assert.equal([old.code, old.json?.code], [1, 1], `GC needs cniVersion 1.1.0: ${old.stdout}`);
+  assert.is((await endpoints()).filter((w) => w.spec.containerID === id1 || w.spec.containerID === id2).length, 2, 'refused GCs touched nothing');
+
+  const gc = await runPlugin(h, { command: 'GC' }, conf11({ 'cni.dev/valid-attachments': [{ containerID: id1, ifname: 'eth0' }] }));
+  assert.is(gc.code, 0, `GC: ${gc.stdout} ${gc.stderr}`);
+  const left = (await endpoints()).map((w) => w.spec.containerID);
+  assert.ok(left.includes(id1), 'the listed attachment keeps its endpoint');
+  assert.not.ok(left.includes(id2), 'the unlisted one loses its endpoint');
+  const links = await hostLinks();
+  assert.match(links, hostVethName(id1, 'eth0'));
+  assert.not.match(links, hostVethName(id2, 'eth0'), 'and its host veth');
+  assert.ok(await handleInfo(h.store, `${id1}.eth0`), 'the listed handle keeps its address');
+  assert.is(await handleInfo(h.store, `${id2}.eth0`), null, 'the unlisted handle is released');
+
+  const status = await runPlugin(h, { command: 'STATUS' }, conf11());
+  assert.is(status.code, 0, `STATUS with etcd up and a pool: ${status.stdout}`);
+  const empty = await runPlugin(h, { command: 'STATUS' }, conf11({ etcdPrefix: '/nothing-here/' }));
+  assert.equal([empty.code, empty.json?.code], [1, 50], `STATUS with no pool: ${empty.stdout}`);
+  const del = await runPlugin(h, { command: 'DEL', containerID: id1, netns: path(g1), ifname: 'eth0' }, conf11());
+  assert.is(del.code, 0);
 });
 
 test('a failed ADD leaves nothing behind: interface name taken in the sandbox', async () => {
