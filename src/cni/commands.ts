@@ -8,7 +8,7 @@ import {
 } from '../ipam/index.js';
 import { API_VERSION, type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import { nodeNameOf, planAdd, storeSettings, type CniEnv, type NetConf, type Plan, type StoreSettings } from './config.js';
-import { containerMac, endpointName, GATEWAY_V4, HOST_VETH_MAC, hostVethName, ipamHandle } from './names.js';
+import { containerMac, endpointName, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, hostVethName, ipamHandle } from './names.js';
 import { configureContainer, configureHost, createVeth, deleteHostVeth, inspect, NetlinkError } from './netlink.js';
 import { CNI_ERR, CniError, encodeResult, type CniResult } from './spec.js';
 
@@ -66,6 +66,8 @@ function endpointPorts(plan: Plan): EndpointPort[] {
   });
 }
 
+const withPrefix = (a: string) => `${a}/${a.includes(':') ? 128 : 32}`;
+
 function endpointKey(namespace: string, name: string): ResourceKey {
   return { kind: 'WorkloadEndpoint', namespace, name };
 }
@@ -81,18 +83,24 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Re
   const store = await deps.openStore(plan.store);
   const undo: Array<[string, () => Promise<unknown>]> = [];
   try {
-    const alloc = await allocate(store, {
-      node: plan.nodeName, handle, ...(plan.requestedIPv4 ? { address: plan.requestedIPv4 } : {}),
-      ...(plan.pools ? { pools: plan.pools } : {}),
-      attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
-    });
-    undo.push(['release address', () => releaseByHandle(store, handle)]);
-    log.debug({ address: alloc.address, block: alloc.block, borrowed: alloc.borrowed }, 'allocated');
+    // One address per family asked for, all under the one handle (DEL and undo release them together).
+    const addresses: string[] = [];
+    for (const family of plan.families) {
+      const alloc = await allocate(store, {
+        node: plan.nodeName, handle, family,
+        ...(family === 4 && plan.requestedIPv4 ? { address: plan.requestedIPv4 } : {}),
+        ...(plan.pools ? { pools: plan.pools } : {}),
+        attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
+      });
+      if (addresses.length === 0) undo.push(['release addresses', () => releaseByHandle(store, handle)]);
+      addresses.push(alloc.address);
+      log.debug({ address: alloc.address, block: alloc.block, borrowed: alloc.borrowed }, 'allocated');
+    }
     fault(deps, 'ipam');
     await createVeth({ host, ifname: env.ifname, netns: env.netns, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) });
     undo.push(['delete veth', () => deleteHostVeth(host)]);
     // The two ends are independent once the pair exists.
-    await Promise.all([configureHost(host, alloc.address), configureContainer(env.netns, env.ifname, alloc.address)]);
+    await Promise.all([configureHost(host, addresses), configureContainer(env.netns, env.ifname, addresses)]);
     fault(deps, 'veth');
     const ports = endpointPorts(plan);
     const wep: WorkloadEndpoint = {
@@ -105,18 +113,19 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Re
       },
       spec: {
         orchestrator: 'cni', workload: plan.workload, node: plan.nodeName, containerID: env.containerID,
-        endpoint: env.ifname, interfaceName: host, mac, ipNetworks: [`${alloc.address}/32`], profiles: plan.profiles,
+        endpoint: env.ifname, interfaceName: host, mac, ipNetworks: addresses.map(withPrefix), profiles: plan.profiles,
         ...(ports.length ? { ports } : {}),
       },
     };
     await store.apply(wep);
     undo.push(['delete endpoint', () => store.delete(endpointKey(plan.namespace, name)).catch(ignoreNotFound)]);
     fault(deps, 'endpoint');
-    log.info({ address: alloc.address, endpoint: `${plan.namespace}/${name}` }, 'ADD done');
+    log.info({ addresses, endpoint: `${plan.namespace}/${name}` }, 'ADD done');
+    const v6 = (a: string) => a.includes(':');
     const result: CniResult = {
       interfaces: [{ name: host, mac: HOST_VETH_MAC }, { name: env.ifname, mac, sandbox: env.netns }],
-      ips: [{ address: `${alloc.address}/32`, gateway: GATEWAY_V4, interface: 1 }],
-      routes: [{ dst: '0.0.0.0/0', gw: GATEWAY_V4 }],
+      ips: addresses.map((a) => ({ address: withPrefix(a), gateway: v6(a) ? GATEWAY_V6 : GATEWAY_V4, interface: 1 })),
+      routes: addresses.map((a) => (v6(a) ? { dst: '::/0', gw: GATEWAY_V6 } : { dst: '0.0.0.0/0', gw: GATEWAY_V4 })),
       dns: {},
     };
     return encodeResult(plan.version, result);

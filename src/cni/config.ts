@@ -66,6 +66,9 @@ export const netConfSchema = z.object({
   ipam: z.object({
     type: z.literal('trellis', { errorMap: () => ({ message: 'only "trellis" (the built-in block IPAM) is supported' }) }).optional(),
     pools: z.array(z.string()).optional(),
+    // Calico's spelling: booleans, or the strings "true"/"false".
+    assign_ipv4: z.union([z.boolean(), z.enum(['true', 'false'])]).optional(),
+    assign_ipv6: z.union([z.boolean(), z.enum(['true', 'false'])]).optional(),
   }).passthrough().optional(),
   namespace: resourceName.optional(),
   labels: labelsSchema.optional(),
@@ -124,6 +127,8 @@ export interface Plan {
   labels: Record<string, string>;
   profiles: string[];
   pools: string[] | undefined;
+  /** Which families get an address (IPv4 by default; IPv6 with ipam.assign_ipv6). */
+  families: Array<4 | 6>;
   requestedIPv4: string | undefined;
   portMappings: PortMapping[];
   mtu: number | undefined;
@@ -207,6 +212,15 @@ function labelsOf(conf: NetConf, env: CniEnv): Record<string, string> {
   return out;
 }
 
+function familiesOf(conf: NetConf): Array<4 | 6> {
+  const on = (v: boolean | string | undefined, dflt: boolean) => (v === undefined ? dflt : v === true || v === 'true');
+  const out: Array<4 | 6> = [];
+  if (on(conf.ipam?.assign_ipv4, true)) out.push(4);
+  if (on(conf.ipam?.assign_ipv6, false)) out.push(6);
+  if (out.length === 0) bad('ipam.assign_ipv4', 'with assign_ipv6 off too, the container would get no address');
+  return out;
+}
+
 export function planAdd(conf: NetConf, env: CniEnv, processEnv: NodeJS.ProcessEnv): Plan {
   const { namespace, workload } = namespaceOf(conf, env);
   const portMappings = conf.runtimeConfig?.portMappings ?? [];
@@ -225,6 +239,7 @@ export function planAdd(conf: NetConf, env: CniEnv, processEnv: NodeJS.ProcessEn
     labels: labelsOf(conf, env),
     profiles: conf.profiles ?? [namespace],
     pools: conf.ipam?.pools,
+    families: familiesOf(conf),
     requestedIPv4: requestedIPv4(conf, env),
     portMappings,
     mtu: conf.mtu,

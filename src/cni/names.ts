@@ -21,6 +21,8 @@ export function containerMac(containerID: string, ifname: string): string {
 /** The host side answers ARP for the gateway with this MAC (as Calico's do). */
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 export const GATEWAY_V4 = '169.254.1.1';
+/** The containers' IPv6 gateway: a link-local address every host veth carries (like 169.254.1.1, never routed). */
+export const GATEWAY_V6 = 'fe80::1';
 
 export function ipamHandle(containerID: string, ifname: string): string {
   return `${containerID}.${ifname}`;

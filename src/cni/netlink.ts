@@ -3,7 +3,7 @@
 // The host side lives in whatever namespace the runtime runs the plugin in.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { GATEWAY_V4, HOST_VETH_MAC } from './names.js';
+import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from './names.js';
 
 /** Same value as ROUTE_PROTO_WORKLOAD in src/calc/state.ts: the dataplane owns these routes too. */
 export const ROUTE_PROTO_WORKLOAD = 78;
@@ -51,33 +51,47 @@ export async function createVeth(o: { host: string; ifname: string; netns: strin
   ]);
 }
 
+const prefixLen = (address: string) => (address.includes(':') ? 128 : 32);
+
 /**
  * Host side: up, proxy ARP (so the container's ARP for 169.254.1.1 gets this end's MAC;
- * proxy_delay 0 so it is answered at once) and the /32 route to the container, so the
- * container is reachable as soon as ADD returns. The dataplane keeps the same route
+ * proxy_delay 0 so it is answered at once) and the /32 (/128) route to the container, so
+ * the container is reachable as soon as ADD returns. With IPv6, the end also carries the
+ * containers' gateway fe80::1 (nodad: usable at once). The dataplane keeps the same routes
  * (same protocol) and owns forwarding and policy.
  */
-export async function configureHost(host: string, address: string): Promise<void> {
+export async function configureHost(host: string, addresses: string[]): Promise<void> {
   await writeFile(`/proc/sys/net/ipv4/conf/${host}/proxy_arp`, '1');
   await writeFile(`/proc/sys/net/ipv4/neigh/${host}/proxy_delay`, '0');
-  await must(`configuring host side ${host}`, ['ip', '-batch', '-'],
-    `link set ${host} up\nroute replace ${address}/32 dev ${host} scope link proto ${ROUTE_PROTO_WORKLOAD}\n`);
+  const v6 = addresses.some((a) => a.includes(':'));
+  await must(`configuring host side ${host}`, ['ip', '-batch', '-'], [
+    ...(v6 ? [`addr add ${GATEWAY_V6}/64 dev ${host} nodad`] : []),
+    `link set ${host} up`,
+    ...addresses.map((a) => `route replace ${a}/${prefixLen(a)} dev ${host} scope link proto ${ROUTE_PROTO_WORKLOAD}`),
+  ].join('\n') + '\n');
 }
 
 /**
- * Container side: its /32, up, a link-scope route to the gateway and the default route
- * through it. The gateway's neighbour entry is written permanently (the host end's fixed
- * MAC), so the container does not depend on the host answering ARP for 169.254.1.1
- * (proxy ARP answers only when the host itself has a route there).
+ * Container side: its /32 (and /128), up, and per family a permanent neighbour entry for
+ * the gateway (the host end's fixed MAC: the container does not depend on the host
+ * answering ARP or ND), a link route to it where needed, and the default route through it.
  */
-export async function configureContainer(netns: string, ifname: string, address: string): Promise<void> {
-  await must(`configuring ${ifname} in ${netns}`, nsenter(netns, ['ip', '-batch', '-']), [
-    `addr add ${address}/32 dev ${ifname}`,
-    `link set ${ifname} up`,
-    `neigh replace ${GATEWAY_V4} lladdr ${HOST_VETH_MAC} dev ${ifname} nud permanent`,
-    `route add ${GATEWAY_V4} dev ${ifname} scope link`,
-    `route add default via ${GATEWAY_V4} dev ${ifname}`,
-  ].join('\n') + '\n');
+export async function configureContainer(netns: string, ifname: string, addresses: string[]): Promise<void> {
+  const lines = [...addresses.map((a) => `addr add ${a}/${prefixLen(a)} dev ${ifname}${a.includes(':') ? ' nodad' : ''}`), `link set ${ifname} up`];
+  if (addresses.some((a) => !a.includes(':'))) {
+    lines.push(
+      `neigh replace ${GATEWAY_V4} lladdr ${HOST_VETH_MAC} dev ${ifname} nud permanent`,
+      `route add ${GATEWAY_V4} dev ${ifname} scope link`,
+      `route add default via ${GATEWAY_V4} dev ${ifname}`,
+    );
+  }
+  if (addresses.some((a) => a.includes(':'))) {
+    lines.push(
+      `neigh replace ${GATEWAY_V6} lladdr ${HOST_VETH_MAC} dev ${ifname} nud permanent`,
+      `route add default via ${GATEWAY_V6} dev ${ifname}`,
+    );
+  }
+  await must(`configuring ${ifname} in ${netns}`, nsenter(netns, ['ip', '-batch', '-']), `${lines.join('\n')}\n`);
 }
 
 /** Deletes the host end (the kernel removes the peer and the routes with it). Absent: fine. */
@@ -110,10 +124,12 @@ export async function inspect(o: { host: string; ifname: string; netns: string; 
     return problems;
   }
   const a = (JSON.parse(addr.stdout) as Array<IpAddr & IpLink>)[0];
-  if (!a?.addr_info?.some((i) => i.local === o.address && i.prefixlen === 32)) problems.push(`${o.ifname} lacks ${o.address}/32`);
+  if (!a?.addr_info?.some((i) => i.local === o.address && i.prefixlen === prefixLen(o.address))) problems.push(`${o.ifname} lacks ${o.address}/${prefixLen(o.address)}`);
   if (a?.address && a.address.toLowerCase() !== o.mac) problems.push(`${o.ifname} has MAC ${a.address}, expected ${o.mac}`);
-  const routes = await run(nsenter(o.netns, ['ip', '-j', 'route', 'show', 'dev', o.ifname]));
+  const v6 = o.address.includes(':');
+  const gateway = v6 ? GATEWAY_V6 : GATEWAY_V4;
+  const routes = await run(nsenter(o.netns, ['ip', '-j', v6 ? '-6' : '-4', 'route', 'show', 'dev', o.ifname]));
   const rs = routes.code === 0 ? (JSON.parse(routes.stdout) as IpRoute[]) : [];
-  if (!rs.some((r) => r.dst === 'default' && r.gateway === GATEWAY_V4)) problems.push(`${o.ifname} lacks the default route via ${GATEWAY_V4}`);
+  if (!rs.some((r) => r.dst === 'default' && r.gateway === gateway)) problems.push(`${o.ifname} lacks the default route via ${gateway}`);
   return problems;
 }

@@ -178,6 +178,40 @@ test('CNI 1.1 GC releases exactly the attachments the runtime no longer lists; S
   assert.is(del.code, 0);
 });
 
+test('dual stack (ipam.assign_ipv6): an IPv6 /128 too, its default route via fe80::1 on the host end, and ping6 between containers', async () => {
+  await h.store.apply({ apiVersion: 'trellis.dev/v1', kind: 'IPPool', metadata: { name: 'p6' }, spec: { cidr: 'fd60::/112' } });
+  await h.host.run(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+  const conf = netConf(h, { ipam: { type: 'trellis', assign_ipv6: 'true' } });
+  const [d1, d2] = [await sandbox('d1'), await sandbox('d2')];
+  const [id1, id2] = [containerId(81), containerId(82)];
+  const v6 = async (id: string, sb: Netns): Promise<string> => {
+    const r = await runPlugin(h, { command: 'ADD', containerID: id, netns: path(sb), ifname: 'eth0' }, conf);
+    assert.is(r.code, 0, `ADD: ${r.stdout} ${r.stderr}`);
+    const ips = r.json?.ips as Array<{ address: string; gateway: string }>;
+    assert.equal(ips.map((i) => i.gateway), ['169.254.1.1', 'fe80::1'], 'an IPv4 and an IPv6 address, each with its gateway');
+    assert.equal(r.json?.routes, [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }, { dst: '::/0', gw: 'fe80::1' }]);
+    const addr = ips[1]!.address;
+    assert.ok(cidrContains('fd60::/112', addr.split('/')[0]!) && addr.endsWith('/128'), `IPv6 address ${addr} from the pool, as a /128`);
+    const wep = (await endpoints()).find((w) => w.spec.containerID === id)!;
+    assert.equal(wep.spec.ipNetworks, [ips[0]!.address, addr], 'the endpoint carries both');
+    assert.match(await sb.run(['ip', '-6', 'route']), 'default via fe80::1 dev eth0');
+    assert.match(await h.host.run(['ip', '-6', 'route', 'show', 'proto', String(ROUTE_PROTO_WORKLOAD)]), `${addr.split('/')[0]} dev ${hostVethName(id, 'eth0')}`);
+    return addr.split('/')[0]!;
+  };
+  try {
+    await v6(id1, d1);
+    const a2 = await v6(id2, d2);
+    const ping = await d1.exec(['busybox', 'ping', '-c', '1', '-W', '3', a2]);
+    assert.is(ping.exitCode, 0, `ping6 ${a2}: ${ping.stdout} ${ping.stderr}`);
+  } finally {
+    for (const [id, sb] of [[id1, d1], [id2, d2]] as const) {
+      assert.is((await runPlugin(h, { command: 'DEL', containerID: id, netns: path(sb), ifname: 'eth0' }, conf)).code, 0);
+      assert.is(await handleInfo(h.store, `${id}.eth0`), null, 'both addresses released');
+    }
+    await h.store.delete({ kind: 'IPPool', name: 'p6' });
+  }
+});
+
 test('a failed ADD leaves nothing behind: interface name taken in the sandbox', async () => {
   const c = await sandbox('taken');
   await c.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0']);
