@@ -75,7 +75,7 @@ export interface Dataplane {
    * instance last programmed, and re-read from the kernel (repairing any drift) on the first
    * call, after `resyncIntervalMs`, after a failed write, or when `resync` is set. Links,
    * workload routes and sysctls likewise, except that endpoints calc hands over as new
-   * objects (added, changed, re-created) always have their link read and routes rewritten.
+   * objects (added, changed, re-created) always have their routes and sysctls rewritten.
    */
   reconcile(desired: DesiredState, opts?: { resync?: boolean }): Promise<ApplyReport>;
   /** Brings our proto 79 routes to `routes`; the table is re-read like iptables in reconcile. */

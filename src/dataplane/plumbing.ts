@@ -12,20 +12,20 @@ import type { Exec } from './exec.js';
 import { parseIpRoutes, planWorkloadRoutes, type KernelRoute } from './routes.js';
 import { desiredSysctls, parseGrepValues, planSysctls } from './sysctls.js';
 
-export interface LinksAndRoutes { links: Set<string>; ifindex: Map<string, number>; routes: KernelRoute[] }
+export interface LinksAndRoutes { links: Set<string>; routes: KernelRoute[] }
 
 /** Every link and the routes of one protocol (both families, main table) in one `ip -batch`. */
 export async function readLinksAndRoutes(exec: Exec, proto: number): Promise<LinksAndRoutes> {
   const out = await exec.run(['ip', '-j', '-batch', '-'], `link show\nroute show table all proto ${proto}\n`);
   const [linkJson, routeJson] = out.split('\n').filter((l) => l.trim());
-  let rows: Array<{ ifname?: string; ifindex?: number }>;
+  let rows: Array<{ ifname?: string }>;
   try {
-    rows = JSON.parse(linkJson ?? '[]') as Array<{ ifname?: string; ifindex?: number }>;
+    rows = JSON.parse(linkJson ?? '[]') as Array<{ ifname?: string }>;
   } catch (err) {
     throw new DataplaneError('PARSE_FAILED', `cannot parse ip -j link output: ${(err as Error).message}`);
   }
-  const ifindex = new Map(rows.filter((r) => r.ifname).map((r) => [r.ifname!, r.ifindex ?? -1]));
-  return { links: new Set(ifindex.keys()), ifindex, routes: parseIpRoutes(routeJson ?? '[]', 'any', String(proto)) };
+  const links = new Set(rows.map((r) => r.ifname).filter((n): n is string => Boolean(n)));
+  return { links, routes: parseIpRoutes(routeJson ?? '[]', 'any', String(proto)) };
 }
 
 export interface PlumbingResult {
