@@ -5,32 +5,15 @@
 // directory: the machine's global podman configuration is never touched.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipamUsage } from '../../src/ipam/index.js';
 import type { WorkloadEndpoint } from '../../src/model/index.js';
-import { ROOT, setupHarness, type Harness } from './_harness.js';
+import { setupHarness, type Harness } from './_harness.js';
+import { GET, RUN, podmanHost, type PodmanHost } from './_podman.js';
 
 let h: Harness;
-let base: string[] = [];
-let env: NodeJS.ProcessEnv = {};
-
-interface Out { code: number; stdout: string; stderr: string }
-function podman(args: string[], input?: string): Promise<Out> {
-  return new Promise((done) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${h.host.name}`, 'podman', ...base, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('close', (code) => { clearTimeout(timer); done({ code: code ?? -1, stdout, stderr }); });
-  });
-}
-const RUN = ['run', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+let ph: PodmanHost;
+const podman = (args: string[]) => ph.podman(args);
 
 async function endpoints(): Promise<WorkloadEndpoint[]> {
   return (await h.store.list('WorkloadEndpoint')).map((s) => s.resource as WorkloadEndpoint);
@@ -38,44 +21,19 @@ async function endpoints(): Promise<WorkloadEndpoint[]> {
 
 test.before(async () => {
   h = await setupHarness('cpod', [{ name: 'p1', cidr: '10.61.0.0/24' }]);
-  const d = h.dir;
-  for (const sub of ['root', 'runroot', 'tmp', 'net', 'plugins', 'rootfs/bin', 'rootfs/www']) mkdirSync(join(d, sub), { recursive: true });
-  writeFileSync(join(d, 'containers.conf'), [
-    '[network]', 'network_backend = "cni"', `cni_plugin_dirs = ["/usr/lib/cni", "${join(d, 'plugins')}"]`,
-    '[engine]', 'cgroup_manager = "cgroupfs"', 'runtime = "runc"', 'events_logger = "file"', '',
-  ].join('\n'));
   // The wrapper a runtime finds by the plugin's type; here it runs the TypeScript source.
-  writeFileSync(join(d, 'plugins', 'trellis-cni'), `#!/bin/sh\ncd ${ROOT} && exec node --import tsx src/cni/main.ts\n`);
-  chmodSync(join(d, 'plugins', 'trellis-cni'), 0o755);
-  const conflist = JSON.parse(readFileSync(join(ROOT, 'examples/cni/trellis.conflist'), 'utf8')) as { plugins: Array<Record<string, unknown>> };
-  Object.assign(conflist.plugins[0]!, { etcdEndpoints: [h.endpoint], etcdPrefix: h.prefix, nodeName: 'host1' });
-  writeFileSync(join(d, 'net', 'trellis.conflist'), JSON.stringify(conflist, null, 2));
-  env = { ...process.env, CONTAINERS_CONF: join(d, 'containers.conf') };
-  base = ['--root', join(d, 'root'), '--runroot', join(d, 'runroot'), '--tmpdir', join(d, 'tmp'),
-    '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--storage-driver', 'vfs', '--events-backend', 'file',
-    '--network-config-dir', join(d, 'net')];
-  // A local busybox image (no registry), as the reference describes.
-  copyFileSync('/bin/busybox', join(d, 'rootfs/bin/busybox'));
-  for (const a of ['sh', 'ip', 'ping', 'nc', 'httpd', 'cat', 'sleep', 'printf']) symlinkSync('busybox', join(d, 'rootfs/bin', a));
-  writeFileSync(join(d, 'rootfs/www/index.html'), 'hello from podman\n');
-  await h.host.run(['tar', '-C', join(d, 'rootfs'), '-cf', join(d, 'busybox.tar'), '.']);
-  const imp = await podman(['import', join(d, 'busybox.tar'), 'localhost/busybox']);
-  assert.is(imp.code, 0, `podman import: ${imp.stderr}`);
+  ph = await podmanHost({
+    dir: join(h.dir, 'podman'), netns: h.host.name, plugin: 'node --import tsx src/cni/main.ts',
+    netconf: { etcdEndpoints: [h.endpoint], etcdPrefix: h.prefix, nodeName: 'host1' },
+  });
   // The host's own address, for -p: portmap DNATs traffic to local addresses.
   await h.host.run(['ip', 'addr', 'add', '10.99.0.1/32', 'dev', 'lo']);
 });
 
 test.after(async () => {
-  if (h) {
-    await podman(['rm', '-af', '-t', '0']);
-    // Whatever podman left mounted under our directory (shm of a killed container).
-    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(h.dir));
-    for (const m of mounts.reverse()) await h.host.exec(['umount', '-l', m]);
-    await h.stop();
-  }
+  await ph?.cleanup();
+  await h?.stop();
 });
-
-const GET = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3";
 
 test('podman run --network trellis: address, endpoint, container-to-container, -p through portmap, rm -f releases all', async () => {
   const web = await podman([...RUN, '-d', '--name', 'web1', '--network', 'trellis', '-p', '8080:80', 'localhost/busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
