@@ -19,6 +19,8 @@ export interface Harness {
   /** etcd as seen from inside the host namespace. */
   endpoint: string;
   dir: string;
+  /** A container namespace for this test file, removed by stop(). */
+  sandbox(tag: string): Promise<Netns>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +65,12 @@ export async function setupHarness(tag: string, pools: Array<{ name: string; cid
     cleanups.push(() => { inside.kill('SIGKILL'); });
     await waitFor('the etcd bridge in the host namespace', async () =>
       (await host.exec(['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/2379'])).exitCode === 0);
-    return { host, store, prefix, endpoint: 'http://127.0.0.1:2379', dir, stop };
+    const sandbox = async (tag: string) => {
+      const ns = await createNetns(`${testNetnsPrefix()}${tag}`);
+      cleanups.push(() => ns.destroy());
+      return ns;
+    };
+    return { host, store, prefix, endpoint: 'http://127.0.0.1:2379', dir, sandbox, stop };
   } catch (e) {
     await stop();
     throw e;

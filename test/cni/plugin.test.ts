@@ -11,18 +11,12 @@ import { hostVethName } from '../../src/cni/names.js';
 import { ROUTE_PROTO_WORKLOAD } from '../../src/cni/netlink.js';
 import { ROUTE_PROTO_WORKLOAD as CALC_PROTO } from '../../src/calc/index.js';
 import { handleInfo, ipamUsage } from '../../src/ipam/index.js';
-import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
+import type { Netns } from '../../src/lab/index.js';
 import { cidrContains, type WorkloadEndpoint } from '../../src/model/index.js';
 import { containerId, netConf, runPlugin, setupHarness, type Harness } from './_harness.js';
 
 let h: Harness;
-const sandboxes: Netns[] = [];
-
-async function sandbox(n: string): Promise<Netns> {
-  const ns = await createNetns(`${testNetnsPrefix()}${n}`);
-  sandboxes.push(ns);
-  return ns;
-}
+const sandbox = (tag: string): Promise<Netns> => h.sandbox(tag);
 const path = (ns: Netns) => `/run/netns/${ns.name}`;
 
 async function endpoints(): Promise<WorkloadEndpoint[]> {
@@ -39,7 +33,6 @@ test.before(async () => {
   h = await setupHarness('cnip', [{ name: 'p1', cidr: '10.60.0.0/24' }]);
 });
 test.after(async () => {
-  for (const s of sandboxes) await s.destroy();
   await h?.stop();
 });
 

@@ -8,19 +8,13 @@ import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { hostVethName } from '../../src/cni/names.js';
-import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
+import type { Netns } from '../../src/lab/index.js';
 import { ROOT, containerId, netConf, runPlugin, setupHarness, type Harness, type PluginResult } from './_harness.js';
 
 let h: Harness;
 let server: ChildProcess;
 let sock: string;
-const sandboxes: Netns[] = [];
-
-async function sandbox(n: string): Promise<Netns> {
-  const ns = await createNetns(`${testNetnsPrefix()}${n}`);
-  sandboxes.push(ns);
-  return ns;
-}
+const sandbox = (tag: string): Promise<Netns> => h.sandbox(tag);
 
 /** Which way the call went, from the plugin's TRELLIS_CNI_TIMING line. */
 function via(r: PluginResult): 'agent' | 'in-process' {
@@ -52,7 +46,6 @@ test.after(async () => {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
   }
-  for (const s of sandboxes) await s.destroy();
   await h?.stop();
 });
 
