@@ -3,7 +3,7 @@
 // the by-address dispatch, by /24 or /120), an endpoint add rewrites one small leaf and
 // at most the branch above it. Pure.
 import { canonicalCidr } from '../model/index.js';
-import { byCodePoint, shortHash } from './names.js';
+import { MARK_VERDICT, VERDICT_DONE, byCodePoint, hex, shortHash, verdictMark } from './names.js';
 
 export interface DispatchChain { name: string; body: string[] }
 
@@ -99,5 +99,38 @@ export function addressDispatch(
     out[0]!.body.push(`-d ${net} -g ${child}`);
     out.push({ name: child, body });
   }
+  return out;
+}
+
+const UNKNOWN_VERDICT = '-m comment --comment "unknown verdict" -j DROP';
+const verdictMatch = (value: number, mask: number) => `-m mark --mark ${hex(value)}/${hex(mask)}`;
+
+/**
+ * Dispatch by the verdict id an endpoint chain put in the mark: `root` returns at once for
+ * VERDICT_DONE, sends each id to its verdict chain (split by the id's top four bits past 16
+ * entries) and drops anything else, so a packet whose endpoint chain set no id (or one we
+ * no longer know) fails closed.
+ */
+export function verdictDispatch(
+  root: string, entries: ReadonlyArray<{ id: number; chain: string }>, leaf = DISPATCH_LEAF,
+): DispatchChain[] {
+  const rules = [...entries].sort((a, b) => a.id - b.id).map((e) => ({ ...e, rule: `${verdictMatch(verdictMark(e.id), MARK_VERDICT)} -g ${e.chain}` }));
+  const head = `${verdictMatch(verdictMark(VERDICT_DONE), MARK_VERDICT)} -j RETURN`;
+  if (rules.length <= leaf) return [{ name: root, body: [head, ...rules.map((r) => r.rule), UNKNOWN_VERDICT] }];
+  const top = 0xf0000000;
+  const groups = new Map<number, string[]>();
+  for (const r of rules) {
+    const nibble = (verdictMark(r.id) & top) >>> 0;
+    const g = groups.get(nibble);
+    if (g) g.push(r.rule);
+    else groups.set(nibble, [r.rule]);
+  }
+  const out: DispatchChain[] = [{ name: root, body: [head] }];
+  for (const [nibble, body] of groups) {
+    const child = `${root}-${(nibble >>> 28).toString(16)}`;
+    out[0]!.body.push(`${verdictMatch(nibble, top)} -g ${child}`);
+    out.push({ name: child, body: [...body, UNKNOWN_VERDICT] });
+  }
+  out[0]!.body.push(UNKNOWN_VERDICT);
   return out;
 }

@@ -27,8 +27,8 @@ export { renderSets, renderSetsRestore } from './ipsets.js';
 export { renderWorkloadRoutes } from './routes.js';
 export { renderSysctls } from './sysctls.js';
 export {
-  DISPATCH, FROM_WL_DISPATCH, TO_WL_DISPATCH, WORKLOAD_IFACE_PREFIX, MARK_ACCEPT, MARK_PASS,
-  fromWlChain, toWlChain, policyChain, policyGroupChain, profileChain, setName,
+  DISPATCH, FROM_WL_DISPATCH, TO_WL_DISPATCH, VERDICT_DISPATCH, WORKLOAD_IFACE_PREFIX, MARK_ACCEPT, MARK_PASS,
+  fromWlChain, toWlChain, policyChain, policyGroupChain, profileChain, setName, verdictChain, verdictId,
 } from './names.js';
 
 export interface ApplyCounts {

@@ -14,8 +14,22 @@ export const MAX_SET_LEN = 31;
 /** Mark bits Trellis uses inside its own chains (0x30000): Allow and Pass verdicts of a policy chain. */
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
-export const MARK_MASK = MARK_ACCEPT | MARK_PASS;
-export const hex = (n: number): string => `0x${n.toString(16)}`;
+/**
+ * The upper 14 bits carry the verdict chain an endpoint chain chose, so one dispatch (one
+ * jump per verdict chain) runs the policies instead of a jump from every endpoint chain:
+ * the kernel re-validates every path from the hooks on each rule write, so paths, not
+ * rules, are what a write costs.
+ */
+export const MARK_VERDICT = 0xfffc0000;
+export const VERDICT_SHIFT = 18;
+/** Every mark bit Trellis owns (as Calico's default mask). */
+export const MARK_MASK = (MARK_ACCEPT | MARK_PASS | MARK_VERDICT) >>> 0;
+/** Verdict id: nothing left to evaluate (the endpoint chain already ran its verdict chain). */
+export const VERDICT_DONE = 1;
+const VERDICT_IDS = (MARK_VERDICT >>> VERDICT_SHIFT) - 1; // 1..16382 usable, 0 = unset
+export const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+/** The mark value of a verdict id. */
+export const verdictMark = (id: number): number => id * 2 ** VERDICT_SHIFT;
 
 /** Short lowercase base-32-ish hash (sha256, hex) of a string. */
 export function shortHash(s: string, len = 16): string {
@@ -30,6 +44,8 @@ export const DISPATCH = {
 } as const;
 
 export const FROM_WL_DISPATCH = 'trl-from-wl';
+/** Dispatch by the verdict id in the mark, after the endpoint chains (egress, ingress). */
+export const VERDICT_DISPATCH = { egress: 'trl-vd-from-wl', ingress: 'trl-vd-to-wl' } as const;
 export const TO_WL_DISPATCH = 'trl-to-wl';
 /** Host-originated traffic DNATed (nat OUTPUT) to a workload: the hook still reports -o lo, so dispatch by address. */
 export const TO_WL_ADDR_DISPATCH = 'trl-to-wl-addr';
@@ -65,6 +81,17 @@ export function policyChain(policyId: string, dir: 'ingress' | 'egress'): string
 /** The chain holding an ordered list of policies, shared by every endpoint with that list. */
 export function policyGroupChain(policyIds: readonly string[], dir: 'ingress' | 'egress'): string {
   return `trl-g${dir === 'ingress' ? 'i' : 'o'}-${idHash(policyIds.join('\n'))}`;
+}
+/**
+ * The chain deciding an endpoint's traffic in one direction once conntrack let it through:
+ * its policy group, then its profiles. Shared by every endpoint with the same lists.
+ */
+export function verdictChain(policyIds: readonly string[], profileIds: readonly string[], dir: 'ingress' | 'egress'): string {
+  return `trl-v${dir === 'ingress' ? 'i' : 'o'}-${idHash(`${policyIds.join('\n')}\n|\n${profileIds.join('\n')}`)}`;
+}
+/** The verdict id (2..16382) a verdict chain is dispatched by: from its name, so stable across restarts. */
+export function verdictId(chainName: string): number {
+  return VERDICT_DONE + 1 + (parseInt(chainName.slice(-8), 16) % (VERDICT_IDS - VERDICT_DONE));
 }
 export function profileChain(profileId: string, dir: 'ingress' | 'egress'): string {
   return `trl-pr${dir === 'ingress' ? 'i' : 'o'}-${idHash(profileId)}`;

@@ -3,23 +3,31 @@
 //
 // Packet path (filter):
 //   FORWARD -> trl-forward: -i trl+ -> trl-from-wl (-i <if> -g trl-fw-<if>, else DROP)
+//                                   -> trl-vd-from-wl (by the verdict id in the mark -g trl-vo-<hash>)
 //                            -o trl+ -> trl-to-wl   (-o <if> -g trl-tw-<if>, else DROP)
-//                            (both trees split by name prefix past 16 endpoints: dispatch.ts)
-//                            then ACCEPT (an endpoint chain only returns when it allowed)
+//                                   -> trl-vd-to-wl   (-g trl-vi-<hash>)
+//                            (interface trees split by name prefix past 16 endpoints,
+//                            verdict trees by the id's top bits: dispatch.ts)
+//                            then ACCEPT (a verdict chain only returns when it allowed)
 //   INPUT   -> trl-input:  workload -> host meets the workload's egress policy
 //   OUTPUT  -> trl-output: host -> workload meets the workload's ingress policy; a port map
 //                          used from the host itself (DNAT in nat OUTPUT) still shows -o lo
 //                          here, so such packets are dispatched by destination address.
-// Endpoint chain: conntrack ESTABLISHED,RELATED accept, INVALID drop, clear marks, a jump
-// to its policy group (trl-gi-/trl-go-<hash of the ordered policy list>: the policies in
-// order, skipping the rest once one passed), drop if policies applied and none allowed or
-// passed, then the profiles, then drop.
+// Endpoint chain (trl-fw-/trl-tw-<if>): conntrack ESTABLISHED,RELATED accept, INVALID drop,
+// then the mark set to its verdict chain's id. Verdict chain (trl-vo-/trl-vi-<hash of its
+// policy and profile lists>, shared by every endpoint with the same lists): its policy group
+// (trl-go-/trl-gi-<hash of the ordered policy list>: the policies in order, skipping the rest
+// once one passed), drop if policies applied and none allowed or passed, then the profiles,
+// then drop. Why two steps: nf_tables re-validates every path from the hooks whenever a rule
+// is written, so a jump from each of a thousand endpoint chains into its policies made every
+// write walk the policies a thousand times; dispatched by mark, each verdict chain is one path.
 import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../calc/index.js';
 import {
-  DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID, TO_WL_DISPATCH,
-  WORKLOAD_IFACE_PREFIX, byCodePoint, fromWlChain, hex, policyChain, policyGroupChain, profileChain, setName, shortHash, toWlChain,
+  DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
+  TO_WL_DISPATCH, VERDICT_DISPATCH, VERDICT_DONE, WORKLOAD_IFACE_PREFIX, byCodePoint, fromWlChain, hex, policyChain, policyGroupChain,
+  profileChain, setName, shortHash, toWlChain, verdictChain, verdictId, verdictMark,
 } from './names.js';
-import { addressDispatch, interfaceDispatch } from './dispatch.js';
+import { addressDispatch, interfaceDispatch, verdictDispatch } from './dispatch.js';
 import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
 
 export type Table = 'filter' | 'nat' | 'raw';
@@ -69,58 +77,98 @@ function ifaceGuards(endpoints: readonly EndpointState[]): string[] {
   return [`${WORKLOAD_IFACE_PREFIX}+`, ...[...new Set(extra)].sort()];
 }
 
-// Memo of rendered chains, keyed by the (read-only) objects calc hands over: its
-// incremental calculator returns the same objects for unchanged parts, so a reconcile after
-// one policy edit re-renders only that policy's chains. Entries are also keyed by everything
-// else the text depends on, and a changed array length is treated as a miss.
-const endpointMemo = new WeakMap<object, Map<string, EndpointChains>>();
+// Memo of rendered chains: calc's incremental calculator returns the same objects for
+// unchanged parts, so a reconcile after one policy edit re-renders only that policy's
+// chains. Entries are also keyed by everything else the text depends on, and a changed
+// array length is treated as a miss.
 const ruleMemo = new WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>();
 const groupMemo = new Map<string, ChainSpec>();
+const verdictMemo = new Map<string, ChainSpec>();
+const endpointMemo = new Map<string, ChainSpec>();
 
-interface EndpointChains { chain: ChainSpec; group: ChainSpec | null }
-
-function endpointChain(
-  name: string, ep: EndpointState, dir: 'ingress' | 'egress', family: Family,
-  policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>,
-): EndpointChains {
-  const d = dir === 'ingress' ? ep.ingress : ep.egress;
-  const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
-  const key = `${name}|${dir}|${family}|${d.policies.length}|${d.profiles.length}|${missing}`;
-  let memo = endpointMemo.get(d);
-  const hit = memo?.get(key);
-  if (hit) return hit;
-  const group = d.policies.length > 0 ? groupChain(d.policies, dir, family, policies) : null;
-  const made = { chain: renderEndpointChain(name, d, dir, family, group, profiles), group };
-  if (!memo) endpointMemo.set(d, (memo = new Map()));
+/** Bounded string-keyed memo (entries are cheap to make again). */
+function remember<T>(memo: Map<string, T>, key: string, make: () => T): T {
+  const hit = memo.get(key);
+  if (hit !== undefined) return hit;
+  const made = make();
+  if (memo.size >= 50_000) memo.clear();
   memo.set(key, made);
   return made;
 }
 
+type Dir = 'ingress' | 'egress';
+
+/** Where an endpoint's verdict chain is reached from: the dispatch by mark, or its own chain when its id collides. */
+interface VerdictRef { name: string; id: number; direct: boolean; lists: EndpointState['ingress'] }
+
 /**
  * The policies of an endpoint and direction, in order, as one chain shared by every
  * endpoint with the same list: each policy runs unless an earlier one passed, and the first
- * that allowed returns. Endpoint chains stay a handful of rules, so the table (and what
- * iptables-restore must fetch back on every write) grows by endpoints, not endpoints x policies.
+ * that allowed returns.
  */
-function groupChain(ids: readonly string[], dir: 'ingress' | 'egress', family: Family, policies: Map<string, PolicyState>): ChainSpec {
+function groupChain(ids: readonly string[], dir: Dir, family: Family, policies: Map<string, PolicyState>): ChainSpec {
   const missing = ids.filter((p) => !policies.has(p));
-  const key = `${dir}|${family}|${missing.join(',')}|${ids.join('\n')}`;
-  const hit = groupMemo.get(key);
-  if (hit) return hit;
-  const body: string[] = [];
-  for (const pid of ids) {
-    if (!policies.has(pid)) {
-      // A policy the endpoint needs but we were not given: it applies and allows nothing (fail closed).
-      body.push(`-m comment --comment ${quote(`missing policy ${pid}`)} -j DROP`);
-      continue;
+  return remember(groupMemo, `${dir}|${family}|${missing.join(',')}|${ids.join('\n')}`, () => {
+    const body: string[] = [];
+    for (const pid of ids) {
+      if (!policies.has(pid)) {
+        // A policy the endpoint needs but we were not given: it applies and allows nothing (fail closed).
+        body.push(`-m comment --comment ${quote(`missing policy ${pid}`)} -j DROP`);
+        continue;
+      }
+      body.push(`${notPassed} -j ${policyChain(pid, dir)}`);
+      body.push(`-m mark --mark ${markAccept} -j RETURN`);
     }
-    body.push(`${notPassed} -j ${policyChain(pid, dir)}`);
-    body.push(`-m mark --mark ${markAccept} -j RETURN`);
-  }
-  const spec = chain(policyGroupChain(ids, dir), body);
-  if (groupMemo.size >= 50_000) groupMemo.clear();
-  groupMemo.set(key, spec);
-  return spec;
+    return chain(policyGroupChain(ids, dir), body);
+  });
+}
+
+/**
+ * An endpoint class's decision (same policies, same profiles): its policy group, drop if
+ * policies applied and none allowed or passed, then its profiles, then drop. It returns
+ * only when something allowed (MARK_ACCEPT set).
+ */
+function verdictChainSpec(v: VerdictRef, dir: Dir, family: Family, policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>): ChainSpec {
+  const d = v.lists;
+  const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
+  return remember(verdictMemo, `${v.name}|${family}|${missing}`, () => {
+    const body: string[] = [];
+    if (d.policies.length > 0) {
+      body.push(`-j ${policyGroupChain(d.policies, dir)}`);
+      body.push(`-m mark --mark ${markAccept} -j RETURN`);
+      body.push(`${notPassed} -m comment --comment "no policy allowed or passed" -j DROP`);
+    }
+    for (const pid of d.profiles) {
+      if (!profiles.has(pid)) continue;
+      body.push(`-j ${profileChain(pid, dir)}`);
+      body.push(`-m mark --mark ${markAccept} -j RETURN`);
+    }
+    body.push('-m comment --comment "no profile allowed" -j DROP');
+    return chain(v.name, body);
+  });
+}
+
+/**
+ * IPv6 neighbour discovery and MLD between the host and the workload, before any policy
+ * (without them the host cannot even resolve the workload's address). Router
+ * advertisements only towards the workload, router solicitations only from it.
+ */
+const ND_TYPES = { ingress: [130, 131, 132, 134, 135, 136, 143], egress: [130, 131, 132, 133, 135, 136, 143] };
+
+/**
+ * Endpoint chain: conntrack ESTABLISHED,RELATED accept, INVALID drop, then the marks set to
+ * its verdict id for the verdict dispatch that follows; an id shared with another verdict
+ * chain cannot be dispatched, so such an endpoint runs its verdict chain itself.
+ */
+function endpointChain(name: string, dir: Dir, family: Family, v: VerdictRef): ChainSpec {
+  return remember(endpointMemo, `${name}|${dir}|${family}|${v.name}|${v.direct ? 'direct' : v.id}`, () => chain(name, [
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-m conntrack --ctstate INVALID -j DROP',
+    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
+    ...(v.direct
+      ? [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`, `-j ${v.name}`, `-j MARK --set-xmark ${hex(verdictMark(VERDICT_DONE))}/${hex(MARK_VERDICT)}`]
+      : [`-j MARK --set-xmark ${hex(verdictMark(v.id))}/${hex(MARK_MASK)}`]),
+  ]));
 }
 
 function ruleChain(
@@ -141,37 +189,6 @@ function ruleChain(
   return spec;
 }
 
-/**
- * IPv6 neighbour discovery and MLD between the host and the workload, before any policy
- * (without them the host cannot even resolve the workload's address). Router
- * advertisements only towards the workload, router solicitations only from it.
- */
-const ND_TYPES = { ingress: [130, 131, 132, 134, 135, 136, 143], egress: [130, 131, 132, 133, 135, 136, 143] };
-
-function renderEndpointChain(
-  name: string, d: EndpointState['ingress'], dir: 'ingress' | 'egress', family: Family,
-  group: ChainSpec | null, profiles: Map<string, ProfileState>,
-): ChainSpec {
-  const body = [
-    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    '-m conntrack --ctstate INVALID -j DROP',
-    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
-    `-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`,
-  ];
-  if (group) {
-    body.push(`-j ${group.name}`);
-    body.push(`-m mark --mark ${markAccept} -j RETURN`);
-  }
-  if (d.policies.length > 0) body.push(`${notPassed} -m comment --comment "no policy allowed or passed" -j DROP`);
-  for (const pid of d.profiles) {
-    if (!profiles.has(pid)) continue;
-    body.push(`-j ${profileChain(pid, dir)}`);
-    body.push(`-m mark --mark ${markAccept} -j RETURN`);
-  }
-  body.push('-m comment --comment "no profile allowed" -j DROP');
-  return chain(name, body);
-}
-
 /** The endpoints that take part in one family: those with an address of it. */
 function endpointsOf(endpoints: readonly EndpointState[], family: Family): EndpointState[] {
   return endpoints
@@ -179,17 +196,40 @@ function endpointsOf(endpoints: readonly EndpointState[], family: Family): Endpo
     .sort((a, b) => byCodePoint(a.interfaceName, b.interfaceName));
 }
 
-interface DispatchPart { endpoints: EndpointState[]; chains: ChainSpec[] }
+/**
+ * Each endpoint's verdict chain in one direction, and which are dispatched by id: all but
+ * those whose id another verdict chain shares (chosen from the set of ids alone, so the
+ * same endpoints always render the same text).
+ */
+function verdictRefs(endpoints: readonly EndpointState[], dir: Dir): Map<EndpointState, VerdictRef> {
+  const byName = new Map<string, VerdictRef>();
+  const out = new Map<EndpointState, VerdictRef>();
+  for (const e of endpoints) {
+    const lists = e[dir];
+    const name = verdictChain(lists.policies, lists.profiles, dir);
+    let v = byName.get(name);
+    if (!v) byName.set(name, (v = { name, id: verdictId(name), direct: false, lists }));
+    out.set(e, v);
+  }
+  const users = new Map<number, number>();
+  for (const v of byName.values()) users.set(v.id, (users.get(v.id) ?? 0) + 1);
+  for (const v of byName.values()) v.direct = users.get(v.id)! > 1;
+  return out;
+}
 
-// The dispatch chains list every endpoint: worth keeping while calc hands over the same
-// endpoint list (a policy edit), instead of rebuilding and re-hashing them every time.
+interface DispatchPart { endpoints: EndpointState[]; chains: ChainSpec[]; verdicts: Record<Dir, Map<EndpointState, VerdictRef>> }
+
+// The dispatch chains and verdict ids list every endpoint: worth keeping while calc hands
+// over the same endpoint list (a policy edit), instead of rebuilding and re-hashing them
+// every time. calc hands over a new list whenever any endpoint changed.
 const dispatchMemo = new WeakMap<readonly EndpointState[], Map<Family, DispatchPart>>();
 
 /**
- * Dispatch by interface (and, for host-originated DNAT, by address). An endpoint without an
- * address of this family has no chain in it: its interface meets the unknown-interface drop,
- * so a workload never gets traffic of a family it has no address in (fail closed), and an
- * IPv4-only cluster's IPv6 tables stay nearly empty (a policy edit rewrites IPv4 only).
+ * Dispatch by interface (and, for host-originated DNAT, by address) to the endpoint chains,
+ * then by verdict id to the verdict chains. An endpoint without an address of this family
+ * has no chain in it: its interface meets the unknown-interface drop, so a workload never
+ * gets traffic of a family it has no address in (fail closed), and an IPv4-only cluster's
+ * IPv6 tables stay nearly empty (a policy edit rewrites IPv4 only).
  */
 function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPart {
   let byFamily = dispatchMemo.get(all);
@@ -197,31 +237,39 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
   if (hit) return hit;
   const endpoints = endpointsOf(all, family);
   const guards = ifaceGuards(all);
+  const vd = VERDICT_DISPATCH;
   const chains: ChainSpec[] = [];
   chains.push(chain(DISPATCH.filter.FORWARD, [
-    ...guards.map((g) => `-i ${g} -j ${FROM_WL_DISPATCH}`),
-    ...guards.map((g) => `-o ${g} -j ${TO_WL_DISPATCH}`),
+    ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
+    ...guards.flatMap((g) => [`-o ${g} -j ${TO_WL_DISPATCH}`, `-o ${g} -j ${vd.ingress}`]),
     ...guards.map((g) => `-i ${g} -j ACCEPT`),
     ...guards.map((g) => `-o ${g} -j ACCEPT`),
   ]));
   chains.push(chain(DISPATCH.filter.INPUT, [
-    ...guards.map((g) => `-i ${g} -j ${FROM_WL_DISPATCH}`),
+    ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
     ...guards.map((g) => `-i ${g} -j ACCEPT`),
   ]));
+  // The address dispatch clears the verdict id first: a miss (not a workload address) leaves
+  // it 0, and the verdict dispatch is skipped rather than dropping the host's own traffic.
   chains.push(chain(DISPATCH.filter.OUTPUT, [
-    ...guards.map((g) => `-o ${g} -j ${TO_WL_DISPATCH}`),
+    ...guards.flatMap((g) => [`-o ${g} -j ${TO_WL_DISPATCH}`, `-o ${g} -j ${vd.ingress}`]),
     ...guards.map((g) => `-o ${g} -j ACCEPT`),
     `-m conntrack --ctstate DNAT -j ${TO_WL_ADDR_DISPATCH}`,
-    `-m mark --mark ${markAccept} -j ACCEPT`,
+    `-m conntrack --ctstate DNAT -m mark ! --mark 0x0/${hex(MARK_VERDICT)} -j ${vd.ingress}`,
+    `-m conntrack --ctstate DNAT -m mark --mark ${markAccept} -j ACCEPT`,
   ]));
   const byAddr = endpoints.flatMap((e) => e.addresses.filter((a) => addrFamily(a) === family).map((address) => ({ address, chain: toWlChain(e.interfaceName) })));
   const ifaces = endpoints.map((e) => e.interfaceName);
+  const verdicts = { ingress: verdictRefs(endpoints, 'ingress'), egress: verdictRefs(endpoints, 'egress') };
+  const dispatched = (dir: Dir) => [...new Set(verdicts[dir].values())].filter((v) => !v.direct).map((v) => ({ id: v.id, chain: v.name }));
   for (const c of [
     ...addressDispatch(TO_WL_ADDR_DISPATCH, [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`], byAddr, family),
     ...interfaceDispatch(FROM_WL_DISPATCH, '-i', ifaces, fromWlChain),
     ...interfaceDispatch(TO_WL_DISPATCH, '-o', ifaces, toWlChain),
+    ...verdictDispatch(vd.egress, dispatched('egress')),
+    ...verdictDispatch(vd.ingress, dispatched('ingress')),
   ]) chains.push(chain(c.name, c.body));
-  const part = { endpoints, chains };
+  const part = { endpoints, chains, verdicts };
   if (!byFamily) dispatchMemo.set(all, (byFamily = new Map()));
   byFamily.set(family, part);
   return part;
@@ -230,32 +278,28 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
 function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
   const policies = new Map(ds.policies.map((p) => [p.id, p]));
   const profiles = new Map(ds.profiles.map((p) => [p.id, p]));
-  const { endpoints, chains: dispatch } = dispatchPart(ds.endpoints, family);
+  const { endpoints, chains: dispatch, verdicts } = dispatchPart(ds.endpoints, family);
   const chains: ChainSpec[] = [...dispatch];
-  const usedPolicies = { ingress: new Set<string>(), egress: new Set<string>() };
-  const usedProfiles = { ingress: new Set<string>(), egress: new Set<string>() };
-  const groups = new Map<string, ChainSpec>();
   for (const e of endpoints) {
-    for (const made of [
-      endpointChain(fromWlChain(e.interfaceName), e, 'egress', family, policies, profiles),
-      endpointChain(toWlChain(e.interfaceName), e, 'ingress', family, policies, profiles),
-    ]) {
-      chains.push(made.chain);
-      if (made.group) groups.set(made.group.name, made.group);
-    }
-    for (const dir of ['ingress', 'egress'] as const) {
-      for (const p of e[dir].policies) if (policies.has(p)) usedPolicies[dir].add(p);
-      for (const p of e[dir].profiles) if (profiles.has(p)) usedProfiles[dir].add(p);
-    }
+    chains.push(endpointChain(fromWlChain(e.interfaceName), 'egress', family, verdicts.egress.get(e)!));
+    chains.push(endpointChain(toWlChain(e.interfaceName), 'ingress', family, verdicts.ingress.get(e)!));
   }
+  const groups = new Map<string, ChainSpec>();
   for (const dir of ['ingress', 'egress'] as const) {
+    const usedPolicies = new Set<string>();
+    const usedProfiles = new Set<string>();
+    for (const v of new Set(verdicts[dir].values())) {
+      chains.push(verdictChainSpec(v, dir, family, policies, profiles));
+      if (v.lists.policies.length > 0) {
+        const g = groupChain(v.lists.policies, dir, family, policies);
+        groups.set(g.name, g);
+      }
+      for (const p of v.lists.policies) if (policies.has(p)) usedPolicies.add(p);
+      for (const p of v.lists.profiles) if (profiles.has(p)) usedProfiles.add(p);
+    }
     const letter = dir === 'ingress' ? 'i' : 'e';
-    for (const id of [...usedPolicies[dir]].sort(byCodePoint)) {
-      chains.push(ruleChain(policyChain(id, dir), policies.get(id)![dir], 'policy', id, letter, ctx));
-    }
-    for (const id of [...usedProfiles[dir]].sort(byCodePoint)) {
-      chains.push(ruleChain(profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
-    }
+    for (const id of [...usedPolicies].sort(byCodePoint)) chains.push(ruleChain(policyChain(id, dir), policies.get(id)![dir], 'policy', id, letter, ctx));
+    for (const id of [...usedProfiles].sort(byCodePoint)) chains.push(ruleChain(profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
   }
   chains.push(...groups.values());
   chains.sort((a, b) => byCodePoint(a.name, b.name));

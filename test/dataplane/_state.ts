@@ -1,5 +1,6 @@
 // Hand-written DesiredState values for the dataplane tests: the lab's two tenants.
 import type { CompiledRule, DesiredState, EndpointState } from '../../src/calc/index.js';
+import { verdictChain, verdictId } from '../../src/dataplane/index.js';
 
 export function rule(r: Partial<CompiledRule> & Pick<CompiledRule, 'action' | 'origin'>): CompiledRule {
   return {
@@ -76,4 +77,16 @@ export function labState(eps: EpSpec[] = LAB_EPS): DesiredState {
     routes: eps.map((e) => ({ dst: `${e.ip}/32`, family: 4 as const, dev: e.iface })).sort((a, b) => a.dst.localeCompare(b.dst)),
     nat: { masqueradeSources: [], allPools: [] },
   };
+}
+
+/** Two profile ids whose ingress verdict chains (profile only, no policies) share a verdict id. */
+export function collidingProfiles(): [string, string] {
+  const seen = new Map<number, string>();
+  for (let i = 0; ; i++) {
+    const profile = `Profile/p${i}`;
+    const id = verdictId(verdictChain([], [profile], 'ingress'));
+    const other = seen.get(id);
+    if (other) return [other, profile];
+    seen.set(id, profile);
+  }
 }

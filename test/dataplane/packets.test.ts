@@ -11,7 +11,7 @@ import type { DesiredState } from '../../src/calc/index.js';
 import { inNetns, type Netns } from '../../src/lab/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { createDataplane, policyChain, type Dataplane } from '../../src/dataplane/index.js';
-import { LAB_EPS, labState, rule } from './_state.js';
+import { LAB_EPS, collidingProfiles, labState, rule } from './_state.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, createLab, ping, plug, readText, spoofTrial, tcp, udp, waitListening, waitServing, type Lab } from './_lab.js';
 
 const ROGUE = { iface: 'trlz9', ip: '10.65.9.9' };
@@ -293,6 +293,29 @@ test('past 16 endpoints the dispatch is a tree of chains, and packets still find
   const back = await dp.reconcile(fullState());
   assert.ok(back.counts.chainsDeleted >= 60 + 5, `the extra endpoint chains and the branches go: ${JSON.stringify(back.counts)}`);
   assert.not.ok((await lab.host.run(['iptables-save', '-t', 'filter'])).includes('trl-from-wl-trla'), 'no branch left');
+});
+
+test('endpoints whose verdict chains share an id (run from their own chains) are still enforced as their profiles say', async () => {
+  const [open, closed] = collidingProfiles();
+  const ds = fullState();
+  ds.profiles.push({ id: open, ingress: [rule({ action: 'Allow', origin: `${open} ingress[0]` })], egress: [] }, { id: closed, ingress: [], egress: [] });
+  ds.profiles.sort((a, b) => a.id.localeCompare(b.id));
+  ds.endpoints.find((e) => e.interfaceName === 'trla2')!.ingress = { policies: [], profiles: [open] };
+  ds.endpoints.find((e) => e.interfaceName === 'trlb2')!.ingress = { policies: [], profiles: [closed] };
+  assert.equal((await dp.reconcile(ds)).errors, []);
+  const saved = await lab.host.run(['iptables-save', '-t', 'filter']);
+  for (const i of ['trla2', 'trlb2']) assert.match(saved, new RegExp(`-A trl-tw-${i} -j trl-vi-`), `${i} runs its verdict chain itself`);
+  const checks: Array<[string, Promise<unknown>, unknown]> = [
+    ['a-web -> a-client tcp/80 (its profile allows all)', tcp(aWeb(), '10.65.0.2', 80).then(Boolean), true],
+    ['b-web -> a-client tcp/80 (its profile allows all)', tcp(bWeb(), '10.65.0.2', 80).then(Boolean), true],
+    ['b-web -> b-client tcp/80 (its profile allows nothing)', tcp(bWeb(), '10.65.1.2', 80).then(Boolean), false],
+    ['b-web -> b-client icmp', ping(bWeb(), '10.65.1.2'), false],
+    ['a-client -> a-web tcp/80 (dispatched by id as before)', tcp(aClient(), '10.65.0.1', 80).then(Boolean), true],
+  ];
+  const got = await Promise.all(checks.map(([, p]) => p));
+  const wrong = checks.filter(([, , want], i) => got[i] !== want).map(([name, , want]) => `${name}: expected ${want ? 'through' : 'blocked'}`);
+  assert.equal(wrong, [], wrong.join('\n'));
+  await dp.reconcile(fullState());
 });
 
 test('removing an endpoint removes its chains and route; its interface then fails closed', async () => {

@@ -4,12 +4,12 @@ import * as assert from 'uvu/assert';
 import type { DesiredState, PolicyState } from '../../src/calc/index.js';
 import {
   policyChain, policyGroupChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
-  renderSysctls, renderWorkloadRoutes, type ChainSpec, type TableSpec,
+  renderSysctls, renderWorkloadRoutes, verdictChain, verdictId, type ChainSpec, type TableSpec,
 } from '../../src/dataplane/index.js';
 import { parseIptablesSave, planTable } from '../../src/dataplane/iptables-kernel.js';
 import { parseIpsetSave, planSets } from '../../src/dataplane/ipsets.js';
-import { addressDispatch, interfaceDispatch } from '../../src/dataplane/dispatch.js';
-import { labState, rule } from './_state.js';
+import { addressDispatch, interfaceDispatch, verdictDispatch } from '../../src/dataplane/dispatch.js';
+import { collidingProfiles, labState, rule } from './_state.js';
 
 function table(ds: DesiredState, t: string, family: 4 | 6): TableSpec {
   const spec = renderIptables(ds).tables.find((x) => x.table === t && x.family === family);
@@ -28,6 +28,13 @@ function dualStack(ds: DesiredState, iface: string, v6: string): DesiredState {
 }
 /** Rules without the leading hash rule. */
 const body = (c: ChainSpec) => c.rules.slice(1);
+/** The mark rule an endpoint chain ends with: its verdict chain's id, the other Trellis bits cleared. */
+const setVerdict = (chainName: string) => `-j MARK --set-xmark 0x${(verdictId(chainName) * 2 ** 18).toString(16)}/0xffff0000`;
+/** The verdict chain of one endpoint and direction. */
+function verdictOf(ds: DesiredState, iface: string, dir: 'ingress' | 'egress'): string {
+  const e = ds.endpoints.find((x) => x.interfaceName === iface)!;
+  return verdictChain(e[dir].policies, e[dir].profiles, dir);
+}
 
 test('every chain starts with a hash comment of its content, and the hash follows the content', () => {
   const ds = labState();
@@ -38,26 +45,39 @@ test('every chain starts with a hash comment of its content, and the hash follow
   const before = chainOf(ds, 'trl-tw-trla1').hash;
   const ds2 = labState();
   ds2.endpoints.find((e) => e.interfaceName === 'trla1')!.ingress.policies.reverse();
-  assert.is.not(chainOf(ds2, 'trl-tw-trla1').hash, before, 'policy order change changes the hash');
+  assert.is.not(chainOf(ds2, 'trl-tw-trla1').hash, before, 'policy order change changes the hash (another verdict chain)');
   assert.is(chainOf(ds2, 'trl-tw-trlb1').hash, chainOf(ds, 'trl-tw-trlb1').hash, 'an untouched chain keeps its hash');
 });
 
-test('endpoint ingress chain: conntrack first, its policy group, drop, profiles, drop', () => {
+test('endpoint chain: conntrack first, then the mark set to its verdict chain id', () => {
   const ds = labState();
-  const ids = ['GlobalNetworkPolicy/deny-ssh', 'NetworkPolicy/tenant-a/web-from-tenant-b'];
-  const group = policyGroupChain(ids, 'ingress');
-  const prof = profileChain('Profile/tenant-a', 'ingress');
+  const verdict = verdictOf(ds, 'trla1', 'ingress');
   assert.equal(body(chainOf(ds, 'trl-tw-trla1')), [
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     '-m conntrack --ctstate INVALID -j DROP',
-    '-j MARK --set-xmark 0x0/0x30000',
-    `-j ${group}`,
+    setVerdict(verdict),
+  ]);
+  assert.ok(verdictId(verdict) >= 2 && verdictId(verdict) <= 16382, 'ids 0 (unset) and 1 (done) are never a verdict chain\'s');
+});
+
+test('verdict chain: its policy group, drop if none allowed or passed, profiles, drop; shared by endpoints with the same lists', () => {
+  const ds = labState();
+  const ids = ['GlobalNetworkPolicy/deny-ssh', 'NetworkPolicy/tenant-a/web-from-tenant-b'];
+  const verdict = verdictOf(ds, 'trla1', 'ingress');
+  assert.equal(verdict, verdictChain(ids, ['Profile/tenant-a'], 'ingress'));
+  assert.equal(body(chainOf(ds, verdict)), [
+    `-j ${policyGroupChain(ids, 'ingress')}`,
     '-m mark --mark 0x10000/0x10000 -j RETURN',
     '-m mark --mark 0x0/0x20000 -m comment --comment "no policy allowed or passed" -j DROP',
-    `-j ${prof}`,
+    `-j ${profileChain('Profile/tenant-a', 'ingress')}`,
     '-m mark --mark 0x10000/0x10000 -j RETURN',
     '-m comment --comment "no profile allowed" -j DROP',
   ]);
+  assert.is(verdictOf(ds, 'trlb1', 'ingress'), verdictOf(ds, 'trlb2', 'ingress'), 'same lists, one verdict chain');
+  assert.is.not(verdictOf(ds, 'trla2', 'ingress'), verdictOf(ds, 'trlb2', 'ingress'), 'another profile, another verdict chain');
+  const names = table(ds, 'filter', 4).chains.map((c) => c.name);
+  assert.is(names.filter((n) => n.startsWith('trl-vi-')).length, 3, `three distinct ingress lists: ${names.join(' ')}`);
+  assert.is(names.filter((n) => n.startsWith('trl-vo-')).length, 2, 'two distinct egress lists');
 });
 
 test('policy group: the policies in order, each skipped once one passed, the first allow returns; shared by equal lists', () => {
@@ -69,14 +89,14 @@ test('policy group: the policies in order, each skipped once one passed, the fir
     `-m mark --mark 0x0/0x20000 -j ${policyChain(ids[1]!, 'ingress')}`,
     '-m mark --mark 0x10000/0x10000 -j RETURN',
   ]);
-  // trla2, trlb1 and trlb2 all have just deny-ssh: one group chain serves the three.
+  // trla2, trlb1 and trlb2 all have just deny-ssh: one group chain serves their verdict chains.
   const denyOnly = policyGroupChain([ids[0]!], 'ingress');
-  for (const i of ['trla2', 'trlb1', 'trlb2']) assert.ok(body(chainOf(ds, `trl-tw-${i}`)).includes(`-j ${denyOnly}`), `${i} jumps to the shared group`);
+  for (const i of ['trla2', 'trlb1', 'trlb2']) assert.ok(body(chainOf(ds, verdictOf(ds, i, 'ingress'))).includes(`-j ${denyOnly}`), `${i}'s verdict jumps to the shared group`);
   assert.is(table(ds, 'filter', 4).chains.filter((c) => c.name.startsWith('trl-gi-')).length, 2, 'two distinct lists, two group chains');
   const reordered = labState();
   reordered.endpoints.find((e) => e.interfaceName === 'trla1')!.ingress.policies.reverse();
   assert.is.not(policyGroupChain([...ids].reverse(), 'ingress'), policyGroupChain(ids, 'ingress'), 'order is part of the group');
-  assert.ok(body(chainOf(reordered, 'trl-tw-trla1')).includes(`-j ${policyGroupChain([...ids].reverse(), 'ingress')}`));
+  assert.ok(body(chainOf(reordered, verdictOf(reordered, 'trla1', 'ingress'))).includes(`-j ${policyGroupChain([...ids].reverse(), 'ingress')}`));
 });
 
 test('IPv6 endpoint chains let neighbour discovery and MLD through before policy (RA only towards the workload)', () => {
@@ -103,15 +123,10 @@ test('endpoint with no policies goes straight to profiles; with no profile it dr
   const ds = labState();
   const ep = ds.endpoints.find((e) => e.interfaceName === 'trla2')!;
   ep.egress = { policies: [], profiles: [] };
-  assert.equal(body(chainOf(ds, 'trl-fw-trla2')), [
-    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    '-m conntrack --ctstate INVALID -j DROP',
-    '-j MARK --set-xmark 0x0/0x30000',
-    '-m comment --comment "no profile allowed" -j DROP',
-  ]);
   ep.ingress = { policies: ['NetworkPolicy/tenant-a/gone'], profiles: [] };
+  assert.equal(body(chainOf(ds, verdictOf(ds, 'trla2', 'egress'))), ['-m comment --comment "no profile allowed" -j DROP']);
   const group = policyGroupChain(['NetworkPolicy/tenant-a/gone'], 'ingress');
-  assert.equal(body(chainOf(ds, 'trl-tw-trla2')).slice(3), [
+  assert.equal(body(chainOf(ds, verdictOf(ds, 'trla2', 'ingress'))), [
     `-j ${group}`,
     '-m mark --mark 0x10000/0x10000 -j RETURN',
     '-m mark --mark 0x0/0x20000 -m comment --comment "no policy allowed or passed" -j DROP',
@@ -120,29 +135,73 @@ test('endpoint with no policies goes straight to profiles; with no profile it dr
   assert.equal(body(chainOf(ds, group)), ['-m comment --comment "missing policy NetworkPolicy/tenant-a/gone" -j DROP'], 'a policy we were not given fails closed');
 });
 
-test('dispatch chains: by interface, unknown trl interfaces dropped, accept only after both directions', () => {
+test('dispatch chains: by interface to the endpoint chains, then by verdict id; unknown trl interfaces dropped; accept only after both directions', () => {
   const ds = labState();
   assert.equal(body(chainOf(ds, 'trl-forward')), [
-    '-i trl+ -j trl-from-wl', '-o trl+ -j trl-to-wl', '-i trl+ -j ACCEPT', '-o trl+ -j ACCEPT',
+    '-i trl+ -j trl-from-wl', '-i trl+ -j trl-vd-from-wl', '-o trl+ -j trl-to-wl', '-o trl+ -j trl-vd-to-wl', '-i trl+ -j ACCEPT', '-o trl+ -j ACCEPT',
   ]);
   assert.equal(body(chainOf(ds, 'trl-from-wl')), [
     '-i trla1 -g trl-fw-trla1', '-i trla2 -g trl-fw-trla2', '-i trlb1 -g trl-fw-trlb1', '-i trlb2 -g trl-fw-trlb2',
     '-m comment --comment "unknown workload interface" -j DROP',
   ]);
   assert.equal(body(chainOf(ds, 'trl-to-wl')).at(-1), '-m comment --comment "unknown workload interface" -j DROP');
-  assert.equal(body(chainOf(ds, 'trl-input')), ['-i trl+ -j trl-from-wl', '-i trl+ -j ACCEPT']);
+  assert.equal(body(chainOf(ds, 'trl-input')), ['-i trl+ -j trl-from-wl', '-i trl+ -j trl-vd-from-wl', '-i trl+ -j ACCEPT']);
   assert.equal(body(chainOf(ds, 'trl-output')), [
-    '-o trl+ -j trl-to-wl', '-o trl+ -j ACCEPT',
-    '-m conntrack --ctstate DNAT -j trl-to-wl-addr', '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+    '-o trl+ -j trl-to-wl', '-o trl+ -j trl-vd-to-wl', '-o trl+ -j ACCEPT',
+    '-m conntrack --ctstate DNAT -j trl-to-wl-addr',
+    '-m conntrack --ctstate DNAT -m mark ! --mark 0x0/0xfffc0000 -j trl-vd-to-wl',
+    '-m conntrack --ctstate DNAT -m mark --mark 0x10000/0x10000 -j ACCEPT',
   ]);
   assert.equal(body(chainOf(ds, 'trl-to-wl-addr')), [
-    '-j MARK --set-xmark 0x0/0x30000',
+    '-j MARK --set-xmark 0x0/0xffff0000',
     '-d 10.65.0.1/32 -g trl-tw-trla1', '-d 10.65.0.2/32 -g trl-tw-trla2', '-d 10.65.1.1/32 -g trl-tw-trlb1', '-d 10.65.1.2/32 -g trl-tw-trlb2',
-  ], 'host-originated DNAT dispatched by address');
-  assert.equal(body(chainOf(ds, 'trl-to-wl-addr', 6)), ['-j MARK --set-xmark 0x0/0x30000'], 'no v6 addresses');
+  ], 'host-originated DNAT dispatched by address, the verdict id cleared first so a miss skips the verdict dispatch');
+  assert.equal(body(chainOf(ds, 'trl-to-wl-addr', 6)), ['-j MARK --set-xmark 0x0/0xffff0000'], 'no v6 addresses');
+  const verdicts = [...new Set(['trla1', 'trla2', 'trlb1', 'trlb2'].map((i) => verdictOf(ds, i, 'ingress')))]
+    .sort((a, b) => verdictId(a) - verdictId(b));
+  const mark = (n: string) => `0x${(verdictId(n) * 2 ** 18).toString(16)}`;
+  assert.equal(body(chainOf(ds, 'trl-vd-to-wl')), [
+    '-m mark --mark 0x40000/0xfffc0000 -j RETURN',
+    ...verdicts.map((v) => `-m mark --mark ${mark(v)}/0xfffc0000 -g ${v}`),
+    '-m comment --comment "unknown verdict" -j DROP',
+  ], 'each verdict chain once, by id; done returns; anything else drops');
   assert.equal(table(ds, 'filter', 4).hooks, [
     { hook: 'FORWARD', chain: 'trl-forward' }, { hook: 'INPUT', chain: 'trl-input' }, { hook: 'OUTPUT', chain: 'trl-output' },
   ]);
+});
+
+test('verdict dispatch splits by the top four bits of the id past 16 verdict chains; every chain ends in the drop', () => {
+  const drop = '-m comment --comment "unknown verdict" -j DROP';
+  const entries = Array.from({ length: 20 }, (_, i) => ({ id: 2 + i * 800, chain: `trl-vi-${i}` }));
+  const tree = verdictDispatch('trl-vd-to-wl', entries);
+  const nibbles = [...new Set(entries.map((e) => (e.id * 2 ** 18) >>> 28))];
+  assert.equal(tree.map((c) => c.name), ['trl-vd-to-wl', ...nibbles.map((n) => `trl-vd-to-wl-${n.toString(16)}`)]);
+  assert.equal(tree[0]!.body, [
+    '-m mark --mark 0x40000/0xfffc0000 -j RETURN',
+    ...nibbles.map((n) => `-m mark --mark 0x${(n * 2 ** 28).toString(16)}/0xf0000000 -g trl-vd-to-wl-${n.toString(16)}`),
+    drop,
+  ]);
+  for (const c of tree) assert.is(c.body.at(-1), drop, `${c.name} ends in the drop`);
+  const reached = tree.flatMap((c) => c.body).map((r) => /-g (trl-vi-\d+)$/.exec(r)?.[1]).filter(Boolean);
+  assert.is(reached.length, 20, 'every verdict chain is dispatched exactly once');
+  assert.equal(tree[1]!.body[0], '-m mark --mark 0x80000/0xfffc0000 -g trl-vi-0');
+});
+
+test('endpoints whose verdict chains share an id run their verdict chain themselves', () => {
+  const pair = collidingProfiles();
+  const ds = labState();
+  ds.profiles.push(...pair.map((id) => ({ id, ingress: [], egress: [] })));
+  const [a, b] = ['trla2', 'trlb2'].map((i) => ds.endpoints.find((e) => e.interfaceName === i)!);
+  a!.ingress = { policies: [], profiles: [pair[0]] };
+  b!.ingress = { policies: [], profiles: [pair[1]] };
+  for (const [ep, profile] of [[a!, pair[0]], [b!, pair[1]]] as const) {
+    const v = verdictChain([], [profile], 'ingress');
+    assert.equal(body(chainOf(ds, `trl-tw-${ep.interfaceName}`)).slice(2), [
+      '-j MARK --set-xmark 0x0/0xffff0000', `-j ${v}`, '-j MARK --set-xmark 0x40000/0xfffc0000',
+    ], `${ep.interfaceName} runs ${v} itself and says done`);
+    assert.not.ok(body(chainOf(ds, 'trl-vd-to-wl')).some((r) => r.endsWith(` ${v}`)), `${v} is not in the dispatch`);
+  }
+  assert.equal(body(chainOf(ds, 'trl-tw-trla1')).at(-1), setVerdict(verdictOf(ds, 'trla1', 'ingress')), 'the others are still dispatched by id');
 });
 
 test('interface dispatch splits by name prefix past 16 endpoints; every chain of the tree ends in the drop', () => {
@@ -173,8 +232,8 @@ test('interface dispatch splits by name prefix past 16 endpoints; every chain of
 
 test('address dispatch groups by /24 past 16 addresses; a miss returns to the caller', () => {
   const entries = Array.from({ length: 20 }, (_, i) => ({ address: `10.0.${i % 2}.${i}/32`, chain: `trl-tw-w${i}` }));
-  const tree = addressDispatch('trl-to-wl-addr', ['-j MARK --set-xmark 0x0/0x30000'], entries, 4);
-  assert.equal(tree[0], { name: 'trl-to-wl-addr', body: ['-j MARK --set-xmark 0x0/0x30000', '-d 10.0.0.0/24 -g trl-to-wl-addr-10.0.0.0', '-d 10.0.1.0/24 -g trl-to-wl-addr-10.0.1.0'] });
+  const tree = addressDispatch('trl-to-wl-addr', ['-j MARK --set-xmark 0x0/0xffff0000'], entries, 4);
+  assert.equal(tree[0], { name: 'trl-to-wl-addr', body: ['-j MARK --set-xmark 0x0/0xffff0000', '-d 10.0.0.0/24 -g trl-to-wl-addr-10.0.0.0', '-d 10.0.1.0/24 -g trl-to-wl-addr-10.0.1.0'] });
   assert.is(tree[1]!.body.length, 10);
   assert.ok(tree[1]!.body.every((r) => r.startsWith('-d 10.0.0.')), 'the /24 branch holds only its addresses');
   const v6 = addressDispatch('trl-to-wl-addr', [], Array.from({ length: 17 }, (_, i) => ({ address: `fd00::${i + 1}/128`, chain: 'c' })), 6);
