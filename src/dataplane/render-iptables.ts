@@ -58,9 +58,20 @@ export interface RenderedIptables {
 
 export const HASH_COMMENT_PREFIX = 'trl:';
 
+/**
+ * A chain with its content hash in the comment of its first rule, or in a rule of its own
+ * when that rule has a comment already (one comment per rule) or there is none. Not a
+ * rule per chain: nf_tables re-validates every rule reachable from the hooks on each
+ * write, so a rule that does nothing still costs every write.
+ */
 function chain(name: string, body: string[]): ChainSpec {
   const hash = shortHash(`${name}\n${body.join('\n')}`);
-  return { name, hash, rules: [`-m comment --comment "${HASH_COMMENT_PREFIX}${hash}"`, ...body] };
+  const comment = `-m comment --comment "${HASH_COMMENT_PREFIX}${hash}"`;
+  const first = body[0];
+  const target = first === undefined || first.includes('--comment') ? null : /(?:^| )(-[jg] )/.exec(first);
+  if (!target) return { name, hash, rules: [comment, ...body] };
+  const at = target.index + target[0].length - target[1]!.length;
+  return { name, hash, rules: [`${first!.slice(0, at)}${comment} ${first!.slice(at)}`, ...body.slice(1)] };
 }
 
 const markAccept = `${hex(MARK_ACCEPT)}/${hex(MARK_ACCEPT)}`;
@@ -84,7 +95,8 @@ function ifaceGuards(endpoints: readonly EndpointState[]): string[] {
 const ruleMemo = new WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>();
 const groupMemo = new Map<string, ChainSpec>();
 const verdictMemo = new Map<string, ChainSpec>();
-const endpointMemo = new Map<string, ChainSpec>();
+const endpointMemo = new WeakMap<EndpointState, Array<{ verdict: string; direct: boolean; spec: ChainSpec } | undefined>>();
+const verdictNames = { ingress: new WeakMap<object, string>(), egress: new WeakMap<object, string>() };
 
 /** Bounded string-keyed memo (entries are cheap to make again). */
 function remember<T>(memo: Map<string, T>, key: string, make: () => T): T {
@@ -160,15 +172,25 @@ const ND_TYPES = { ingress: [130, 131, 132, 134, 135, 136, 143], egress: [130, 1
  * its verdict id for the verdict dispatch that follows; an id shared with another verdict
  * chain cannot be dispatched, so such an endpoint runs its verdict chain itself.
  */
-function endpointChain(name: string, dir: Dir, family: Family, v: VerdictRef): ChainSpec {
-  return remember(endpointMemo, `${name}|${dir}|${family}|${v.name}|${v.direct ? 'direct' : v.id}`, () => chain(name, [
+function endpointChain(ep: EndpointState, dir: Dir, family: Family, v: VerdictRef): ChainSpec {
+  // Looked up by the endpoint object (calc keeps unchanged ones): an endpoint add must not
+  // pay for building a thousand string keys.
+  let slots = endpointMemo.get(ep);
+  if (!slots) endpointMemo.set(ep, (slots = []));
+  const slot = (family === 6 ? 2 : 0) + (dir === 'ingress' ? 1 : 0);
+  const hit = slots[slot];
+  if (hit && hit.verdict === v.name && hit.direct === v.direct) return hit.spec;
+  const name = dir === 'ingress' ? toWlChain(ep.interfaceName) : fromWlChain(ep.interfaceName);
+  const spec = chain(name, [
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     '-m conntrack --ctstate INVALID -j DROP',
     ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
     ...(v.direct
       ? [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`, `-j ${v.name}`, `-j MARK --set-xmark ${hex(verdictMark(VERDICT_DONE))}/${hex(MARK_VERDICT)}`]
       : [`-j MARK --set-xmark ${hex(verdictMark(v.id))}/${hex(MARK_MASK)}`]),
-  ]));
+  ]);
+  slots[slot] = { verdict: v.name, direct: v.direct, spec };
+  return spec;
 }
 
 function ruleChain(
@@ -206,7 +228,8 @@ function verdictRefs(endpoints: readonly EndpointState[], dir: Dir): Map<Endpoin
   const out = new Map<EndpointState, VerdictRef>();
   for (const e of endpoints) {
     const lists = e[dir];
-    const name = verdictChain(lists.policies, lists.profiles, dir);
+    let name = verdictNames[dir].get(lists);
+    if (name === undefined) verdictNames[dir].set(lists, (name = verdictChain(lists.policies, lists.profiles, dir)));
     let v = byName.get(name);
     if (!v) byName.set(name, (v = { name, id: verdictId(name), direct: false, lists }));
     out.set(e, v);
@@ -281,8 +304,8 @@ function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): 
   const { endpoints, chains: dispatch, verdicts } = dispatchPart(ds.endpoints, family);
   const chains: ChainSpec[] = [...dispatch];
   for (const e of endpoints) {
-    chains.push(endpointChain(fromWlChain(e.interfaceName), 'egress', family, verdicts.egress.get(e)!));
-    chains.push(endpointChain(toWlChain(e.interfaceName), 'ingress', family, verdicts.ingress.get(e)!));
+    chains.push(endpointChain(e, 'egress', family, verdicts.egress.get(e)!));
+    chains.push(endpointChain(e, 'ingress', family, verdicts.ingress.get(e)!));
   }
   const groups = new Map<string, ChainSpec>();
   for (const dir of ['ingress', 'egress'] as const) {

@@ -26,8 +26,12 @@ function dualStack(ds: DesiredState, iface: string, v6: string): DesiredState {
   ds.endpoints.find((e) => e.interfaceName === iface)!.addresses.push(v6);
   return ds;
 }
-/** Rules without the leading hash rule. */
-const body = (c: ChainSpec) => c.rules.slice(1);
+/** Rules without the hash comment (a rule of its own, or folded into the first rule). */
+function body(c: ChainSpec): string[] {
+  const [first, ...rest] = c.rules;
+  const comment = `-m comment --comment "trl:${c.hash}"`;
+  return first === comment ? rest : [first!.replace(`${comment} `, ''), ...rest];
+}
 /** The mark rule an endpoint chain ends with: its verdict chain's id, the other Trellis bits cleared. */
 const setVerdict = (chainName: string) => `-j MARK --set-xmark 0x${(verdictId(chainName) * 2 ** 18).toString(16)}/0xffff0000`;
 /** The verdict chain of one endpoint and direction. */
@@ -39,9 +43,14 @@ function verdictOf(ds: DesiredState, iface: string, dir: 'ingress' | 'egress'): 
 test('every chain starts with a hash comment of its content, and the hash follows the content', () => {
   const ds = labState();
   for (const c of table(ds, 'filter', 4).chains) {
-    assert.is(c.rules[0], `-m comment --comment "trl:${c.hash}"`, `${c.name}: first rule carries the hash`);
+    assert.ok(c.rules[0]!.includes(`-m comment --comment "trl:${c.hash}"`), `${c.name}: first rule carries the hash`);
+    assert.is(c.rules.filter((r) => r.includes('"trl:')).length, 1, `${c.name}: and only the first`);
     assert.ok(c.name.length <= 28, `${c.name} fits 28 chars`);
   }
+  // A first rule with a target takes the hash in its comment; one with a comment of its own cannot.
+  assert.equal(chainOf(ds, 'trl-tw-trla1').rules[0], `-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "trl:${chainOf(ds, 'trl-tw-trla1').hash}" -j ACCEPT`);
+  const rogue = chainOf(ds, policyChain('GlobalNetworkPolicy/deny-ssh', 'ingress'));
+  assert.is(rogue.rules[0], `-m comment --comment "trl:${rogue.hash}"`, 'policy rules carry their own comments: the hash gets a rule');
   const before = chainOf(ds, 'trl-tw-trla1').hash;
   const ds2 = labState();
   ds2.endpoints.find((e) => e.interfaceName === 'trla1')!.ingress.policies.reverse();
