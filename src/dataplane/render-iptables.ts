@@ -246,6 +246,8 @@ interface DispatchPart { endpoints: EndpointState[]; chains: ChainSpec[]; verdic
 // over the same endpoint list (a policy edit), instead of rebuilding and re-hashing them
 // every time. calc hands over a new list whenever any endpoint changed.
 const dispatchMemo = new WeakMap<readonly EndpointState[], Map<Family, DispatchPart>>();
+// An endpoint add changes one leaf of each tree: the other chains come back unhashed.
+const dispatchChainMemo = new Map<string, ChainSpec>();
 
 /**
  * Dispatch by interface (and, for host-originated DNAT, by address) to the endpoint chains,
@@ -291,16 +293,23 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
     ...interfaceDispatch(TO_WL_DISPATCH, '-o', ifaces, toWlChain),
     ...verdictDispatch(vd.egress, dispatched('egress')),
     ...verdictDispatch(vd.ingress, dispatched('ingress')),
-  ]) chains.push(chain(c.name, c.body));
+  ]) chains.push(remember(dispatchChainMemo, `${c.name}\n${c.body.join('\n')}`, () => chain(c.name, c.body)));
   const part = { endpoints, chains, verdicts };
   if (!byFamily) dispatchMemo.set(all, (byFamily = new Map()));
   byFamily.set(family, part);
   return part;
 }
 
+const byId = new WeakMap<readonly { id: string }[], Map<string, unknown>>();
+function indexById<T extends { id: string }>(list: readonly T[]): Map<string, T> {
+  let m = byId.get(list) as Map<string, T> | undefined;
+  if (!m) byId.set(list, (m = new Map(list.map((x) => [x.id, x]))));
+  return m;
+}
+
 function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
-  const policies = new Map(ds.policies.map((p) => [p.id, p]));
-  const profiles = new Map(ds.profiles.map((p) => [p.id, p]));
+  const policies = indexById(ds.policies);
+  const profiles = indexById(ds.profiles);
   const { endpoints, chains: dispatch, verdicts } = dispatchPart(ds.endpoints, family);
   const chains: ChainSpec[] = [...dispatch];
   for (const e of endpoints) {
