@@ -279,7 +279,14 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     metrics.bgpSessionEstablished.set(peers.filter((p) => p.state === 'Established').length);
   };
 
+  // Tens of thousands of endpoints cost tens of milliseconds to list, on the loop that
+  // applies policy: a status page polling must not pay that again while nothing changed.
+  let endpointsMemo: { generation: number; doc: EndpointDoc[] } | null = null;
   const endpointsDoc = (): EndpointDoc[] => {
+    if (endpointsMemo?.generation !== cache.generation) endpointsMemo = { generation: cache.generation, doc: listEndpoints() };
+    return endpointsMemo.doc;
+  };
+  const listEndpoints = (): EndpointDoc[] => {
     const resources = cache.list();
     const namespaces = new Map(resources.filter((r) => r.kind === 'Namespace').map((r) => [r.metadata.name, r]));
     return resources

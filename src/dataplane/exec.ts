@@ -1,17 +1,27 @@
 // The one place the dataplane runs kernel tools. With a namespace set, every command is
 // prefixed with `ip netns exec <ns>`, so a dataplane bound to a test namespace can never
-// reach the root namespace by accident.
-import { execa } from 'execa';
+// reach the root namespace by accident. The commands are started by the command helper
+// (spawner.ts), which keeps process starts off trellisd's event loop.
 import { DataplaneError } from './errors.js';
+import { sharedSpawner } from './spawner.js';
 
 export interface ExecOutput { stdout: string; stderr: string; exitCode: number }
+
+export interface RunOptions {
+  /**
+   * The tool does nothing until stdin tells it what (iptables-restore, ipset restore,
+   * ip -batch) and reads the kernel only then: an instance may be started ahead of need and
+   * fed when the time comes.
+   */
+  warm?: boolean;
+}
 
 export interface Exec {
   readonly netns: string | undefined;
   /** Runs argv (stdin = input); throws DataplaneError EXEC_FAILED on a non-zero exit. */
-  run(argv: string[], input?: string): Promise<string>;
+  run(argv: string[], input?: string, opts?: RunOptions): Promise<string>;
   /** Runs argv and returns the result whatever the exit code. */
-  tryRun(argv: string[], input?: string): Promise<ExecOutput>;
+  tryRun(argv: string[], input?: string, opts?: RunOptions): Promise<ExecOutput>;
   /** How many commands ran (reads and writes). */
   readonly count: number;
 }
@@ -22,20 +32,21 @@ export type CommandHook = (argv: string[], ms: number, exitCode: number) => void
 export function createExec(netns?: string, onCommand?: CommandHook): Exec {
   let count = 0;
   const full = (argv: string[]): string[] => (netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv);
-  const tryRun = async (argv: string[], input?: string): Promise<ExecOutput> => {
+  const tryRun = async (argv: string[], input?: string, opts?: RunOptions): Promise<ExecOutput> => {
     count++;
-    const [cmd, ...args] = full(argv);
     const started = Date.now();
-    const r = await execa(cmd!, args, { input: input ?? '', reject: false, timeout: 120_000, maxBuffer: 512 * 1024 * 1024 });
-    onCommand?.(argv.slice(0, 4), Date.now() - started, r.exitCode ?? -1);
-    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+    // A helper that died takes its commands along: they failed, like a command that could not start.
+    const r = await sharedSpawner().run(full(argv), input ?? '', 120_000, opts?.warm ?? false)
+      .catch((err: Error): ExecOutput => ({ stdout: '', stderr: err.message, exitCode: -1 }));
+    onCommand?.(argv.slice(0, 4), Date.now() - started, r.exitCode);
+    return r;
   };
   return {
     netns,
     get count() { return count; },
     tryRun,
-    async run(argv, input) {
-      const r = await tryRun(argv, input);
+    async run(argv, input, opts) {
+      const r = await tryRun(argv, input, opts);
       if (r.exitCode !== 0) {
         const where = netns ? ` (netns ${netns})` : '';
         throw new DataplaneError('EXEC_FAILED', `${argv.join(' ')}${where} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);

@@ -2,7 +2,7 @@
 // sysctls, reads back what the kernel has (only Trellis's own objects), and applies the
 // difference in one batch per tool, in an order that never leaves a reference dangling:
 // ipset creates/updates -> iptables-restore per table and family -> ipset destroys. Routes
-// and sysctls (plumbing.ts) go alongside: a route that exists before its endpoint's chains
+// and sysctls (plumbing.ts) start first and run alongside: a route that exists before its endpoint's chains
 // only leads to the dispatch's unknown-interface drop. A reconcile with no drift writes nothing.
 import { isValidCidrOrIp, isValidIp } from '../model/index.js';
 import type { DesiredState, Family } from '../calc/index.js';
@@ -13,7 +13,7 @@ import { parseIpsetSave, planSets, renderSets, type KernelSet } from './ipsets.j
 import { parseIptablesSaveAll, planTable, tableWriteEmpty, type KernelTable } from './iptables-kernel.js';
 import { renderIptables, renderRestore, type Table } from './render-iptables.js';
 import { learnedView, parseIpRoutes, planLearnedRoutes, type KernelRoute, type LearnedRoute, type LearnedView } from './routes.js';
-import { createPlumber, readLinksAndRoutes, type PlumbingResult } from './plumbing.js';
+import { createPlumber, readLinksAndRoutes } from './plumbing.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD } from '../calc/index.js';
 
 export { DataplaneError } from './errors.js';
@@ -110,6 +110,8 @@ function emptyCounts(): ApplyCounts {
 
 const saveCmd = (f: Family) => (f === 4 ? 'iptables-save' : 'ip6tables-save');
 const restoreCmd = (f: Family) => (f === 4 ? 'iptables-restore' : 'ip6tables-restore');
+/** The writes on the way from a change to the kernel: their tools are kept started. */
+const WARM = { warm: true } as const;
 
 async function readRoutes(exec: Exec, proto: number): Promise<KernelRoute[]> {
   return parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all', 'proto', String(proto)]), 'any', String(proto));
@@ -162,12 +164,19 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     const bad = desired.endpoints.filter((e) => !validIfaceName(e.interfaceName));
     for (const e of bad) skipped.push(`${e.id}: interface name ${JSON.stringify(e.interfaceName)} is not a valid Linux interface name`);
     const ds = bad.length ? { ...desired, endpoints: desired.endpoints.filter((e) => validIfaceName(e.interfaceName)) } : desired;
-    const rendered = renderIptables(ds);
-    const wantSets = renderSets(ds, rendered.setRefs);
-
     const cached = programmed;
     const resync = !cached || how.resync === true || Date.now() - cached.readAt >= resyncIntervalMs;
     programmed = null; // until this reconcile's writes have all succeeded
+
+    // Routes and sysctls first, while the rules are rendered and written: they do not refer to
+    // the rules, and a route that precedes its endpoint's chains only reaches the dispatch's
+    // drop. Done by the time the rules are written, their commands do not compete with them.
+    const plumbing = plumber.apply(ds, resync);
+    // Awaited below (or on the error path); until then a failure must not count as unhandled.
+    plumbing.catch(() => undefined);
+
+    const rendered = renderIptables(ds);
+    const wantSets = renderSets(ds, rendered.setRefs);
     const [kernelSets, v4, v6] = await Promise.all([
       resync ? readSets(exec) : cached.sets,
       resync ? readTables(exec, 4) : null,
@@ -179,26 +188,20 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     };
     const tables = rendered.tables.map((spec) => ({ spec, kernel: kernelTable(spec.family, spec.table) }));
 
-    const plumbing: { started: Promise<PlumbingResult> | null } = { started: null };
-    const startPlumbing = (): Promise<PlumbingResult> => {
-      if (!plumbing.started) {
-        plumbing.started = plumber.apply(ds, resync);
-        // Awaited below (or on the error path); until then a failure must not count as unhandled.
-        plumbing.started.catch(() => undefined);
-      }
-      return plumbing.started;
-    };
     // Sets and iptables, in the order that never leaves a reference dangling.
     const writeRules = async (): Promise<void> => {
       // 1. Sets first: every set a new rule references exists before the rule is loaded.
       const setPlan = planSets(wantSets, kernelSets);
-      if (setPlan.update) {
-        await exec.run(['ipset', 'restore', '-exist'], setPlan.update);
+      const setsWritten = setPlan.update ? exec.run(['ipset', 'restore', '-exist'], setPlan.update, WARM) : null;
+      setsWritten?.catch(() => undefined); // awaited below; planning must not leave it unhandled meanwhile
+      // The table writes are planned while ipset runs (pure, from the same snapshot).
+      const tableWrites = tables.map(({ spec, kernel }) => ({ spec, w: planTable(spec, kernel) }))
+        .filter(({ w }) => !tableWriteEmpty(w))
+        .map(({ spec, w }) => ({ spec, w, text: renderRestore(spec.table, w) }));
+      if (setsWritten) {
+        await setsWritten;
         counts.writeCommands++;
       }
-      // Routes and sysctls go alongside the iptables writes (they do not refer to each other);
-      // started only now so that the sets, which the rules wait for, do not wait for them.
-      startPlumbing();
       counts.setsCreated = setPlan.created;
       counts.setsUpdated = setPlan.updated;
       counts.membersAdded = setPlan.membersAdded;
@@ -207,13 +210,10 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
       // 2. One iptables-restore --noflush per table and family, only the chains that changed.
       // The families are independent of each other, so IPv4 and IPv6 are written side by side.
       const writeFamily = async (family: Family) => {
-        for (const { spec, kernel } of tables) {
+        for (const { spec, w, text } of tableWrites) {
           if (spec.family !== family) continue;
-          const w = planTable(spec, kernel);
-          if (tableWriteEmpty(w)) continue;
-          const text = renderRestore(spec.table, w);
           log.debug({ table: spec.table, family: spec.family, write: w.write.length, remove: w.remove.length }, 'iptables-restore');
-          await exec.run([restoreCmd(spec.family), '-w', '5', '--noflush'], text);
+          await exec.run([restoreCmd(spec.family), '-w', '5', '--noflush'], text, WARM);
           counts.writeCommands++;
           counts.chainsWritten += w.write.length;
           counts.chainsDeleted += w.remove.length;
@@ -251,10 +251,10 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     try {
       await writeRules();
     } catch (err) {
-      await plumbing.started?.catch(() => undefined);
+      await plumbing.catch(() => undefined);
       throw err;
     }
-    const plumbed = await startPlumbing();
+    const plumbed = await plumbing;
     skipped.push(...plumbed.skipped);
     errors.push(...plumbed.errors);
     counts.routesAdded = plumbed.added;

@@ -104,7 +104,7 @@ export function createPlumber(exec: Exec): Plumber {
     const sysctls = desiredSysctls({ ...ds, endpoints: fresh }, null).map((w) => `${w.key}=${w.value}`);
     const [routed, set] = await Promise.all([
       // -force: one route whose veth does not exist (yet, or any more) must not stop the rest.
-      lines.length ? exec.tryRun(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`) : null,
+      lines.length ? exec.tryRun(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`, { warm: true }) : null,
       // -e: the keys of an interface that does not exist are skipped, not fatal.
       sysctls.length ? exec.tryRun(['sysctl', '-q', '-e', '-w', ...sysctls]) : null,
     ]);

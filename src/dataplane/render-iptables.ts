@@ -240,7 +240,13 @@ function verdictRefs(endpoints: readonly EndpointState[], dir: Dir): Map<Endpoin
   return out;
 }
 
-interface DispatchPart { endpoints: EndpointState[]; chains: ChainSpec[]; verdicts: Record<Dir, Map<EndpointState, VerdictRef>> }
+interface DispatchPart {
+  endpoints: EndpointState[];
+  chains: ChainSpec[];
+  verdicts: Record<Dir, Map<EndpointState, VerdictRef>>;
+  /** Each verdict chain once, in endpoint order. */
+  unique: Record<Dir, VerdictRef[]>;
+}
 
 // The dispatch chains and verdict ids list every endpoint: worth keeping while calc hands
 // over the same endpoint list (a policy edit), instead of rebuilding and re-hashing them
@@ -294,7 +300,8 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
     ...verdictDispatch(vd.egress, dispatched('egress')),
     ...verdictDispatch(vd.ingress, dispatched('ingress')),
   ]) chains.push(remember(dispatchChainMemo, `${c.name}\n${c.body.join('\n')}`, () => chain(c.name, c.body)));
-  const part = { endpoints, chains, verdicts };
+  const unique = { ingress: [...new Set(verdicts.ingress.values())], egress: [...new Set(verdicts.egress.values())] };
+  const part = { endpoints, chains, verdicts, unique };
   if (!byFamily) dispatchMemo.set(all, (byFamily = new Map()));
   byFamily.set(family, part);
   return part;
@@ -307,20 +314,30 @@ function indexById<T extends { id: string }>(list: readonly T[]): Map<string, T>
   return m;
 }
 
-function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+/** Verdict, group, policy and profile chains: what endpoints share. */
+interface SharedPart { chains: ChainSpec[]; setRefs: string[] }
+
+// An endpoint add almost never brings a new verdict chain: the shared chains are kept while
+// the policies, the profiles and the set of verdict chains are the same.
+const sharedMemo = new WeakMap<readonly PolicyState[], WeakMap<readonly ProfileState[], Map<string, SharedPart>>>();
+
+function sharedPart(ds: DesiredState, family: Family, unique: Record<Dir, VerdictRef[]>): SharedPart {
+  const key = `${family}|${unique.ingress.map((v) => v.name).join(',')}|${unique.egress.map((v) => v.name).join(',')}`;
+  let byProfiles = sharedMemo.get(ds.policies);
+  if (!byProfiles) sharedMemo.set(ds.policies, (byProfiles = new WeakMap()));
+  let byKey = byProfiles.get(ds.profiles);
+  if (!byKey) byProfiles.set(ds.profiles, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
   const policies = indexById(ds.policies);
   const profiles = indexById(ds.profiles);
-  const { endpoints, chains: dispatch, verdicts } = dispatchPart(ds.endpoints, family);
-  const chains: ChainSpec[] = [...dispatch];
-  for (const e of endpoints) {
-    chains.push(endpointChain(e, 'egress', family, verdicts.egress.get(e)!));
-    chains.push(endpointChain(e, 'ingress', family, verdicts.ingress.get(e)!));
-  }
+  const ctx: RuleRenderContext = { family, setRefs: new Set() };
+  const chains: ChainSpec[] = [];
   const groups = new Map<string, ChainSpec>();
   for (const dir of ['ingress', 'egress'] as const) {
     const usedPolicies = new Set<string>();
     const usedProfiles = new Set<string>();
-    for (const v of new Set(verdicts[dir].values())) {
+    for (const v of unique[dir]) {
       chains.push(verdictChainSpec(v, dir, family, policies, profiles));
       if (v.lists.policies.length > 0) {
         const g = groupChain(v.lists.policies, dir, family, policies);
@@ -334,6 +351,22 @@ function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): 
     for (const id of [...usedProfiles].sort(byCodePoint)) chains.push(ruleChain(profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
   }
   chains.push(...groups.values());
+  const part = { chains, setRefs: [...ctx.setRefs] };
+  if (byKey.size >= 8) byKey.clear();
+  byKey.set(key, part);
+  return part;
+}
+
+function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const { endpoints, chains: dispatch, verdicts, unique } = dispatchPart(ds.endpoints, family);
+  const chains: ChainSpec[] = [...dispatch];
+  for (const e of endpoints) {
+    chains.push(endpointChain(e, 'egress', family, verdicts.egress.get(e)!));
+    chains.push(endpointChain(e, 'ingress', family, verdicts.ingress.get(e)!));
+  }
+  const shared = sharedPart(ds, family, unique);
+  chains.push(...shared.chains);
+  for (const r of shared.setRefs) ctx.setRefs.add(r);
   chains.sort((a, b) => byCodePoint(a.name, b.name));
   return {
     table: 'filter', family, chains,

@@ -1,4 +1,4 @@
-// npm run bench -- agent [--local 1000] [--remote 10000] [--policies 500] [--changes 20]
+// npm run bench -- agent [--local 1000] [--remote 10000] [--policies 500] [--changes 20] [--log-level debug --log-to FILE] [--cpu-prof DIR]
 // Needs `npm run build` first: it runs the built trellisd (dist/agent/main.js).
 //
 // etcd write -> kernel through trellisd as it really runs: its own process inside a
@@ -13,10 +13,11 @@
 // (TCP in the namespace -> unix socket -> TCP to etcd), as the CNI tests do, so that the root
 // namespace's network is never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
@@ -24,7 +25,6 @@ import type { ReadinessDoc, StatusDoc } from '../../src/api/index.js';
 import { fromWlChain, policyChain, toWlChain } from '../../src/dataplane/index.js';
 import { API_PORT, DIST, REPO_ROOT } from '../../src/lab/cluster.js';
 import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
-import { nsFetch } from '../../src/lab/procs.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { addr, build, iface, policy, wep } from './dataplane.js';
@@ -141,6 +141,20 @@ function procStatusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /** etcd (root namespace, loopback) as 127.0.0.1:2379 inside `ns`, through a unix socket. */
+function unixGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function etcdBridge(etcd: TestEtcd, ns: Netns, dir: string): Promise<ChildProcess[]> {
   const sock = join(dir, 'etcd.sock');
   const port = new URL(etcd.endpoints[0]!).port;
@@ -169,8 +183,12 @@ export async function run(params: Record<string, string>): Promise<Record<string
   checkBuild();
 
   const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-agent-'));
-  const stops: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
   const logFile = join(dir, 'trellisd.log');
+  // --log-to keeps trellisd's log (with --log-level debug: every command and its duration).
+  const stops: Array<() => Promise<void> | void> = [() => {
+    if (params['log-to'] && existsSync(logFile)) copyFileSync(logFile, params['log-to']);
+    rmSync(dir, { recursive: true, force: true });
+  }];
   const trellisdLogTail = () => { try { return readFileSync(logFile, 'utf8').slice(-2000).trim(); } catch { return ''; } };
   try {
     const etcd = await startTestEtcd();
@@ -195,7 +213,7 @@ export async function run(params: Record<string, string>): Promise<Record<string
       nodeName: NODE,
       etcdEndpoints: [ETCD_IN_NS],
       apiListen: `127.0.0.1:${API_PORT}`,
-      logLevel: 'warn',
+      logLevel: params['log-level'] ?? 'warn',
       resyncIntervalSeconds: 0,
       cniSocket: '',
       embeddedEtcdDir: join(dir, 'etcd-unused'),
@@ -204,23 +222,36 @@ export async function run(params: Record<string, string>): Promise<Record<string
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRELLIS_')));
     const logFd = openSync(logFile, 'a');
     const t1 = performance.now();
-    const trellisd = spawn('ip', ['netns', 'exec', ns.name, process.execPath, TRELLISD, '--config', configFile], { stdio: ['ignore', logFd, logFd], env });
+    const profile = params['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${params['cpu-prof']}`] : [];
+    const trellisd = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...profile, TRELLISD, '--config', configFile], { stdio: ['ignore', logFd, logFd], env });
     closeSync(logFd);
     stops.push(() => stopPid(trellisd, 10_000));
     let spawnError = '';
     trellisd.on('error', (err) => { spawnError = err.message; });
     if (!trellisd.pid) throw new Error(`could not start trellisd: ${spawnError}`);
 
+    // The API inside the namespace through a unix socket bridge: one socat for the whole run,
+    // where a fetch per request from inside the namespace would start a node process each time,
+    // beside the trellisd being measured.
+    const apiSock = join(dir, 'api.sock');
+    const apiBridge = spawn('ip', ['netns', 'exec', ns.name, 'socat', `UNIX-LISTEN:${apiSock},fork`, `TCP:127.0.0.1:${API_PORT},nodelay`], { stdio: 'ignore' });
+    stops.push(() => stopPid(apiBridge, 1000));
     const api = async <T>(path: string): Promise<{ status: number; doc: T | null; body: string }> => {
-      const r = await nsFetch(ns.name, `http://127.0.0.1:${API_PORT}${path}`, { timeoutMs: 10_000 });
+      const r = await unixGet(apiSock, path).catch((e: Error) => ({ status: 0, body: e.message }));
       let doc: T | null = null;
-      try { doc = JSON.parse(r.body) as T; } catch { /* not JSON: connection refused and the like */ }
+      try { doc = JSON.parse(r.body) as T; } catch { /* not JSON: connection refused, or /metrics */ }
       return { status: r.status, doc, body: r.body };
     };
-    const status = async (): Promise<StatusDoc> => {
-      const r = await api<StatusDoc>('/status');
-      if (r.status !== 200 || !r.doc) throw new Error(`GET /status: ${r.status} ${r.body}\n${trellisdLogTail()}`);
-      return r.doc;
+    /** Successful change applies so far and their summed duration (trellisd's own histogram). */
+    const applies = async (): Promise<{ count: number; sumMs: number; failures: number }> => {
+      const r = await api('/metrics');
+      if (r.status !== 200) throw new Error(`GET /metrics: ${r.status} ${r.body}\n${trellisdLogTail()}`);
+      const num = (re: RegExp) => Number(re.exec(r.body)?.[1] ?? 0);
+      return {
+        count: num(/^trellis_dataplane_apply_duration_seconds_count\{trigger="change"\} (\S+)$/m),
+        sumMs: num(/^trellis_dataplane_apply_duration_seconds_sum\{trigger="change"\} (\S+)$/m) * 1000,
+        failures: num(/^trellis_dataplane_apply_failures_total (\S+)$/m),
+      };
     };
     const alive = () => trellisd.exitCode === null && trellisd.signalCode === null;
 
@@ -233,7 +264,8 @@ export async function run(params: Record<string, string>): Promise<Record<string
       await sleep(100);
     }
     const coldStartMs = performance.now() - t1;
-    const coldApply = (await status()).lastApply;
+    const cold = await api<StatusDoc>('/status');
+    const coldApply = cold.doc?.lastApply ?? null;
     const pid = nodePid(trellisd.pid);
 
     // Started once, after the cold start (whose 30 000-odd rules would only fill the buffers).
@@ -262,30 +294,32 @@ export async function run(params: Record<string, string>): Promise<Record<string
       (s) => s.startsWith('192.0.2.1 dev lo'));
 
     /**
-     * trellisd is idle when an apply newer than `after` (if given) is on /status and neither
-     * the monitors nor /status have moved for QUIET_MS. Returns that last apply.
+     * trellisd is idle once it has applied `want` changes in all and neither its counters nor
+     * the monitors have moved for QUIET_MS. Polls /metrics, which costs trellisd little, unlike
+     * /status and its list of every endpoint in the cluster. Returns the counters.
      */
-    const idle = async (after: string | null): Promise<StatusDoc['lastApply']> => {
+    const idle = async (want: number): Promise<{ count: number; sumMs: number }> => {
       const deadline = performance.now() + 60_000;
-      let prev = await status();
+      let prev = await applies();
       for (;;) {
         await sleep(QUIET_MS);
-        const now = await status();
-        const at = now.lastApply?.at ?? null;
-        const fresh = after === null || (at !== null && at !== after);
+        const now = await applies();
+        if (now.failures > 0) throw new Error(`trellisd failed an apply:\n${trellisdLogTail()}`);
         const quiet = performance.now() - Math.max(rules.lastAt, routes.lastAt) >= QUIET_MS;
-        if (fresh && quiet && at === (prev.lastApply?.at ?? null) && !now.lastError) return now.lastApply;
-        if (performance.now() > deadline) throw new Error(`trellisd not idle after 60 s: ${JSON.stringify({ lastApply: now.lastApply, lastError: now.lastError })}`);
+        if (now.count >= want && quiet && now.count === prev.count) return now;
+        if (performance.now() > deadline) throw new Error(`trellisd not idle after 60 s (${now.count} of ${want} applies)`);
         prev = now;
       }
     };
     const addRule = (chain: string) => (s: string) => s.startsWith(`add rule ip filter ${chain} `);
 
+    // With --log-to: when each etcd write returned (epoch ms), to line up with trellisd's log.
+    const writesAt: Array<{ change: string; at: number }> = [];
     const ruleEdit: number[] = [];
     const ruleEditApply: number[] = [];
     const writeMs: number[] = [];
     const edited: Array<{ chain: string; port: number }> = [];
-    let before = await idle(null);
+    let before = await idle(0);
     for (let k = 0; k < changes; k++) {
       const j = 2 * (k % Math.max(1, Math.floor(policies / 2))); // namespaced policies: np<even>
       const chain = policyChain(`NetworkPolicy/ns${j % 50}/np${j}`, 'ingress');
@@ -293,11 +327,12 @@ export async function run(params: Record<string, string>): Promise<Record<string
       const w = performance.now();
       await store.apply(policy(j, 1 + k));
       const s = performance.now();
+      writesAt.push({ change: `policy np${j}`, at: Date.now() });
       const seen = await rules.first(addRule(chain), from, `a rule added to ${chain} (np${j})`);
       writeMs.push(s - w);
       ruleEdit.push(seen.t - s);
-      const applied = await idle(before?.at ?? null);
-      ruleEditApply.push(applied?.durationMs ?? NaN);
+      const applied = await idle(before.count + 1);
+      ruleEditApply.push(applied.count === before.count + 1 ? applied.sumMs - before.sumMs : NaN);
       before = applied;
       edited.push({ chain, port: 80 + 1 + k });
     }
@@ -312,6 +347,7 @@ export async function run(params: Record<string, string>): Promise<Record<string
       const w = performance.now();
       await store.apply(wep(i, NODE));
       const s = performance.now();
+      writesAt.push({ change: `endpoint ep${i}`, at: Date.now() });
       const routeRe = new RegExp(`^${addr(i).replace(/\./g, '\\.')}(/32)? dev ${iface(i)} `);
       const [route, tw, fw] = await Promise.all([
         routes.first((x) => routeRe.test(x), fromRoute, `the route to ${addr(i)}`),
@@ -323,8 +359,8 @@ export async function run(params: Record<string, string>): Promise<Record<string
       epRoute.push(route.t - s);
       epChains.push(chains);
       epAdd.push(Math.max(route.t - s, chains));
-      const applied = await idle(before?.at ?? null);
-      epAddApply.push(applied?.durationMs ?? NaN);
+      const applied = await idle(before.count + 1);
+      epAddApply.push(applied.count === before.count + 1 ? applied.sumMs - before.sumMs : NaN);
       before = applied;
     }
     const rssMiB = procStatusMiB(pid, 'VmRSS');
@@ -346,6 +382,7 @@ export async function run(params: Record<string, string>): Promise<Record<string
       coldStartMs: Math.round(coldStartMs),
       coldStartApplyMs: coldApply?.durationMs ?? null,
       etcdWriteMs: r(writeMs),
+      ...(params['log-to'] ? { writesAt } : {}),
       policyRuleEditMs: r(ruleEdit),
       endpointAddMs: r(epAdd),
       endpointAddRouteMs: r(epRoute),
@@ -360,10 +397,10 @@ export async function run(params: Record<string, string>): Promise<Record<string
         + '*Ms (not Apply): from the etcd write returning (store.apply, whose own round trip is etcdWriteMs) to the kernel event, stamped as the bench reads it from `nft monitor rules` and `ip monitor route` started once beforehand. '
         + 'policyRuleEditMs: first rule added to the edited policy\'s ingress chain (the chain is checked afterwards to hold the edited port). '
         + 'endpointAddMs: the later of its /32 route (endpointAddRouteMs) and a rule in both its to- and from-workload chains (endpointAddChainsMs). '
-        + 'coldStartMs: spawn to GET /readyz 200. Changes are one at a time, each after trellisd is idle (a new lastApply on /status, then quiet). '
+        + 'coldStartMs: spawn to GET /readyz 200. Changes are one at a time, each after trellisd is idle (one more apply counted on /metrics, then quiet). '
         + 'No no-drift resync figure: resyncIntervalSeconds is 0 and trellisd offers no way (API or signal) to trigger a resync from outside. '
         + 'RSS: VmRSS/VmHWM of the trellisd node process from /proc at the end.',
-      applyNote: '*ApplyMs: trellisd\'s own apply for that change (calc + dataplane reconcile + BGP/IPAM refresh), /status lastApply.durationMs',
+      applyNote: '*ApplyMs: trellisd\'s own apply for that change (calc + dataplane reconcile), from its trellis_dataplane_apply_duration_seconds histogram on /metrics',
     };
   } catch (err) {
     const tail = trellisdLogTail();
