@@ -44,8 +44,11 @@ function startHelper(): Spawner & { child: ChildProcess } {
   let nextId = 1;
   // The channel keeps a process alive only while a command is out: an idle helper must not
   // keep trellisctl (or a test) from exiting.
-  const settle = () => { if (pending.size === 0) child.channel?.unref(); };
-  child.unref();
+  const settle = () => {
+    if (pending.size > 0) return;
+    child.channel?.unref();
+    child.unref();
+  };
   settle();
   child.on('message', (reply: SpawnReply) => {
     const p = pending.get(reply.id);
@@ -60,6 +63,7 @@ function startHelper(): Spawner & { child: ChildProcess } {
     pending.clear();
   };
   child.on('exit', (code, signal) => fail(`exited (${code ?? signal})`));
+  child.on('disconnect', () => fail('exited (its channel closed)'));
   child.on('error', (err) => fail(`failed: ${err.message}`));
   const self = {
     child,
@@ -67,6 +71,7 @@ function startHelper(): Spawner & { child: ChildProcess } {
       return new Promise((resolve, reject) => {
         const id = nextId++;
         pending.set(id, { resolve, reject });
+        child.ref();
         child.channel?.ref();
         const req: SpawnRequest = { id, argv, input, timeoutMs, warm };
         child.send(req, (err) => {
@@ -87,4 +92,9 @@ let helper: (Spawner & { child: ChildProcess }) | null = null;
 export function sharedSpawner(): Spawner {
   helper ??= startHelper();
   return helper;
+}
+
+/** The helper's pid while it runs (tests: to stop it, and to find the tools it holds ready). */
+export function spawnerPid(): number | undefined {
+  return helper?.child.pid;
 }
