@@ -2,8 +2,10 @@
 // prefixed with `ip netns exec <ns>`, so a dataplane bound to a test namespace can never
 // reach the root namespace by accident. The commands are started by the command helper
 // (spawner.ts), which keeps process starts off trellisd's event loop.
+import { writeFileSync } from 'node:fs';
 import { DataplaneError } from './errors.js';
 import { sharedSpawner } from './spawner.js';
+import type { SysctlWant } from './sysctls.js';
 
 export interface ExecOutput { stdout: string; stderr: string; exitCode: number }
 
@@ -22,6 +24,13 @@ export interface Exec {
   run(argv: string[], input?: string, opts?: RunOptions): Promise<string>;
   /** Runs argv and returns the result whatever the exit code. */
   tryRun(argv: string[], input?: string, opts?: RunOptions): Promise<ExecOutput>;
+  /**
+   * Sets sysctls: in the dataplane's own namespace by writing /proc/sys (no process to
+   * start on the way to a new endpoint), inside another namespace through sysctl(8) under
+   * `ip netns exec` (this process's /proc/sys is not that namespace's). With ignoreMissing,
+   * keys of interfaces that do not exist are skipped (sysctl -e).
+   */
+  writeSysctls(wants: readonly SysctlWant[], ignoreMissing: boolean): Promise<ExecOutput>;
   /** How many commands ran (reads and writes). */
   readonly count: number;
 }
@@ -41,10 +50,27 @@ export function createExec(netns?: string, onCommand?: CommandHook): Exec {
     onCommand?.(argv.slice(0, 4), Date.now() - started, r.exitCode);
     return r;
   };
+  const writeSysctls = async (wants: readonly SysctlWant[], ignoreMissing: boolean): Promise<ExecOutput> => {
+    if (netns) return tryRun(['sysctl', '-q', ...(ignoreMissing ? ['-e'] : []), '-w', ...wants.map((w) => `${w.key}=${w.value}`)]);
+    count++;
+    const started = Date.now();
+    const errors: string[] = [];
+    for (const w of wants) {
+      try {
+        writeFileSync(w.path, w.value);
+      } catch (err) {
+        if (ignoreMissing && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        errors.push(`${w.key}: ${(err as Error).message}`);
+      }
+    }
+    onCommand?.(['write', '/proc/sys', `(${wants.length})`], Date.now() - started, errors.length ? 1 : 0);
+    return { stdout: '', stderr: errors.join('\n'), exitCode: errors.length ? 1 : 0 };
+  };
   return {
     netns,
     get count() { return count; },
     tryRun,
+    writeSysctls,
     async run(argv, input, opts) {
       const r = await tryRun(argv, input, opts);
       if (r.exitCode !== 0) {

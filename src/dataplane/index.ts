@@ -11,7 +11,7 @@ import { createExec, type Exec } from './exec.js';
 import { validIfaceName } from './names.js';
 import { parseIpsetSave, planSets, renderSets, type KernelSet } from './ipsets.js';
 import { parseIptablesSaveAll, planTable, tableWriteEmpty, type KernelTable } from './iptables-kernel.js';
-import { renderIptables, renderRestore, type Table } from './render-iptables.js';
+import { renderIptables, renderRestore, renderSetRefs, type Table } from './render-iptables.js';
 import { learnedView, parseIpRoutes, planLearnedRoutes, type KernelRoute, type LearnedRoute, type LearnedView } from './routes.js';
 import { createPlumber, readLinksAndRoutes } from './plumbing.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD } from '../calc/index.js';
@@ -21,7 +21,7 @@ export type { DataplaneErrorCode } from './errors.js';
 export type { LearnedRoute, KernelRoute } from './routes.js';
 export type { KernelSet } from './ipsets.js';
 export type { KernelTable, KernelChain } from './iptables-kernel.js';
-export { renderIptables, renderRestore, renderFullRestore } from './render-iptables.js';
+export { renderIptables, renderRestore, renderFullRestore, renderSetRefs } from './render-iptables.js';
 export type { TableSpec, ChainSpec, RenderedIptables, Table } from './render-iptables.js';
 export { renderSets, renderSetsRestore } from './ipsets.js';
 export { renderWorkloadRoutes } from './routes.js';
@@ -175,8 +175,8 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     // Awaited below (or on the error path); until then a failure must not count as unhandled.
     plumbing.catch(() => undefined);
 
-    const rendered = renderIptables(ds);
-    const wantSets = renderSets(ds, rendered.setRefs);
+    // The sets first: the ipset write starts while the rest of the rules are rendered.
+    const wantSets = renderSets(ds, renderSetRefs(ds));
     const [kernelSets, v4, v6] = await Promise.all([
       resync ? readSets(exec) : cached.sets,
       resync ? readTables(exec, 4) : null,
@@ -186,16 +186,16 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
       if (!resync) return cached!.tables.get(tableKey(family, table)) ?? EMPTY_TABLE;
       return (family === 4 ? v4 : v6)?.get(table) ?? EMPTY_TABLE;
     };
-    const tables = rendered.tables.map((spec) => ({ spec, kernel: kernelTable(spec.family, spec.table) }));
 
     // Sets and iptables, in the order that never leaves a reference dangling.
     const writeRules = async (): Promise<void> => {
       // 1. Sets first: every set a new rule references exists before the rule is loaded.
       const setPlan = planSets(wantSets, kernelSets);
       const setsWritten = setPlan.update ? exec.run(['ipset', 'restore', '-exist'], setPlan.update, WARM) : null;
-      setsWritten?.catch(() => undefined); // awaited below; planning must not leave it unhandled meanwhile
-      // The table writes are planned while ipset runs (pure, from the same snapshot).
-      const tableWrites = tables.map(({ spec, kernel }) => ({ spec, w: planTable(spec, kernel) }))
+      setsWritten?.catch(() => undefined); // awaited below; rendering must not leave it unhandled meanwhile
+      // The rules are rendered and the table writes planned while ipset runs (pure, from the same snapshot).
+      const rendered = renderIptables(ds);
+      const tableWrites = rendered.tables.map((spec) => ({ spec, w: planTable(spec, kernelTable(spec.family, spec.table)) }))
         .filter(({ w }) => !tableWriteEmpty(w))
         .map(({ spec, w }) => ({ spec, w, text: renderRestore(spec.table, w) }));
       if (setsWritten) {

@@ -78,7 +78,8 @@ export function createPlumber(exec: Exec): Plumber {
     const have = parseGrepValues((await exec.tryRun(['grep', '-sH', '.', ...wants.map((w) => w.path)])).stdout);
     const writes = planSysctls(wants, have);
     if (writes.length) {
-      await exec.run(['sysctl', '-q', '-w', ...writes]);
+      const set = await exec.writeSysctls(writes, false);
+      if (set.exitCode !== 0) throw new DataplaneError('EXEC_FAILED', `setting sysctls: ${set.stderr.trim().slice(0, 2000)}`);
       res.writeCommands++;
       res.sysctlsWritten = writes.length;
     }
@@ -101,12 +102,12 @@ export function createPlumber(exec: Exec): Plumber {
       lines.push(`route del ${dst} dev ${dev} proto ${ROUTE_PROTO_WORKLOAD}`);
       res.deleted++;
     }
-    const sysctls = desiredSysctls({ ...ds, endpoints: fresh }, null).map((w) => `${w.key}=${w.value}`);
+    const sysctls = desiredSysctls({ ...ds, endpoints: fresh }, null);
     const [routed, set] = await Promise.all([
       // -force: one route whose veth does not exist (yet, or any more) must not stop the rest.
       lines.length ? exec.tryRun(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`, { warm: true }) : null,
-      // -e: the keys of an interface that does not exist are skipped, not fatal.
-      sysctls.length ? exec.tryRun(['sysctl', '-q', '-e', '-w', ...sysctls]) : null,
+      // The keys of an interface that does not exist are skipped, not fatal.
+      sysctls.length ? exec.writeSysctls(sysctls, true) : null,
     ]);
     if (routed) {
       res.writeCommands++;

@@ -94,7 +94,7 @@ function ifaceGuards(endpoints: readonly EndpointState[]): string[] {
 // array length is treated as a miss.
 const ruleMemo = new WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>();
 const groupMemo = new Map<string, ChainSpec>();
-const verdictMemo = new Map<string, ChainSpec>();
+const verdictChainMemo = new Map<string, ChainSpec>();
 const endpointMemo = new WeakMap<EndpointState, Array<{ verdict: string; direct: boolean; spec: ChainSpec } | undefined>>();
 const verdictNames = { ingress: new WeakMap<object, string>(), egress: new WeakMap<object, string>() };
 
@@ -143,7 +143,7 @@ function groupChain(ids: readonly string[], dir: Dir, family: Family, policies: 
 function verdictChainSpec(v: VerdictRef, dir: Dir, family: Family, policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>): ChainSpec {
   const d = v.lists;
   const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
-  return remember(verdictMemo, `${v.name}|${family}|${missing}`, () => {
+  return remember(verdictChainMemo, `${v.name}|${family}|${missing}`, () => {
     const body: string[] = [];
     if (d.policies.length > 0) {
       body.push(`-j ${policyGroupChain(d.policies, dir)}`);
@@ -240,20 +240,36 @@ function verdictRefs(endpoints: readonly EndpointState[], dir: Dir): Map<Endpoin
   return out;
 }
 
-interface DispatchPart {
+/** The endpoints of one family and their verdict chains: all the shared chains depend on. */
+interface VerdictPart {
   endpoints: EndpointState[];
-  chains: ChainSpec[];
   verdicts: Record<Dir, Map<EndpointState, VerdictRef>>;
   /** Each verdict chain once, in endpoint order. */
   unique: Record<Dir, VerdictRef[]>;
 }
+const verdictPartMemo = new WeakMap<readonly EndpointState[], Map<Family, VerdictPart>>();
 
-// The dispatch chains and verdict ids list every endpoint: worth keeping while calc hands
-// over the same endpoint list (a policy edit), instead of rebuilding and re-hashing them
-// every time. calc hands over a new list whenever any endpoint changed.
+function verdictPart(all: readonly EndpointState[], family: Family): VerdictPart {
+  let byFamily = verdictPartMemo.get(all);
+  const hit = byFamily?.get(family);
+  if (hit) return hit;
+  const endpoints = endpointsOf(all, family);
+  const verdicts = { ingress: verdictRefs(endpoints, 'ingress'), egress: verdictRefs(endpoints, 'egress') };
+  const unique = { ingress: [...new Set(verdicts.ingress.values())], egress: [...new Set(verdicts.egress.values())] };
+  const part = { endpoints, verdicts, unique };
+  if (!byFamily) verdictPartMemo.set(all, (byFamily = new Map()));
+  byFamily.set(family, part);
+  return part;
+}
+
+// The dispatch chains list every endpoint: worth keeping while calc hands over the same
+// endpoint list (a policy edit), instead of rebuilding and re-hashing them every time.
+// calc hands over a new list whenever any endpoint changed (so do the verdict parts).
 const dispatchMemo = new WeakMap<readonly EndpointState[], Map<Family, DispatchPart>>();
 // An endpoint add changes one leaf of each tree: the other chains come back unhashed.
 const dispatchChainMemo = new Map<string, ChainSpec>();
+
+interface DispatchPart extends VerdictPart { chains: ChainSpec[] }
 
 /**
  * Dispatch by interface (and, for host-originated DNAT, by address) to the endpoint chains,
@@ -266,7 +282,7 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
   let byFamily = dispatchMemo.get(all);
   const hit = byFamily?.get(family);
   if (hit) return hit;
-  const endpoints = endpointsOf(all, family);
+  const { endpoints, verdicts, unique } = verdictPart(all, family);
   const guards = ifaceGuards(all);
   const vd = VERDICT_DISPATCH;
   const chains: ChainSpec[] = [];
@@ -291,8 +307,7 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
   ]));
   const byAddr = endpoints.flatMap((e) => e.addresses.filter((a) => addrFamily(a) === family).map((address) => ({ address, chain: toWlChain(e.interfaceName) })));
   const ifaces = endpoints.map((e) => e.interfaceName);
-  const verdicts = { ingress: verdictRefs(endpoints, 'ingress'), egress: verdictRefs(endpoints, 'egress') };
-  const dispatched = (dir: Dir) => [...new Set(verdicts[dir].values())].filter((v) => !v.direct).map((v) => ({ id: v.id, chain: v.name }));
+  const dispatched = (dir: Dir) => unique[dir].filter((v) => !v.direct).map((v) => ({ id: v.id, chain: v.name }));
   for (const c of [
     ...addressDispatch(TO_WL_ADDR_DISPATCH, [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`], byAddr, family),
     ...interfaceDispatch(FROM_WL_DISPATCH, '-i', ifaces, fromWlChain),
@@ -300,7 +315,6 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
     ...verdictDispatch(vd.egress, dispatched('egress')),
     ...verdictDispatch(vd.ingress, dispatched('ingress')),
   ]) chains.push(remember(dispatchChainMemo, `${c.name}\n${c.body.join('\n')}`, () => chain(c.name, c.body)));
-  const unique = { ingress: [...new Set(verdicts.ingress.values())], egress: [...new Set(verdicts.egress.values())] };
   const part = { endpoints, chains, verdicts, unique };
   if (!byFamily) dispatchMemo.set(all, (byFamily = new Map()));
   byFamily.set(family, part);
@@ -415,13 +429,18 @@ function portMapRules(all: readonly EndpointState[], family: Family): { pre: str
   return rules;
 }
 
+/** The sets outgoing NAT matches on, when it is on in this family. */
+function natSets(ds: DesiredState, family: Family): { src: string; pools: string } | null {
+  if (!ds.nat.masqueradeSources.some((c) => addrFamily(c) === family)) return null;
+  return { src: setName(NAT_MASQ_SET_ID, family), pools: setName(NAT_POOLS_SET_ID, family) };
+}
+
 function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
   const { pre, out } = portMapRules(ds.endpoints, family);
   const post: string[] = [];
-  const masq = ds.nat.masqueradeSources.filter((c) => addrFamily(c) === family);
-  if (masq.length > 0) {
-    const src = setName(NAT_MASQ_SET_ID, family);
-    const pools = setName(NAT_POOLS_SET_ID, family);
+  const nat = natSets(ds, family);
+  if (nat) {
+    const { src, pools } = nat;
     ctx.setRefs.add(src);
     ctx.setRefs.add(pools);
     post.push(`-m set --match-set ${src} src -m set ! --match-set ${pools} dst -m comment --comment "natOutgoing" -j MASQUERADE`);
@@ -446,6 +465,21 @@ function rawTable6(ds: DesiredState): TableSpec {
     chains: [chain(DISPATCH.raw.PREROUTING, guards.map((g) => `-i ${g} -m rpfilter --invert -m comment --comment "spoofed source" -j DROP`))],
     hooks: [{ hook: 'PREROUTING', chain: DISPATCH.raw.PREROUTING }],
   };
+}
+
+/**
+ * The sets the rules of `ds` reference, without rendering the dispatch: what the ipset
+ * write needs, so it can start while the rest of the rules are rendered (equal to
+ * renderIptables(ds).setRefs; both come from the same memoised parts).
+ */
+export function renderSetRefs(ds: DesiredState): Record<Family, Set<string>> {
+  const refs: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+  for (const family of FAMILIES) {
+    for (const r of sharedPart(ds, family, verdictPart(ds.endpoints, family).unique).setRefs) refs[family].add(r);
+    const nat = natSets(ds, family);
+    if (nat) refs[family].add(nat.src).add(nat.pools);
+  }
+  return refs;
 }
 
 export function renderIptables(ds: DesiredState): RenderedIptables {

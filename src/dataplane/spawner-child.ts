@@ -12,7 +12,21 @@ import type { SpawnReply, SpawnRequest } from './spawner.js';
 type Sub = ResultPromise<{ reject: false; stdin: 'pipe'; maxBuffer: number }>;
 
 const MAX_BUFFER = 512 * 1024 * 1024;
+/** Replacements start once nothing has run for this long: starting one beside a write slows it. */
+const REFILL_AFTER_MS = 100;
 const idle = new Map<string, Sub>();
+const wanted = new Map<string, readonly string[]>();
+let running = 0;
+let refill: NodeJS.Timeout | null = null;
+
+function scheduleRefill(): void {
+  if (refill) clearTimeout(refill);
+  refill = setTimeout(() => {
+    refill = null;
+    if (running > 0) return;
+    for (const [key, argv] of wanted) if (!idle.has(key)) idle.set(key, start(argv));
+  }, REFILL_AFTER_MS);
+}
 
 function start(argv: readonly string[]): Sub {
   const [cmd, ...args] = argv;
@@ -30,18 +44,22 @@ function take(req: SpawnRequest): Sub {
 }
 
 async function run(req: SpawnRequest): Promise<SpawnReply> {
+  running++;
   try {
     const sub = take(req);
     const timer = setTimeout(() => sub.kill('SIGKILL'), req.timeoutMs);
     sub.stdin.end(req.input);
     const r = await sub;
     clearTimeout(timer);
-    if (req.warm && !idle.has(req.argv.join('\0'))) idle.set(req.argv.join('\0'), start(req.argv));
+    if (req.warm) wanted.set(req.argv.join('\0'), req.argv);
     const exitCode = r.exitCode ?? -1;
     const stderr = r.isTerminated && exitCode !== 0 ? `${String(r.stderr ?? '')}\n(killed after ${req.timeoutMs} ms)` : String(r.stderr ?? '');
     return { id: req.id, stdout: String(r.stdout ?? ''), stderr, exitCode };
   } catch (err) {
     return { id: req.id, stdout: '', stderr: (err as Error).message, exitCode: -1 };
+  } finally {
+    running--;
+    if (wanted.size > 0) scheduleRefill();
   }
 }
 

@@ -62,7 +62,7 @@ export function parseGrepValues(text: string): Map<string, string> {
   return out;
 }
 
-/** The key=value assignments that differ from what was read (path -> value). */
-export function planSysctls(wants: SysctlWant[], have: Map<string, string>): string[] {
-  return wants.filter((w) => have.get(w.path) !== w.value).map((w) => `${w.key}=${w.value}`);
+/** The wanted values that differ from what was read (path -> value). */
+export function planSysctls(wants: SysctlWant[], have: Map<string, string>): SysctlWant[] {
+  return wants.filter((w) => have.get(w.path) !== w.value);
 }

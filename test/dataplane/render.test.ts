@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import type { DesiredState, PolicyState } from '../../src/calc/index.js';
 import {
   policyChain, policyGroupChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
-  renderSysctls, renderWorkloadRoutes, verdictChain, verdictId, type ChainSpec, type TableSpec,
+  renderSetRefs, renderSysctls, renderWorkloadRoutes, verdictChain, verdictId, type ChainSpec, type TableSpec,
 } from '../../src/dataplane/index.js';
 import { parseIptablesSave, planTable } from '../../src/dataplane/iptables-kernel.js';
 import { parseIpsetSave, planSets } from '../../src/dataplane/ipsets.js';
@@ -247,6 +247,20 @@ test('address dispatch groups by /24 past 16 addresses; a miss returns to the ca
   assert.ok(tree[1]!.body.every((r) => r.startsWith('-d 10.0.0.')), 'the /24 branch holds only its addresses');
   const v6 = addressDispatch('trl-to-wl-addr', [], Array.from({ length: 17 }, (_, i) => ({ address: `fd00::${i + 1}/128`, chain: 'c' })), 6);
   assert.ok(v6.every((c) => c.name.length <= 28), `chain names fit: ${v6.map((c) => c.name).join(' ')}`);
+});
+
+test('the set references known before rendering (for the ipset write) are exactly those of the rendered rules', () => {
+  const states: Array<[string, DesiredState]> = [['lab', labState()], ['dual stack', dualStack(labState(), 'trla1', 'fd65::1/128')]];
+  const nat = labState();
+  nat.nat = { masqueradeSources: ['10.65.0.0/16'], allPools: ['10.65.0.0/16'] };
+  states.push(['natOutgoing', nat]);
+  for (const [what, ds] of states) {
+    const early = renderSetRefs(ds);
+    const rendered = renderIptables(ds).setRefs;
+    for (const f of [4, 6] as const) assert.equal([...early[f]].sort(), [...rendered[f]].sort(), `${what}, IPv${f}`);
+  }
+  assert.ok(renderSetRefs(nat)[4].has('trl4-nat-masq'), 'outgoing NAT sets included');
+  assert.ok(renderSetRefs(labState())[4].size > 0, 'policy sets included');
 });
 
 function withPolicy(p: PolicyState): DesiredState {

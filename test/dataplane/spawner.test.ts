@@ -1,6 +1,7 @@
 // The command helper: commands run with their stdin, output and exit code intact; warm tools
 // are started ahead of need yet see the kernel as it is when they are fed; a helper that dies
 // fails only the commands it held, is started again on the next, and takes its idle tools along.
+// And sysctls, which in the dataplane's own namespace are written without any command.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -61,7 +62,8 @@ test('a warm iptables-restore started before a chain existed still sees it when 
 });
 
 test('a helper that dies fails what it held, comes back for the next command, and its idle tools go with it', async () => {
-  await sharedSpawner().run(['sh', '-c', 'cat'], '', 10_000, true); // an idle warm instance now waits
+  await sharedSpawner().run(['sh', '-c', 'cat'], '', 10_000, true);
+  await sleep(300); // the helper starts the next instance once it has been idle a moment
   const pid = spawnerPid()!;
   const idle = childrenOf(pid);
   assert.ok(idle.length >= 1, 'the helper holds an idle tool');
@@ -76,6 +78,23 @@ test('a helper that dies fails what it held, comes back for the next command, an
   assert.is.not(spawnerPid(), pid);
   for (let i = 0; i < 50 && idle.some(existsPid); i++) await sleep(100);
   assert.equal(idle.filter(existsPid), [], 'idle tools exit once their stdin (the helper) is gone');
+});
+
+test('in its own namespace the dataplane writes sysctls straight to /proc/sys, skipping missing interfaces only when asked', async () => {
+  const ns: Netns = await createNetns(`${testNetnsPrefix()}sys`);
+  try {
+    await ns.run(['ip', 'link', 'add', 'trla1', 'type', 'veth', 'peer', 'name', 'trlq1']);
+    const child = ['node', '--import', 'tsx', 'test/dataplane/_sysctl-child.ts'];
+    const strict = JSON.parse(await ns.run(child)) as { exitCode: number; stderr: string };
+    assert.is(strict.exitCode, 1, 'a key of a missing interface fails without ignoreMissing');
+    assert.match(strict.stderr, /trla2/);
+    const lenient = JSON.parse(await ns.run([...child, 'ignore-missing'])) as { exitCode: number; stderr: string };
+    assert.equal([lenient.exitCode, lenient.stderr], [0, ''], 'missing interfaces skipped');
+    const read = await ns.run(['sysctl', '-n', 'net.ipv4.conf.trla1.proxy_arp', 'net.ipv4.conf.trla1.rp_filter', 'net.ipv4.ip_forward']);
+    assert.equal(read.trim().split('\n'), ['1', '1', '1'], 'written in the namespace it runs in');
+  } finally {
+    await ns.destroy();
+  }
 });
 
 function existsPid(pid: number): boolean {
