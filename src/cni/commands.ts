@@ -9,7 +9,7 @@ import {
 import { API_VERSION, type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import { nodeNameOf, planAdd, storeSettings, type CniEnv, type NetConf, type Plan, type StoreSettings } from './config.js';
 import { containerMac, endpointName, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, hostVethName, ipamHandle } from './names.js';
-import { configureContainer, configureHost, createVeth, deleteHostVeth, inspect, NetlinkError } from './netlink.js';
+import { configureContainer, createVethAndHostSide, deleteHostVeth, inspect, NetlinkError } from './netlink.js';
 import { CNI_ERR, CniError, encodeResult, type CniResult } from './spec.js';
 
 /** The store operations the plugin uses (src/store's Store satisfies it). */
@@ -23,6 +23,8 @@ export interface Deps {
   openStore(s: StoreSettings): CniStore | Promise<CniStore>;
   log: Logger;
   env: NodeJS.ProcessEnv;
+  /** Runs an IPAM change while no other runs on this host (locks.ts); CAS still decides. */
+  ipamLock<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Maps any failure to the spec's error object codes. */
@@ -85,22 +87,25 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Re
   try {
     // One address per family asked for, all under the one handle (DEL and undo release them together).
     const addresses: string[] = [];
-    for (const family of plan.families) {
-      const alloc = await allocate(store, {
-        node: plan.nodeName, handle, family,
-        ...(family === 4 && plan.requestedIPv4 ? { address: plan.requestedIPv4 } : {}),
-        ...(plan.pools ? { pools: plan.pools } : {}),
-        attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
-      });
-      if (addresses.length === 0) undo.push(['release addresses', () => releaseByHandle(store, handle)]);
-      addresses.push(alloc.address);
-      log.debug({ address: alloc.address, block: alloc.block, borrowed: alloc.borrowed }, 'allocated');
-    }
+    await deps.ipamLock(async () => {
+      for (const family of plan.families) {
+        const alloc = await allocate(store, {
+          node: plan.nodeName, handle, family,
+          ...(family === 4 && plan.requestedIPv4 ? { address: plan.requestedIPv4 } : {}),
+          ...(plan.pools ? { pools: plan.pools } : {}),
+          attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
+        });
+        if (addresses.length === 0) undo.push(['release addresses', () => deps.ipamLock(() => releaseByHandle(store, handle))]);
+        addresses.push(alloc.address);
+        log.debug({ address: alloc.address, block: alloc.block, borrowed: alloc.borrowed }, 'allocated');
+      }
+    });
     fault(deps, 'ipam');
-    await createVeth({ host, ifname: env.ifname, netns: env.netns, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) });
+    // Before the attempt: a batch that fails half-way may have made the pair (the host end's
+    // name is this container's own, so deleting whatever has it is right).
     undo.push(['delete veth', () => deleteHostVeth(host)]);
-    // The two ends are independent once the pair exists.
-    await Promise.all([configureHost(host, addresses), configureContainer(env.netns, env.ifname, addresses)]);
+    await createVethAndHostSide({ host, ifname: env.ifname, netns: env.netns, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) }, addresses);
+    await configureContainer(env.netns, env.ifname, addresses);
     fault(deps, 'veth');
     const ports = endpointPorts(plan);
     const wep: WorkloadEndpoint = {
@@ -168,7 +173,7 @@ export async function cmdDel(env: CniEnv, conf: NetConf, deps: Deps): Promise<vo
       await store.delete(endpointKey(k.slice(0, slash), k.slice(slash + 1))).catch(ignoreNotFound);
     }
     await deleteHostVeth(host);
-    const released = await releaseByHandle(store, handle);
+    const released = await deps.ipamLock(() => releaseByHandle(store, handle));
     deps.log.info({ containerID: env.containerID, ifname: env.ifname, released }, 'DEL done');
   } catch (e) {
     throw toCniError(e);
@@ -235,7 +240,7 @@ export async function cmdGc(conf: NetConf, deps: Deps): Promise<string[]> {
         await store.delete(endpointKey(ep.slice(0, slash), ep.slice(slash + 1))).catch(ignoreNotFound);
       }
       await deleteHostVeth(hostVethName(containerID, ifname));
-      await releaseByHandle(store, h.handle);
+      await deps.ipamLock(() => releaseByHandle(store, h.handle));
       collected.push(h.handle);
     }
     deps.log.info({ collected }, 'GC done');

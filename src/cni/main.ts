@@ -17,8 +17,8 @@ const timing: Record<string, number> = {};
 const mark = (name: string) => { timing[name] = Math.round(performance.now() * 10) / 10; };
 
 async function inProcess(stdin: string): Promise<{ code: number; stdout: string }> {
-  const [{ pino, destination }, { runCni }, { openStore }] = await Promise.all([
-    import('pino'), import('./run.js'), import('../store/index.js'),
+  const [{ pino, destination }, { runCni }, { openStore }, { hostLocks }] = await Promise.all([
+    import('pino'), import('./run.js'), import('../store/index.js'), import('./locks.js'),
   ]);
   mark('modulesLoaded');
   return runCni(process.env, stdin, {
@@ -28,6 +28,8 @@ async function inProcess(stdin: string): Promise<{ code: number; stdout: string 
       destination(conf.logFile ? { dest: conf.logFile, sync: true, mkdir: true } : { fd: 2, sync: true }),
     ),
     openStore: (s) => openStore({ ...s, dialTimeoutMs: 5000 }),
+    // Other plugin processes on this host: one call per container, one IPAM change at a time.
+    locks: hostLocks(DEADLINE_MS),
   });
 }
 

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { parseEnv, parseNetConf, type NetConf, type StoreSettings } from './config.js';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, toCniError, type CniStore } from './commands.js';
+import type { CallLocks } from './locks.js';
 import { CNI_ERR, CniError, encodeError, isSupported, versionResult } from './spec.js';
 
 export interface CniOutput { code: number; stdout: string }
@@ -15,6 +16,8 @@ export interface RunDeps {
   openStore(s: StoreSettings): CniStore | Promise<CniStore>;
   /** No CNI call may hang the runtime: past this, the call fails with "try again later". */
   deadlineMs: number;
+  /** One call per container at a time, one IPAM change per host at a time (see locks.ts). */
+  locks: CallLocks;
 }
 
 const line = (obj: Record<string, unknown>) => `${JSON.stringify(obj)}\n`;
@@ -31,12 +34,19 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string, deps: RunDep
     const conf = parseNetConf(stdin);
     version = conf.cniVersion;
     const log = deps.logger(conf, cniEnv.command);
+    const commandDeps = { log, env, openStore: deps.openStore, ipamLock: deps.locks.ipam };
+    let expired = false;
+    // A call that waited past its deadline behind another for the same container has already
+    // been answered "try again later": it must not then start changing things.
+    const forContainer = <T>(fn: () => Promise<T>) => deps.locks.container(cniEnv.containerID, async () => {
+      if (expired) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `${cniEnv.command} gave up waiting for an earlier call for this container`);
+      return fn();
+    });
     const work = (async () => {
-      const commandDeps = { log, env, openStore: deps.openStore };
       switch (cniEnv.command) {
-        case 'ADD': return line(await cmdAdd(cniEnv, conf, commandDeps));
-        case 'DEL': await cmdDel(cniEnv, conf, commandDeps); break;
-        case 'CHECK': await cmdCheck(cniEnv, conf, commandDeps); break;
+        case 'ADD': return line(await forContainer(() => cmdAdd(cniEnv, conf, commandDeps)));
+        case 'DEL': await forContainer(() => cmdDel(cniEnv, conf, commandDeps)); break;
+        case 'CHECK': await forContainer(() => cmdCheck(cniEnv, conf, commandDeps)); break;
         case 'GC': await cmdGc(conf, commandDeps); break;
         case 'STATUS': await cmdStatus(conf, commandDeps); break;
       }
@@ -44,7 +54,7 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string, deps: RunDep
     })();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CniError(CNI_ERR.TRY_AGAIN_LATER, `${cniEnv.command} did not finish within ${deps.deadlineMs} ms (etcd unreachable?)`)), deps.deadlineMs);
+      timer = setTimeout(() => { expired = true; reject(new CniError(CNI_ERR.TRY_AGAIN_LATER, `${cniEnv.command} did not finish within ${deps.deadlineMs} ms (etcd unreachable?)`)); }, deps.deadlineMs);
       timer.unref();
     });
     try {

@@ -2,7 +2,8 @@
 // warm between calls (one per distinct store setting a configuration names). The socket is
 // root-only (0600), a request is one bounded JSON line, and whatever arrives gets an answer
 // in the spec's error format: a bad request never reaches the commands, and never takes
-// the daemon down. Calls for the same container are run one after another.
+// the daemon down. Calls for the same container are run one after another, and IPAM
+// changes one at a time (locks.ts).
 import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import type { StoreSettings } from './config.js';
 import type { CniStore } from './commands.js';
 import { MAX_MESSAGE_BYTES, type AgentReply, type AgentRequest } from './client.js';
+import { processLocks } from './locks.js';
 import { runCni } from './run.js';
 import { CNI_ERR, CniError, encodeError } from './spec.js';
 
@@ -53,7 +55,8 @@ function inUse(path: string): Promise<boolean> {
 export async function startCniServer(opts: CniServerOptions): Promise<CniServer> {
   const log = opts.log.child({ sub: 'cni-socket' });
   const stores = new Map<string, CniStore>();
-  const perContainer = new Map<string, Promise<unknown>>();
+  const locks = processLocks();
+  const inflight = new Set<Promise<unknown>>();
   // Commands close the store they opened; the shared one must outlive the call.
   const shared = (s: StoreSettings): CniStore => {
     const key = JSON.stringify(s);
@@ -64,18 +67,17 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
 
   const handle = async (text: string): Promise<AgentReply> => {
     const req = parseRequest(text);
-    const id = req.env.CNI_CONTAINERID ?? '';
-    const prev = perContainer.get(id) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(() => runCni(req.env, req.stdin, {
+    const run = runCni(req.env, req.stdin, {
       deadlineMs: opts.deadlineMs ?? 60_000,
-      logger: (_conf, command) => log.child({ command, containerID: id }),
+      logger: (_conf, command) => log.child({ command, containerID: req.env.CNI_CONTAINERID }),
       openStore: shared,
-    }));
-    perContainer.set(id, run);
+      locks,
+    });
+    inflight.add(run);
     try {
       return await run;
     } finally {
-      if (perContainer.get(id) === run) perContainer.delete(id);
+      inflight.delete(run);
     }
   };
 
@@ -83,12 +85,15 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     const chunks: Buffer[] = [];
     let size = 0;
     let answered = false;
+    let received = false;
     const answer = (r: AgentReply) => {
       if (answered) return;
       answered = true;
       sock.end(JSON.stringify(r));
     };
-    sock.setTimeout(10_000, () => { if (!answered && size === 0) sock.destroy(); });
+    // The plugin sends its request at once: a connection still short of it after 10 s idle is
+    // dropped (a call being run may take longer: that one is left alone).
+    sock.setTimeout(10_000, () => { if (!received) sock.destroy(); });
     sock.on('error', (err) => log.debug({ err: err.message }, 'CNI socket client went away'));
     sock.on('data', (d: Buffer) => {
       size += d.length;
@@ -100,6 +105,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       chunks.push(d);
     });
     sock.on('end', () => {
+      received = true;
       if (answered) return;
       handle(Buffer.concat(chunks).toString('utf8'))
         .then(answer, (e: unknown) => {
@@ -129,7 +135,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       try { unlinkSync(opts.path); } catch { /* gone */ }
-      await Promise.allSettled([...perContainer.values()]);
+      await Promise.allSettled([...inflight]);
       await Promise.allSettled([...stores.values()].map((s) => s.close()));
       stores.clear();
     },

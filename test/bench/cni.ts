@@ -5,7 +5,7 @@
 // done by the plugin itself (nobody listening). The plugin is the built one (dist/), as
 // installed. VERSION calls measure what every in-process call pays before any work.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { containerId, netConf, ROOT, runPlugin, setupHarness, type Harness } from '../cni/_harness.js';
@@ -13,14 +13,21 @@ import { median, percentile } from './_stats.js';
 import type { BenchParams } from './run.js';
 
 /** The CNI server trellisd runs, on a socket in the harness directory, inside the host namespace. */
-async function startAgentSocket(h: Harness): Promise<{ path: string; stop(): Promise<void> }> {
+async function startAgentSocket(h: Harness): Promise<{ path: string; cpuMs(): { self: number; children: number }; stop(): Promise<void> }> {
   const path = join(h.dir, 'agent', 'cni.sock');
   const p: ChildProcess = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'test/cni/_agent-socket.ts'), path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     p.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('serving')) resolve(); });
     p.on('exit', (code) => reject(new Error(`CNI socket server exited ${code}`)));
   });
-  return { path, stop: async () => { if (p.exitCode === null) { p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r)); } } };
+  // `ip netns exec` execs node in place: the pid is the server's. Its CPU and its children's
+  // (the ip/nsenter it runs), in ms (clock ticks of 10 ms).
+  const cpuMs = () => {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return { self: (f[11]! + f[12]!) * 10, children: (f[13]! + f[14]!) * 10 };
+  };
+  return { path, cpuMs, stop: async () => { if (p.exitCode === null) { p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r)); } } };
 }
 
 const ms = (ns: bigint) => Number(ns) / 1e6;
@@ -91,15 +98,24 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
       const add: number[] = [];
       const del: number[] = [];
       const ids = Array.from({ length: n }, (_, i) => i);
+      const cpu0 = agent.cpuMs();
       let t = process.hrtime.bigint();
       await pool(ids, par, async (i) => { add.push(await timed(call('ADD', i), `${label}Add`)); });
       const addWall = ms(process.hrtime.bigint() - t);
+      const cpu1 = agent.cpuMs();
       t = process.hrtime.bigint();
       await pool(ids, par, async (i) => { del.push(await timed(call('DEL', i), `${label}Del`)); });
       const delWall = ms(process.hrtime.bigint() - t);
+      const cpu2 = agent.cpuMs();
       result[label] = {
         addMs: summary(add), delMs: summary(del),
         addPerSec: round(n / (addWall / 1000)), delPerSec: round(n / (delWall / 1000)),
+        ...(mode === 'agent' ? {
+          daemonCpuMsPerCall: {
+            add: { self: round((cpu1.self - cpu0.self) / n), children: round((cpu1.children - cpu0.children) / n) },
+            del: { self: round((cpu2.self - cpu1.self) / n), children: round((cpu2.children - cpu1.children) / n) },
+          },
+        } : {}),
       };
     }
     const left = (await h.store.list('WorkloadEndpoint')).length;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { hostVethName } from '../../src/cni/names.js';
+import { ipamUsage } from '../../src/ipam/index.js';
 import type { Netns } from '../../src/lab/index.js';
 import { ROOT, containerId, netConf, runPlugin, setupHarness, type Harness, type PluginResult } from './_harness.js';
 
@@ -15,6 +16,10 @@ let h: Harness;
 let server: ChildProcess;
 let sock: string;
 const sandbox = (tag: string): Promise<Netns> => h.sandbox(tag);
+
+async function usedAddresses(): Promise<number> {
+  return (await ipamUsage(h.store)).pools.reduce((n, p) => n + p.used, 0);
+}
 
 /** Which way the call went, from the plugin's TRELLIS_CNI_TIMING line. */
 function via(r: PluginResult): 'agent' | 'in-process' {
@@ -103,6 +108,73 @@ test('with no trellisd listening the plugin does the work itself', async () => {
   assert.equal([r.code, via(r)], [0, 'in-process'], r.stdout);
   const d = await runPlugin(h, { command: 'DEL', containerID: containerId(30), netns: `/run/netns/${c.name}`, ifname: 'eth0' }, netConf(h, { agentSocket: gone }));
   assert.is(d.code, 0, d.stdout);
+});
+
+test('12 ADDs at once, plugin processes alone and through trellisd: each its own address, all freed by DEL', async () => {
+  const n = 12;
+  const boxes = await Promise.all(Array.from({ length: n }, (_, i) => sandbox(`sp${i}`)));
+  for (const [mode, env, base] of [['in-process', { TRELLIS_CNI_SOCKET: '' }, 100], ['agent', { TRELLIS_CNI_SOCKET: sock }, 200]] as const) {
+    const call = (command: 'ADD' | 'DEL', i: number) => runPlugin(h, {
+      command, containerID: containerId(base + i), netns: `/run/netns/${boxes[i]!.name}`, ifname: 'eth0', env: { ...env, TRELLIS_CNI_TIMING: '1' },
+    }, netConf(h));
+    const adds = await Promise.all(boxes.map((_, i) => call('ADD', i)));
+    for (const r of adds) assert.equal([r.code, via(r)], [0, mode], `${mode} ADD: ${r.stdout} ${r.stderr.slice(0, 300)}`);
+    const addresses = adds.map((r) => (r.json?.ips as Array<{ address: string }>)[0]!.address);
+    assert.is(new Set(addresses).size, n, `${mode}: ${n} different addresses (${addresses.join(' ')})`);
+    assert.is((await h.store.list('WorkloadEndpoint')).length, n, `${mode}: ${n} endpoints`);
+    const dels = await Promise.all(boxes.map((_, i) => call('DEL', i)));
+    for (const r of dels) assert.equal([r.code, via(r)], [0, mode], `${mode} DEL: ${r.stdout}`);
+    assert.is((await h.store.list('WorkloadEndpoint')).length, 0, `${mode}: every endpoint gone after DEL`);
+    const held = await usedAddresses();
+    assert.is(held, 0, `${mode}: every address released after DEL`);
+  }
+});
+
+test('two ADDs for one container at once: one wins, the other fails without undoing it', async () => {
+  for (const [mode, env, id] of [['in-process', { TRELLIS_CNI_SOCKET: '' }, 300], ['agent', { TRELLIS_CNI_SOCKET: sock }, 301]] as const) {
+    const c = await sandbox(`sr${id}`);
+    const call = (command: 'ADD' | 'CHECK' | 'DEL', conf = netConf(h)) => runPlugin(h, { command, containerID: containerId(id), netns: `/run/netns/${c.name}`, ifname: 'eth0', env }, conf);
+    const both = await Promise.all([call('ADD'), call('ADD')]);
+    const won = both.filter((r) => r.code === 0);
+    assert.is(won.length, 1, `${mode}: exactly one ADD succeeds: ${both.map((r) => r.stdout).join(' | ')}`);
+    const lost = both.find((r) => r.code !== 0)!;
+    assert.ok(typeof lost.json?.code === 'number' && typeof lost.json?.msg === 'string', `${mode}: the loser gets an error object: ${lost.stdout}`);
+    const check = await call('CHECK', netConf(h, { prevResult: won[0]!.json }));
+    assert.is(check.code, 0, `${mode}: the winner's interface, address and endpoint are intact: ${check.stdout}`);
+    const d = await call('DEL');
+    assert.is(d.code, 0, d.stdout);
+  }
+});
+
+test('plugin processes: a call waits for another on the same container; a stuck IPAM lock holder only slows ADD down', async () => {
+  const c = await sandbox('sl');
+  const id = containerId(400);
+  const call = (command: 'ADD' | 'DEL', env: Record<string, string> = {}) =>
+    runPlugin(h, { command, containerID: id, netns: `/run/netns/${c.name}`, ifname: 'eth0', env: { TRELLIS_CNI_SOCKET: '', ...env } }, netConf(h));
+  const hold = async (what: string) => {
+    const p = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'test/cni/_hold-lock.ts'), what, '60000'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve) => {
+      p.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      p.once('exit', (code) => resolve(`exited ${code}`));
+    });
+    assert.is(line, 'held', `a stand-in process holds the ${what} lock in the host namespace`);
+    return async () => { p.stdin!.end(); await new Promise((r) => { if (p.exitCode !== null) r(null); else p.once('exit', r); }); };
+  };
+  const releaseContainer = await hold(`container/${id}`);
+  const blocked = await call('ADD', { TRELLIS_CNI_TIMEOUT_MS: '1500' });
+  await releaseContainer();
+  assert.equal([blocked.code, blocked.json?.code], [1, 11], `ADD behind another call for the container gives up with "try again later": ${blocked.stdout}`);
+  assert.is((await h.store.list('WorkloadEndpoint')).length, 0, 'and has changed nothing');
+  assert.is(await usedAddresses(), 0, 'no address was taken');
+  const releaseIpam = await hold('ipam');
+  try {
+    const r = await call('ADD');
+    assert.is(r.code, 0, `ADD goes ahead without the IPAM lock when its holder does not let go: ${r.stdout}`);
+    const d = await call('DEL');
+    assert.is(d.code, 0, `so does DEL: ${d.stdout}`);
+  } finally {
+    await releaseIpam();
+  }
 });
 
 test.run();
