@@ -177,11 +177,15 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
 
     // The sets first: the ipset write starts while the rest of the rules are rendered.
     const wantSets = renderSets(ds, renderSetRefs(ds));
+    // A failed read ends this reconcile only once the plumbing is done: the next one must not overlap it.
     const [kernelSets, v4, v6] = await Promise.all([
       resync ? readSets(exec) : cached.sets,
       resync ? readTables(exec, 4) : null,
       resync ? readTables(exec, 6) : null,
-    ]);
+    ]).catch(async (err: unknown) => {
+      await plumbing.catch(() => undefined);
+      throw err;
+    });
     const kernelTable = (family: Family, table: string): KernelTable => {
       if (!resync) return cached!.tables.get(tableKey(family, table)) ?? EMPTY_TABLE;
       return (family === 4 ? v4 : v6)?.get(table) ?? EMPTY_TABLE;
