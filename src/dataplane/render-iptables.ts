@@ -115,8 +115,8 @@ interface VerdictRef { name: string; id: number; direct: boolean; lists: Endpoin
 
 /**
  * The policies of an endpoint and direction, in order, as one chain shared by every
- * endpoint with the same list: each policy runs unless an earlier one passed, and the first
- * that allowed returns.
+ * verdict chain with the same list: each policy runs unless an earlier one passed, and the
+ * first that allowed returns.
  */
 function groupChain(ids: readonly string[], dir: Dir, family: Family, policies: Map<string, PolicyState>): ChainSpec {
   const missing = ids.filter((p) => !policies.has(p));
