@@ -15,10 +15,10 @@ export const MAX_SET_LEN = 31;
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
 /**
- * The upper 14 bits carry the verdict chain an endpoint chain chose, so one dispatch (one
- * jump per verdict chain) runs the policies instead of a jump from every endpoint chain:
- * the kernel re-validates every path from the hooks on each rule write, so paths, not
- * rules, are what a write costs.
+ * The upper 14 bits carry the verdict chain an endpoint chain chose, so that one dispatch
+ * (one jump per verdict chain) runs the decision shared by endpoints with the same lists,
+ * and endpoint chains stay a few rules: the kernel re-validates every rule reachable from
+ * the hooks on each rule write, so every rule in the table costs every write.
  */
 export const MARK_VERDICT = 0xfffc0000;
 export const VERDICT_SHIFT = 18;

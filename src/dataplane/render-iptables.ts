@@ -18,9 +18,10 @@
 // policy and profile lists>, shared by every endpoint with the same lists): its policy group
 // (trl-go-/trl-gi-<hash of the ordered policy list>: the policies in order, skipping the rest
 // once one passed), drop if policies applied and none allowed or passed, then the profiles,
-// then drop. Why two steps: nf_tables re-validates every path from the hooks whenever a rule
-// is written, so a jump from each of a thousand endpoint chains into its policies made every
-// write walk the policies a thousand times; dispatched by mark, each verdict chain is one path.
+// then drop. Why two steps: nf_tables re-validates every rule reachable from the hooks
+// whenever a rule is written, so what a write costs grows with the table; a thousand endpoint
+// chains each holding its whole decision made that table large, while verdict chains hold
+// each decision once per distinct list of policies and profiles.
 import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../calc/index.js';
 import {
   DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
