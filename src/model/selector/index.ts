@@ -15,9 +15,10 @@ import { normalize, render } from './canonical.js';
 import { SelectorError } from './error.js';
 import { compile, type MatchContext } from './evaluate.js';
 import { parseAst } from './parser.js';
-import { labelKeyProblem } from '../labels.js';
+import { isSelectorLabelKey, MAX_LABEL_LENGTH } from './lexer.js';
 
 export { SelectorError } from './error.js';
+export { isSelectorLabelKey } from './lexer.js';
 export type { SelectorNode } from './ast.js';
 export type { LabelMap, MatchContext } from './evaluate.js';
 
@@ -102,8 +103,9 @@ export function andSelectors(...selectors: Selector[]): Selector {
 export function mapLabelKeys(selector: Selector, fn: (key: string) => string): Selector {
   const ast = normalize(mapKeys(selector.ast, (k) => {
     const mapped = fn(k);
-    const problem = labelKeyProblem(mapped);
-    if (problem) throw new SelectorError(`mapLabelKeys: ${problem}`, 1, selector.source);
+    if (!isSelectorLabelKey(mapped)) {
+      throw new SelectorError(`mapLabelKeys: label key ${JSON.stringify(mapped)} must be 1-${MAX_LABEL_LENGTH} of A-Z a-z 0-9 _ . / -`, 1, selector.source);
+    }
     return mapped;
   }));
   return build(render(ast), ast);
