@@ -2,8 +2,9 @@
 // names, so that existing Calico YAML applies unchanged. Types are inferred from the
 // schemas: one definition, no drift between what is validated and what is used.
 import { z } from 'zod';
-import { cidrFamily, isValidCidrOrIp, isValidIp } from './cidr.js';
+import { cidrContains, cidrFamily, isValidCidrOrIp, isValidIp } from './cidr.js';
 import { selectorIssue } from './selector/index.js';
+import { annotationsProblems, endpointNetworkProblem, PORT_NAME_RE as ENDPOINT_PORT_NAME_RE, poolCidrProblems } from './checks.js';
 import { LABEL_VALUE_RE, labelKeyProblem } from './labels.js';
 
 export const API_VERSION = 'trellis.dev/v1';
@@ -31,6 +32,12 @@ export const labels = z.record(z.string(), z.string()).superRefine((obj, ctx) =>
 });
 export type Labels = Record<string, string>;
 
+/** Annotation keys follow the label key syntax (in any case); all keys and values
+ *  together are at most 256 KiB, as in Calico. */
+export const annotations = z.record(z.string(), z.string()).superRefine((obj, ctx) => {
+  for (const p of annotationsProblems(obj)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: p.key === undefined ? [] : [p.key], message: p.message });
+});
+
 /** A selector expression in the Calico grammar; validated by parsing it. */
 export const selector = z.string().superRefine((s, ctx) => {
   const problem = selectorIssue(s);
@@ -41,42 +48,61 @@ export const cidr = z.string().refine(isValidCidrOrIp, (s) => ({ message: `"${s}
 export const ipAddress = z.string().refine(isValidIp, (s) => ({ message: `"${s}" is not a valid IPv4 or IPv6 address` }));
 
 export const PROTOCOL_NAMES = ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite'] as const;
-/** A protocol by Calico name or by number 1-255. */
-export const protocol = z.union([
-  z.enum(PROTOCOL_NAMES, { errorMap: () => ({ message: `must be one of ${PROTOCOL_NAMES.join(', ')} or a number 1-255` }) }),
-  z.number().int().min(1, 'protocol number must be 1-255').max(255, 'protocol number must be 1-255'),
-]);
-export type Protocol = z.infer<typeof protocol>;
+export type Protocol = typeof PROTOCOL_NAMES[number] | number;
+/** A protocol by Calico name (spelt as Calico spells it: "TCP", not "tcp") or by number
+ *  1-255, which may be written as a string ("6"), as Calico reads it. */
+export const protocol = z.union([z.number(), z.string()]).transform((p, ctx): Protocol => {
+  if (typeof p === 'string' && (PROTOCOL_NAMES as readonly string[]).includes(p)) return p as Protocol;
+  const n = typeof p === 'number' ? p : /^\d+$/.test(p) ? Number(p) : undefined;
+  if (n === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(p)} is not a protocol: use one of ${PROTOCOL_NAMES.join(', ')} (as spelt here) or a number 1-255` });
+    return z.NEVER;
+  }
+  if (!Number.isInteger(n) || n < 1 || n > 255) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `protocol number ${JSON.stringify(p)} is out of range 1-255` });
+    return z.NEVER;
+  }
+  return n;
+});
 
 const PORT_RANGE_RE = /^(\d+):(\d+)$/;
-const PORT_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** A port: a number, a "lo:hi" range, or the name of a named port on the endpoint. */
+/** What Calico takes as the name of a named port in a rule. */
+const RULE_PORT_NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
+const inPortRange = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
+/** A port: a number 1-65535, a "lo:hi" range, or the name of a named port on the endpoint. */
 export const port = z.union([z.number(), z.string()]).superRefine((p, ctx) => {
   const bad = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message });
-  if (typeof p === 'number') {
-    if (!Number.isInteger(p) || p < 0 || p > 65535) bad(`port ${p} is out of range 0-65535`);
+  if (typeof p === 'number' || /^\d+$/.test(p)) {
+    if (!inPortRange(Number(p))) bad(`port ${p} is out of range 1-65535`);
     return;
   }
   const range = PORT_RANGE_RE.exec(p);
   if (range) {
     const lo = Number(range[1]);
     const hi = Number(range[2]);
-    if (lo > 65535 || hi > 65535) bad(`port range "${p}" is out of range 0-65535`);
+    if (!inPortRange(lo) || !inPortRange(hi)) bad(`port range "${p}" is out of range 1-65535`);
     else if (lo > hi) bad(`port range "${p}" has its low end above its high end`);
     return;
   }
-  if (/^\d+$/.test(p)) {
-    if (Number(p) > 65535) bad(`port ${p} is out of range 0-65535`);
-    return;
-  }
-  if (p.length > 15 || !PORT_NAME_RE.test(p)) bad(`"${p}" is not a port number, a "lo:hi" range or a named port (lower-case, at most 15 characters)`);
+  if (!RULE_PORT_NAME_RE.test(p)) bad(`"${p}" is not a port number, a "lo:hi" range or a port name (1-128 letters, digits, "_", "." and "-")`);
 });
 export type Port = z.infer<typeof port>;
 
+// Calico lets both be left out ({} matches every type, which the protocol already says, so
+// it reads as no icmp clause at all); a code needs its type.
 const icmpFields = z.object({
-  type: z.number().int().min(0, 'must be 0-254 (ICMP type)').max(254, 'must be 0-254 (ICMP type)'),
+  type: z.number().int().min(0, 'must be 0-254 (ICMP type)').max(254, 'must be 0-254 (ICMP type)').optional(),
   code: z.number().int().min(0, 'must be 0-255 (ICMP code)').max(255, 'must be 0-255 (ICMP code)').optional(),
-}).strict();
+}).strict().transform((f, ctx): { type: number; code?: number } | undefined => {
+  if (f.type === undefined) {
+    if (f.code !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['code'], message: 'an ICMP code needs its type: set type too' });
+      return z.NEVER;
+    }
+    return undefined;
+  }
+  return f.code === undefined ? { type: f.type } : { type: f.type, code: f.code };
+});
 
 // ---- policy --------------------------------------------------------------------
 
@@ -105,39 +131,52 @@ export const rule = z.object({
   ipVersion: z.union([z.literal(4), z.literal(6)], { errorMap: () => ({ message: 'must be 4 or 6' }) }).optional(),
   source: entityRule.optional(),
   destination: entityRule.optional(),
-  metadata: z.object({ annotations: z.record(z.string(), z.string()).optional() }).strict().optional(),
+  metadata: z.object({ annotations: z.lazy(() => annotations).optional() }).strict().optional(),
 }).strict().superRefine((r, ctx) => ruleCrossChecks(r, ctx));
 export type Rule = z.infer<typeof rule>;
 
-// Cross-field checks as Calico validates rules (added by calc: a rule that passes them
-// compiles faithfully; calc still fails closed on anything that slips through).
-const PORT_PROTOCOLS = new Set<unknown>(['TCP', 'UDP', 'SCTP', 'UDPLite', 6, 17, 132, 136]);
+// Cross-field checks as Calico validates rules (the family checks on nets, which Calico
+// also makes, are in semantics.ts: they refuse user input, never a stored policy).
+// calc still fails closed on anything that slips through.
+const PORT_PROTOCOLS = new Set<unknown>(['TCP', 'UDP', 'SCTP', 6, 17, 132]);
 function ruleCrossChecks(r: {
-  protocol?: Protocol; icmp?: unknown; notICMP?: unknown; ipVersion?: 4 | 6;
+  protocol?: Protocol; notProtocol?: Protocol; icmp?: unknown; notICMP?: unknown; ipVersion?: 4 | 6;
   source?: EntityRule; destination?: EntityRule;
 }, ctx: z.RefinementCtx): void {
   const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   for (const side of ['source', 'destination'] as const) {
     const e = r[side];
     for (const f of ['ports', 'notPorts'] as const) {
-      if ((e?.[f]?.length ?? 0) > 0 && !PORT_PROTOCOLS.has(r.protocol)) issue([side, f], `${f} need protocol TCP, UDP, SCTP or UDPLite`);
+      const ports = e?.[f] ?? [];
+      if (ports.length === 0) continue;
+      // Calico: a named port alone may leave the protocol out; a number or range may not.
+      if (r.protocol === undefined) {
+        if (ports.some((p) => typeof p === 'number' || /^\d/.test(p))) issue([side, f], `${f} with a number or range need protocol TCP, UDP or SCTP`);
+      } else if (!PORT_PROTOCOLS.has(r.protocol)) {
+        issue([side, f], `${f} need protocol TCP, UDP or SCTP, not ${String(r.protocol)}`);
+      }
     }
   }
-  const icmpV4 = r.protocol === 'ICMP' || r.protocol === 1;
-  const icmpV6 = r.protocol === 'ICMPv6' || r.protocol === 58;
+  const isIcmp4 = (p: Protocol | undefined) => p === 'ICMP' || p === 1;
+  const isIcmp6 = (p: Protocol | undefined) => p === 'ICMPv6' || p === 58;
+  const icmpV4 = isIcmp4(r.protocol);
+  const icmpV6 = isIcmp6(r.protocol);
   for (const f of ['icmp', 'notICMP'] as const) {
     if (r[f] !== undefined && !icmpV4 && !icmpV6) issue([f], `${f} needs protocol ICMP or ICMPv6`);
   }
-  if (r.ipVersion === 6 && icmpV4) issue(['ipVersion'], 'protocol ICMP is IPv4: use ICMPv6 with ipVersion 6');
-  if (r.ipVersion === 4 && icmpV6) issue(['ipVersion'], 'protocol ICMPv6 is IPv6: use ICMP with ipVersion 4');
-  const version = r.ipVersion ?? (icmpV4 ? 4 : icmpV6 ? 6 : undefined);
+  for (const f of ['protocol', 'notProtocol'] as const) {
+    if (r.ipVersion === 6 && isIcmp4(r[f])) issue(['ipVersion'], `${f} ICMP is IPv4: use ICMPv6 with ipVersion 6`);
+    if (r.ipVersion === 4 && isIcmp6(r[f])) issue(['ipVersion'], `${f} ICMPv6 is IPv6: use ICMP with ipVersion 4`);
+  }
+  // The family checks that stored values get too (a rule that could never match); the
+  // rest of Calico's (one family across all four nets fields) refuses user input only.
   const only: Partial<Record<'source' | 'destination', 4 | 6>> = {};
   for (const side of ['source', 'destination'] as const) {
     for (const f of ['nets', 'notNets'] as const) {
       (r[side]?.[f] ?? []).forEach((n, i) => {
-        if (!isValidCidrOrIp(n) || version === undefined) return;
+        if (!isValidCidrOrIp(n) || r.ipVersion === undefined) return;
         const fam = cidrFamily(n);
-        if (fam !== version) issue([side, f, i], `"${n}" is an IPv${fam} CIDR but the rule is IPv${version} only${r.ipVersion === undefined ? ` (protocol ${String(r.protocol)})` : ''}`);
+        if (fam !== r.ipVersion) issue([side, f, i], `"${n}" is IPv${fam} but the rule has ipVersion ${r.ipVersion}`);
       });
     }
     const fams = new Set((r[side]?.nets ?? []).filter(isValidCidrOrIp).map(cidrFamily));
@@ -151,7 +190,11 @@ function ruleCrossChecks(r: {
 export const POLICY_TYPES = ['Ingress', 'Egress'] as const;
 const policyTypes = z.array(z.enum(POLICY_TYPES, { errorMap: (_i, ctx) => ({ message: `${JSON.stringify(ctx.data)} is not one of Ingress, Egress` }) }));
 
+/** Only the default tier exists in Trellis: a policy may name it, no other. */
+const tier = z.string().refine((t) => t === 'default', (t) => ({ message: `Calico field spec.tier is not supported by Trellis: only the default tier exists, not ${JSON.stringify(t)} (leave tier out, or set it to "default")` }));
+
 const policySpecFields = {
+  tier: tier.optional(),
   order: z.number().finite().optional(),
   selector: selector.optional(),
   types: policyTypes.optional(),
@@ -176,44 +219,84 @@ export const profileSpec = z.object({
 
 // ---- endpoints -----------------------------------------------------------------
 
-export const endpointPort = z.object({
-  name: z.string().regex(PORT_NAME_RE, 'must be lower-case letters, digits and "-"').max(15),
+const endpointPortFields = {
+  name: z.string().refine((n) => n === '' || ENDPOINT_PORT_NAME_RE.test(n), (n) => ({ message: `"${n}" is not a port name: at most 15 lower-case letters, digits and "-", with a letter, no "-" at either end or twice in a row` })).optional(),
   protocol: protocol,
   port: z.number().int().min(1).max(65535),
+};
+const portProtocolCheck = (p: { protocol: Protocol }, ctx: z.RefinementCtx): void => {
+  if (!PORT_PROTOCOLS.has(p.protocol)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['protocol'], message: `${JSON.stringify(p.protocol)} has no ports: an endpoint port is TCP, UDP or SCTP` });
+};
+/** A host endpoint's port: named, as in Calico. The name is '' only on a workload
+ *  endpoint port that has a hostPort instead. */
+export const hostEndpointPort = z.object({ ...endpointPortFields }).strict().superRefine((p, ctx) => {
+  portProtocolCheck(p, ctx);
+  if (!p.name) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['name'], message: 'is required' });
+}).transform((p) => ({ ...p, name: p.name ?? '' }));
+export const endpointPort = z.object({
+  ...endpointPortFields,
   /** Docker's -p: traffic to this host port (on hostIP, or any host address) is DNATed here. */
   hostPort: z.number().int().min(1).max(65535).optional(),
   hostIP: ipAddress.optional(),
-}).strict();
+}).strict().superRefine((p, ctx) => {
+  portProtocolCheck(p, ctx);
+  if (!p.name && p.hostPort === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['name'], message: 'is required when there is no hostPort' });
+}).transform((p) => ({ ...p, name: p.name ?? '' }));
 export type EndpointPort = z.infer<typeof endpointPort>;
+
+const INTERFACE_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
+const interfaceName = z.string().refine((s) => INTERFACE_RE.test(s), (s) => ({ message: `"${s}" is not an interface name: 1-15 letters, digits, "_", "." and "-"` }));
+const CONTAINER_ID_RE = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 
 export const workloadEndpointSpec = z.object({
   orchestrator: z.string().optional(),
   workload: z.string().optional(),
   node: z.string().min(1),
-  containerID: z.string().optional(),
+  containerID: z.string().refine((s) => CONTAINER_ID_RE.test(s), (s) => ({ message: `"${s}" is not a container ID: letters, digits and "-", starting and ending with a letter or digit` })).optional(),
   pod: z.string().optional(),
   endpoint: z.string().optional(),
-  interfaceName: z.string().min(1).max(15, 'must be at most 15 characters (a Linux interface name)'),
+  interfaceName,
   mac: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address like 02:00:00:00:00:01').optional(),
-  ipNetworks: z.array(cidr).min(1, 'needs at least one address'),
+  ipNetworks: z.array(cidr.superRefine((n, ctx) => {
+    const p = endpointNetworkProblem(n);
+    if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+  })).min(1, 'needs at least one address'),
   ipNATs: z.array(z.object({ internalIP: ipAddress, externalIP: ipAddress }).strict()).optional(),
   profiles: z.array(resourceName).optional(),
   ports: z.array(endpointPort).optional(),
-}).strict();
+}).strict().superRefine((s, ctx) => {
+  // Applied to stored values too: an endpoint that claims addresses it was not given is
+  // a policy address for them (issue 12).
+  (s.ipNATs ?? []).forEach((nat, i) => {
+    if (!isValidIp(nat.internalIP) || !isValidIp(nat.externalIP)) return;
+    const fi = cidrFamily(nat.internalIP);
+    const fe = cidrFamily(nat.externalIP);
+    if (fi !== fe) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['ipNATs', i, 'externalIP'], message: `"${nat.externalIP}" is IPv${fe} but internalIP "${nat.internalIP}" is IPv${fi}: a NAT maps within one family` });
+    }
+    if (!s.ipNetworks.some((n) => isValidCidrOrIp(n) && cidrContains(n, nat.internalIP))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['ipNATs', i, 'internalIP'], message: `"${nat.internalIP}" is not one of the endpoint's ipNetworks` });
+    }
+  });
+});
 
 export const hostEndpointSpec = z.object({
   node: z.string().min(1),
-  interfaceName: z.string().max(15).optional(),
+  /** "*": every interface of the host (Calico's all-interfaces host endpoint). */
+  interfaceName: z.union([z.literal('*'), interfaceName]).optional(),
   expectedIPs: z.array(ipAddress).optional(),
   profiles: z.array(resourceName).optional(),
-  ports: z.array(endpointPort).optional(),
+  ports: z.array(hostEndpointPort).optional(),
 }).strict();
 
 // ---- IPAM and nodes ------------------------------------------------------------
 
 export const ipPoolSpec = z.object({
-  cidr: cidr,
-  blockSize: z.number().int().min(20).max(128).optional(),
+  cidr: cidr.superRefine((c, ctx) => {
+    for (const message of poolCidrProblems(c)) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+  }),
+  /** 0 means the default, as in Calico. */
+  blockSize: z.number().int().min(0).max(128).transform((b) => (b === 0 ? undefined : b)).optional(),
   natOutgoing: z.boolean().optional(),
   disabled: z.boolean().optional(),
   nodeSelector: selector.optional(),
@@ -226,18 +309,43 @@ const asNumber = z.union([
   z.string().regex(/^(\d+|\d+\.\d+)$/, 'must be an AS number (e.g. 64512 or asdot 1.10)'),
 ]);
 
+const familyCidr = (family: 4 | 6, other: string) => cidr.superRefine((c, ctx) => {
+  if (isValidCidrOrIp(c) && cidrFamily(c) !== family) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${c}" is IPv${cidrFamily(c)}: this field takes an IPv${family} address (put it in ${other})` });
+});
+const ipv4Address = ipAddress.superRefine((a, ctx) => {
+  if (isValidIp(a) && cidrFamily(a) !== 4) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${a}" is not an IPv4 address` });
+});
+
 export const nodeSpec = z.object({
   bgp: z.object({
-    ipv4Address: cidr.optional(),
-    ipv6Address: cidr.optional(),
+    ipv4Address: familyCidr(4, 'ipv6Address').optional(),
+    ipv6Address: familyCidr(6, 'ipv4Address').optional(),
     asNumber: asNumber.optional(),
-    routeReflectorClusterID: ipAddress.optional(),
-  }).strict().optional(),
+    routeReflectorClusterID: ipv4Address.optional(),
+  }).strict().superRefine((b, ctx) => {
+    if (Object.values(b).every((v) => v === undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is empty: give ipv4Address, ipv6Address or asNumber, or leave bgp out' });
+  }).optional(),
 }).strict();
 
 /** RFC 8212: eBGP sessions import and export nothing unless a policy says so. */
 export const EBGP_IMPORT = ['Reject', 'Accept'] as const;
 export const EBGP_EXPORT = ['Reject', 'LocalBlocks', 'All'] as const;
+
+export const LOG_SEVERITIES = ['Trace', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
+export type LogSeverity = typeof LOG_SEVERITIES[number];
+
+/** Null when v is a BGP community value: standard "aa:nn" (16-bit each) or large
+ *  "aa:nn:mm" (32-bit each). */
+export function communityProblem(v: string): string | null {
+  const parts = /^(\d+):(\d+)(?::(\d+))?$/.exec(v);
+  if (!parts) return `${JSON.stringify(v)} is not a community: a standard one is aa:nn, a large one aa:nn:mm`;
+  const large = parts[3] !== undefined;
+  const max = large ? 4294967295 : 65535;
+  if (parts.slice(1).some((x) => x !== undefined && Number(x) > max)) {
+    return large ? `${JSON.stringify(v)} is out of range: each part of a large community is 0-4294967295` : `${JSON.stringify(v)} is out of range: each part of a standard community is 0-65535`;
+  }
+  return null;
+}
 
 const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 120s or 2m');
 
@@ -264,8 +372,21 @@ export const bgpConfigurationSpec = z.object({
   asNumber: asNumber.optional(),
   nodeToNodeMeshEnabled: z.boolean().optional(),
   listenPort: z.number().int().min(1).max(65535).optional(),
-  logSeverityScreen: z.enum(['Debug', 'Info', 'Warning', 'Error', 'Fatal']).optional(),
-  communities: z.array(z.object({ name: z.string(), value: z.string().regex(/^\d+:\d+(:\d+)?$/, 'must be a community like 64512:100 (or large 1:2:3)') }).strict()).optional(),
+  logSeverityScreen: z.string().transform((l, ctx): LogSeverity | undefined => {
+    // Calico reads the level in any case ("info", "INFO"); it is kept in Calico's spelling.
+    if (l === '') return undefined;
+    const level = LOG_SEVERITIES.find((s) => s.toLowerCase() === l.toLowerCase());
+    if (level) return level;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(l)} is not one of ${LOG_SEVERITIES.join(', ')} (in any case)` });
+    return z.NEVER;
+  }).optional(),
+  communities: z.array(z.object({
+    name: resourceName,
+    value: z.string().superRefine((v, ctx) => {
+      const p = communityProblem(v);
+      if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+    }),
+  }).strict()).optional(),
   prefixAdvertisements: z.array(z.object({ cidr: cidr, communities: z.array(z.string()) }).strict()).optional(),
   nodeMeshMaxRestartTime: duration.optional(),
   /** What eBGP peers without an importPolicy/exportPolicy of their own get (RFC 8212 default: Reject). */
@@ -278,7 +399,7 @@ export const bgpConfigurationSpec = z.object({
 const metadataFields = {
   name: resourceName,
   labels: labels.optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  annotations: z.lazy(() => annotations).optional(),
   resourceVersion: z.string().optional(),
   uid: z.string().optional(),
   creationTimestamp: z.string().optional(),

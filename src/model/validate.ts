@@ -5,6 +5,7 @@
 import { z, type ZodIssue, type ZodTypeAny } from 'zod';
 import type { FieldPath, Issue } from './issues.js';
 import { formatPath } from './issues.js';
+import { unsupportedCalicoField } from './calico-fields.js';
 import { semanticProblems } from './semantics.js';
 import { describeKey, KINDS, NAMESPACED_KINDS, schemas, type Kind, type Resource } from './resources.js';
 
@@ -127,7 +128,12 @@ function flatten(issue: ZodIssue, root: unknown, schema: ZodTypeAny): Flat[] {
       return [{ path, key: false, message: value === undefined ? 'is required' : `must be ${[...new Set(types)].join(' or ')}, not ${describeValue(value)}` }];
     }
     case 'unrecognized_keys':
-      return issue.keys.map((k) => ({ path: [...path, k], key: true, message: unknownFieldMessage(k, knownFields(schema, path)) }));
+      return issue.keys.map((k) => {
+        const at = [...path, k];
+        const kind = isRecord(root) && typeof root.kind === 'string' ? root.kind : '';
+        const calico = unsupportedCalicoField(kind, at, formatPath(at));
+        return { path: at, key: true, message: calico ?? unknownFieldMessage(k, knownFields(schema, path)) };
+      });
     case 'invalid_type':
       if (issue.received === 'undefined') return [{ path, key: false, message: 'is required' }];
       if (issue.expected === 'integer' && issue.received === 'float') return [{ path, key: false, message: `${JSON.stringify(value)} must be a whole number` }];

@@ -89,7 +89,7 @@ test('validateResource: checks across fields only when asked (new input), never 
   const v = { apiVersion: 'trellis.dev/v1', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.0.0.0/28', blockSize: 26 } };
   assert.is(validateResource(v, 'etcd').kind, 'IPPool', 'a stored value is accepted');
   assert.equal(refusal(() => validateResource(v, 'api', { semantic: true })).issues.map(formatIssue),
-    ['api IPPool p: spec.blockSize: 26 is larger than the pool itself (/28): a block must fit in the pool']);
+    ['api IPPool p: spec.blockSize: the pool (/28) is smaller than its block size (/26): IPAM hands out whole blocks, so a pool must hold at least one']);
   assert.ok(refusal(() => parseResourceText(`apiVersion: trellis.dev/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/28, blockSize: 26}\n`, 'f.yaml')).issues.length === 1, 'YAML input gets the checks');
 });
 

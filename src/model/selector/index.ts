@@ -15,7 +15,7 @@ import { normalize, render } from './canonical.js';
 import { SelectorError } from './error.js';
 import { compile, type MatchContext } from './evaluate.js';
 import { parseAst } from './parser.js';
-import { isSelectorLabelKey, MAX_LABEL_LENGTH } from './lexer.js';
+import { isSelectorLabelKey, MAX_LABEL_LENGTH, tokenize } from './lexer.js';
 
 export { SelectorError } from './error.js';
 export { isSelectorLabelKey } from './lexer.js';
@@ -89,6 +89,18 @@ export function parseSelector(expr: string): Selector {
 export function selectorIssue(expr: string): string | null {
   const r = cached(expr);
   return r instanceof SelectorError ? `invalid selector: ${r.message}` : null;
+}
+
+/** True when expr is global() and nothing else (blanks aside): the only form Calico lets
+ *  a rule's namespaceSelector use global() in. */
+export function isOnlyGlobal(expr: string): boolean {
+  try {
+    const t = tokenize(expr);
+    return t.length === 2 && t[0]!.type === 'global';
+  } catch (e) {
+    if (e instanceof SelectorError) return false;
+    throw e;
+  }
 }
 
 /** The conjunction of selectors (all() when none given). */
