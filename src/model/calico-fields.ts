@@ -32,6 +32,8 @@ add(['IPPool'], ['spec'], {
   disableBGPExport: 'use exportPolicy on the BGPPeer',
   namespaceSelector: 'pick the pool with the CNI configuration\'s ipam.ipv4_pools',
   assignmentMode: '',
+  ipip: 'Trellis routes without encapsulation (this is Calico\'s older form of ipipMode)',
+  'nat-outgoing': 'use natOutgoing',
 });
 add(['Node'], ['spec'], {
   ipv4VXLANTunnelAddr: 'Trellis routes without encapsulation',

@@ -3,3 +3,4 @@ export * from './resources.js';
 export * from './cidr.js';
 export * from './selector/index.js';
 export * from './load.js';
+export * from './next-kinds.js';

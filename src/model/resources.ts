@@ -413,6 +413,12 @@ function kind<K extends string, M extends z.ZodTypeAny, S extends z.ZodTypeAny>(
   return z.object({ apiVersion, kind: z.literal(name), metadata, spec }).strict();
 }
 
+/** The envelope of a kind defined elsewhere in the model (next-kinds.ts). */
+export function envelope<K extends string, S extends z.ZodTypeAny>(name: K, namespaced: boolean, spec: S, meta?: (m: z.ZodTypeAny) => z.ZodTypeAny) {
+  const m = namespaced ? namespacedMetadata : clusterMetadata;
+  return kind(name, meta ? meta(m) : m, spec);
+}
+
 export const schemas = {
   NetworkPolicy: kind('NetworkPolicy', namespacedMetadata, networkPolicySpec),
   GlobalNetworkPolicy: kind('GlobalNetworkPolicy', clusterMetadata, globalNetworkPolicySpec),

@@ -6,8 +6,9 @@ import { z, type ZodIssue, type ZodTypeAny } from 'zod';
 import type { FieldPath, Issue } from './issues.js';
 import { formatPath } from './issues.js';
 import { unsupportedCalicoField } from './calico-fields.js';
+import { isNextKind, NEXT_NAMESPACED_KINDS, nextSchemas, nextSemanticProblems, type NextResource } from './next-kinds.js';
 import { semanticProblems } from './semantics.js';
-import { describeKey, KINDS, NAMESPACED_KINDS, schemas, type Kind, type Resource } from './resources.js';
+import { KINDS, NAMESPACED_KINDS, schemas, type Kind, type Resource } from './resources.js';
 
 export interface Position { line: number; column: number }
 /** Where a field is; `key` asks for the field's key rather than its value (unknown fields). */
@@ -46,12 +47,15 @@ const article = (t: string): string => (t === 'object' ? 'a mapping' : t === 'ar
 
 /** The name a value gives itself, if it gives one: "NetworkPolicy tenant-a/web". */
 export function resourceLabel(value: unknown): string | undefined {
-  if (!isRecord(value) || typeof value.kind !== 'string' || !(KINDS as string[]).includes(value.kind)) return undefined;
+  if (!isRecord(value) || typeof value.kind !== 'string') return undefined;
+  const next = isNextKind(value.kind);
+  if (!next && !(KINDS as string[]).includes(value.kind)) return undefined;
   const md = value.metadata;
   if (!isRecord(md) || typeof md.name !== 'string') return undefined;
   const kind = value.kind as Kind;
-  const ns = NAMESPACED_KINDS.has(kind) ? (typeof md.namespace === 'string' ? md.namespace : 'default') : undefined;
-  return describeKey(ns !== undefined ? { kind, namespace: ns, name: md.name } : { kind, name: md.name });
+  const namespaced = next ? NEXT_NAMESPACED_KINDS.has(value.kind as NextResource['kind']) : NAMESPACED_KINDS.has(kind);
+  const ns = namespaced ? (typeof md.namespace === 'string' ? md.namespace : 'default') : undefined;
+  return `${value.kind} ${ns !== undefined ? `${ns}/` : ''}${md.name}`;
 }
 
 // ---- unknown fields: say which were meant -------------------------------------
@@ -162,6 +166,35 @@ function flatten(issue: ZodIssue, root: unknown, schema: ZodTypeAny): Flat[] {
 
 export interface Validated { resource?: Resource; issues: Issue[] }
 
+type MakeIssue = (path: FieldPath, message: string, key?: boolean) => Issue;
+
+function schemaIssues(zodIssues: ZodIssue[], value: Record<string, unknown>, schema: ZodTypeAny, issue: MakeIssue): Issue[] {
+  const flat = zodIssues.flatMap((i) => flatten(i, value, schema));
+  const seen = new Set<string>();
+  const issues: Issue[] = [];
+  for (const f of flat) {
+    const clusterNs = f.key && formatPath(f.path) === 'metadata.namespace';
+    const it = issue(f.path, clusterNs ? `unknown field: ${String(value.kind)} is cluster-wide and has no namespace` : f.message, f.key);
+    const text = `${it.path}\u0000${it.message}`;
+    if (!seen.has(text)) { seen.add(text); issues.push(it); }
+  }
+  return issues;
+}
+
+/** A kind Trellis validates but does not act on yet (next-kinds.ts): its issues, or, when
+ *  it is valid, the one issue that says so; never a resource. */
+function nextKindIssues(value: Record<string, unknown>, ctx: ValidateContext, issue: MakeIssue): Issue[] {
+  const kind = value.kind as NextResource['kind'];
+  const schema = nextSchemas[kind];
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) return schemaIssues(parsed.error.issues, value, schema, issue);
+  if (ctx.semantic) {
+    const problems = nextSemanticProblems(parsed.data as NextResource);
+    if (problems.length > 0) return problems.map((p) => issue(p.path, p.message));
+  }
+  return [issue(['kind'], `Calico kind ${kind} is not supported by Trellis yet: the resource is valid, but nothing in Trellis would act on it`)];
+}
+
 /** Validates a decoded value; on success fills defaults (namespace "default" for
  *  namespaced kinds without one). */
 export function validateValue(value: unknown, ctx: ValidateContext): Validated {
@@ -174,23 +207,13 @@ export function validateValue(value: unknown, ctx: ValidateContext): Validated {
     return { issues: [issue([], `a resource must be a mapping with apiVersion, kind, metadata and spec, not ${describeValue(value)}`)] };
   }
   if (value.kind === undefined) return { issues: [issue([], `kind is required (one of ${KINDS.join(', ')})`)] };
+  if (isNextKind(value.kind)) return { issues: nextKindIssues(value, ctx, issue) };
   if (typeof value.kind !== 'string' || !(KINDS as string[]).includes(value.kind)) {
     return { issues: [issue(['kind'], `${JSON.stringify(value.kind)} is not one of ${KINDS.join(', ')}`)] };
   }
   const schema = schemas[value.kind as Kind];
   const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const flat = parsed.error.issues.flatMap((i) => flatten(i, value, schema));
-    const seen = new Set<string>();
-    const issues: Issue[] = [];
-    for (const f of flat) {
-      const clusterNs = f.key && formatPath(f.path) === 'metadata.namespace';
-      const it = issue(f.path, clusterNs ? `unknown field: ${value.kind} is cluster-wide and has no namespace` : f.message, f.key);
-      const text = `${it.path}\u0000${it.message}`;
-      if (!seen.has(text)) { seen.add(text); issues.push(it); }
-    }
-    return { issues };
-  }
+  if (!parsed.success) return { issues: schemaIssues(parsed.error.issues, value, schema, issue) };
   const r = parsed.data as Resource;
   if (ctx.semantic) {
     const problems = semanticProblems(r);

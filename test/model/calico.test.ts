@@ -3,7 +3,7 @@
 // The refusals, message by message, are the fixtures/bad/calico-*.yaml files.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatIssue, parseResourceText, ResourceFileError, validateResource, type Resource } from '../../src/model/index.js';
+import { formatIssue, nextSchemas, parseResourceText, ResourceFileError, validateResource, type Resource } from '../../src/model/index.js';
 
 const doc = (kind: string, spec: string, name = 'x') => `apiVersion: projectcalico.org/v3\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec}`;
 
@@ -76,6 +76,20 @@ test('stored values (no cross-field checks) still may not claim more than one ad
   assert.equal(refused(wep(['10.65.0.0/26'])), ['/trellis/v1/wep/t/w WorkloadEndpoint t/w: spec.ipNetworks[0]: "10.65.0.0/26" is 64 addresses: a workload endpoint network is one address (/32)']);
   assert.equal(refused(wep(['10.65.0.1'], [{ internalIP: '10.65.0.2', externalIP: '192.0.2.1' }])), ['/trellis/v1/wep/t/w WorkloadEndpoint t/w: spec.ipNATs[0].internalIP: "10.65.0.2" is not one of the endpoint\'s ipNetworks']);
   assert.equal(refused(wep(['10.65.0.1/32', 'fd00::1'])), [], 'one address per family is fine');
+});
+
+test('the kinds Trellis does not act on yet are validated, typed and refused as such', () => {
+  const tier = nextSchemas.Tier.parse({ apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'platform' }, spec: { order: 100 } });
+  assert.is(tier.spec.defaultAction, 'Deny', 'a Tier defaults to defaultAction Deny, as in Calico');
+  const staged = nextSchemas.StagedNetworkPolicy.parse({ apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy', metadata: { name: 's' }, spec: {} });
+  assert.is(staged.spec.stagedAction, 'Set', 'stagedAction defaults to Set');
+  for (const [kind, spec] of [['Tier', '  order: 1000000\n'], ['StagedNetworkPolicy', '  stagedAction: Delete\n  tier: default\n'], ['IPReservation', '  reservedCIDRs: [10.65.0.0/28, 10.65.1.1]\n'],
+    ['BGPFilter', '  importV4:\n    - {cidr: 10.0.0.0/8, matchOperator: In, prefixLength: {min: 8, max: 24}, action: Accept, operations: [{prependASPath: {prefix: [64512]}}]}\n']] as const) {
+    let err: unknown;
+    try { parseResourceText(doc(kind, spec, kind === 'Tier' ? 'default' : 'x'), 'next.yaml'); } catch (e) { err = e; }
+    assert.instance(err, ResourceFileError, `${kind} is refused`);
+    assert.equal((err as ResourceFileError).issues.map((i) => i.message), [`Calico kind ${kind} is not supported by Trellis yet: the resource is valid, but nothing in Trellis would act on it`], `${kind}: valid, and said to be unsupported`);
+  }
 });
 
 test.run();
