@@ -2,6 +2,8 @@
 // talk to each other only through their index.ts face, in one direction.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 // A file in src/<a>/ may import another subsystem only as '../<b>/index.js'.
 const faceOnly = {
@@ -49,4 +51,17 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [faceOnly] }] },
   },
   ...layering,
+  // No import circles, inside a subsystem or across: a circle makes load order matter and
+  // hides which module is the lower one. Only src/ (tests and benches are leaves). The rule
+  // follows value imports; an `import type` vanishes at run time and is not followed.
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
 );
