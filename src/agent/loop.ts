@@ -15,7 +15,19 @@ export interface ApplyLoopOptions {
   onFailure?: (err: unknown, consecutive: number, retryInMs: number) => void;
 }
 
+export interface ApplyLoopState {
+  /** Reasons waiting for the next apply (a failed apply's reasons stay until it succeeds). */
+  pending: string[];
+  running: boolean;
+  /** A coalescing or retry timer is set. */
+  scheduled: boolean;
+  consecutiveFailures: number;
+  stopped: boolean;
+}
+
 export interface ApplyLoop {
+  /** A copy of where the loop is. */
+  readonly state: ApplyLoopState;
   /** Asks for an apply soon (coalesced with other triggers). */
   trigger(reason: string): void;
   /** Resolves when no apply is pending or running (failures waiting for a retry count as pending). */
@@ -96,6 +108,9 @@ export function createApplyLoop(opts: ApplyLoopOptions): ApplyLoop {
       });
     },
     get consecutiveFailures() { return failures; },
+    get state() {
+      return { pending: [...pending], running: running !== null, scheduled: timer !== null, consecutiveFailures: failures, stopped };
+    },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -2,10 +2,15 @@
 // trellisd: the Trellis agent. `trellisd --config /etc/trellis/trellisd.yaml`.
 // SIGTERM/SIGINT stop it cleanly and leave the dataplane in place, so a restart (or an
 // upgrade) never drops established traffic.
+//
+// The composition root: settings, checked whole before anything connects (preflight),
+// the logger, and the real subsystems (wiring.ts) handed to the agent core.
 import { Command, Option } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadDaemonConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
 import { startAgent, VERSION } from './agent.js';
+import { preflight } from './preflight.js';
+import { realParts } from './wiring.js';
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('trellisd')
@@ -32,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
         ...(flags.logLevel ? { logLevel: flags.logLevel as never } : {}),
       },
     });
+    preflight(loaded.config, { api: true, sources: loaded.sources });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`trellisd: ${err.message}\n`);
@@ -43,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   log.info({ node: loaded.config.nodeName, file: loaded.file, version: VERSION }, 'starting');
   let agent;
   try {
-    agent = await startAgent(loaded.config, { logger: log });
+    agent = await startAgent(loaded.config, { logger: log, parts: realParts, sources: loaded.sources });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
     process.stderr.write(`trellisd: ${(err as Error).message}\n`);

@@ -1,6 +1,7 @@
 // trellisd's Prometheus metrics, in a registry of their own (no globals: tests run
 // several agents in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PeerStatusDoc } from '../api/index.js';
 
 export interface AgentMetrics {
   registry: Registry;
@@ -9,6 +10,7 @@ export interface AgentMetrics {
   storeErrors: Counter;
   storeInvalidValues: Gauge;
   storeWatchResyncs: Gauge;
+  storeProbeFailures: Gauge;
   dataplaneProgrammed: Gauge;
   applyDuration: Histogram;
   applies: Counter;
@@ -44,6 +46,7 @@ export function createAgentMetrics(opts: { defaultMetrics?: boolean } = {}): Age
     storeErrors: new Counter({ name: 'trellis_store_errors_total', help: 'etcd errors seen by the agent (watch losses, failed reads)', labelNames: ['kind'], ...reg }),
     storeInvalidValues: new Gauge({ name: 'trellis_store_invalid_values', help: 'values in etcd that did not parse or validate (skipped)', ...reg }),
     storeWatchResyncs: new Gauge({ name: 'trellis_store_watch_resyncs', help: 'full resyncs the watch did after falling behind a compaction', ...reg }),
+    storeProbeFailures: new Gauge({ name: 'trellis_store_watch_probe_failures', help: 'liveness probes etcd did not answer in time (each counted as a lost watch: a silent partition)', ...reg }),
     dataplaneProgrammed: new Gauge({ name: 'trellis_dataplane_programmed', help: '1 when the last apply succeeded', ...reg }),
     applyDuration: new Histogram({
       name: 'trellis_dataplane_apply_duration_seconds', help: 'time from a change (or resync) to the dataplane applied', labelNames: ['trigger'],
@@ -68,4 +71,17 @@ export function createAgentMetrics(opts: { defaultMetrics?: boolean } = {}): Age
     ipamBlocks: new Gauge({ name: 'trellis_ipam_affine_blocks', help: 'IPAM blocks affine to this node', ...reg }),
     ipamBorrowed: new Gauge({ name: 'trellis_ipam_borrowed_addresses', help: 'addresses this node uses from other nodes\' blocks', ...reg }),
   };
+}
+
+/** The per-peer BGP gauges, replaced whole from the speaker's current view. */
+export function recordBgpPeers(metrics: AgentMetrics, peers: PeerStatusDoc[]): void {
+  metrics.bgpSessionState.reset();
+  metrics.bgpPrefixesReceived.reset();
+  metrics.bgpPrefixesAdvertised.reset();
+  for (const p of peers) {
+    for (const s of BGP_STATES) metrics.bgpSessionState.set({ peer: p.peer, state: s }, p.state === s ? 1 : 0);
+    metrics.bgpPrefixesReceived.set({ peer: p.peer }, p.received);
+    metrics.bgpPrefixesAdvertised.set({ peer: p.peer }, p.advertised);
+  }
+  metrics.bgpSessionEstablished.set(peers.filter((p) => p.state === 'Established').length);
 }

@@ -3,6 +3,9 @@
 import type { DesiredState } from '../calc/index.js';
 import type { Resource } from '../model/index.js';
 import type { PeerStatusDoc } from '../api/index.js';
+import type { DaemonConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import type { Store } from '../store/index.js';
 
 export interface LearnedRoute { dst: string; via: string; family: 4 | 6 }
 
@@ -44,3 +47,22 @@ export interface IpamPort {
   /** Gives back this node's blocks that have been empty for graceMs; returns them. */
   releaseEmpty(node: string, graceMs: number): Promise<string[]>;
 }
+
+/** The subsystems behind the ports, as the composition root builds them. */
+export interface AgentParts {
+  dataplane: DataplanePort;
+  bgp: BgpPort | null;
+  ipam: IpamPort | null;
+}
+
+export interface PartsContext {
+  config: DaemonConfig;
+  logger: Logger;
+  /** Run every dataplane command in this namespace (tests and benches). */
+  netns?: string;
+  /** Whether to run a BGP speaker. */
+  bgp: boolean;
+  store: Store;
+}
+
+export type PartsFactory = (ctx: PartsContext) => Promise<AgentParts>;

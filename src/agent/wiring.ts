@@ -2,12 +2,8 @@
 // the native BGP speaker.
 import { createDataplane } from '../dataplane/index.js';
 import { affineBlocks, borrowedAddresses, releaseEmptyBlocks } from '../ipam/index.js';
-import type { AgentParts, StartAgentOptions } from './agent.js';
-import { createBgpPort } from './bgp.js';
-import { nodeBgpFromCalc } from './bgp.js';
-import type { DataplanePort } from './ports.js';
-
-type PartsFactory = NonNullable<StartAgentOptions['parts']>;
+import { createBgpPort, nodeBgpFromCalc } from './bgp.js';
+import type { AgentParts, DataplanePort, PartsFactory } from './ports.js';
 
 export const realParts: PartsFactory = async ({ config, logger, netns, bgp, store }): Promise<AgentParts> => {
   const dp = createDataplane({ ...(netns ? { netns } : {}), logger });

@@ -1,27 +1,20 @@
 // The resource store on etcd: create/replace/delete with optimistic concurrency on the
 // etcd mod revision (a stale write is refused, never silently applied), validated reads,
 // and a watcher (watch.ts).
-import { Etcd3, type IKeyValue, type IResponseOp } from 'etcd3';
+import { Etcd3, type IResponseOp } from 'etcd3';
 import { describeKey, resourceKey, type Kind, type Resource, type ResourceKey } from '../model/index.js';
 import { silentLogger } from '../log/index.js';
-import { decodeValue, encodeResource } from './codec.js';
+import { encodeResource } from './codec.js';
 import { etcdClientOptions, type StoreConfig } from './config.js';
 import { StoreError, asStoreError } from './errors.js';
-import { keyFor, kindPrefix, normalizePrefix, parseEtcdKey } from './keys.js';
+import { keyFor, kindPrefix, normalizePrefix } from './keys.js';
 import { rangePrefix } from './kv.js';
+import { readKv } from './read.js';
+import type { Stored, StoreStats } from './types.js';
 import { validateValue } from './validate.js';
 import { startWatch, type WatchHandler, type WatchOptions, type Watcher } from './watch.js';
 
-export interface Stored { resource: Resource; revision: string }
-
-export interface StoreStats {
-  /** Values read from etcd that did not parse or validate (skipped). */
-  invalidValues: number;
-  /** Full resyncs a watcher did after falling behind a compaction. */
-  watchResyncs: number;
-  /** Times a watcher lost its stream and resumed. */
-  watchReconnects: number;
-}
+export type { Stored, StoreStats } from './types.js';
 
 export interface Store {
   /** The raw client (IPAM uses it for its own keys under <prefix>ipam/). */
@@ -58,25 +51,13 @@ export function openStore(cfg: StoreConfig): Store {
   const prefix = normalizePrefix(cfg.prefix);
   const etcd = new Etcd3(etcdClientOptions(cfg));
   const log = cfg.logger ?? silentLogger();
-  const stats: StoreStats = { invalidValues: 0, watchResyncs: 0, watchReconnects: 0 };
+  const stats: StoreStats = { invalidValues: 0, watchResyncs: 0, watchReconnects: 0, watchProbeFailures: 0 };
   const watchers = new Set<Watcher>();
 
   const reportInvalid = (etcdKey: string, error: string) => {
     stats.invalidValues++;
     log.warn({ etcdKey, error }, 'skipping an invalid value in etcd');
     try { cfg.onInvalid?.(etcdKey, error); } catch (err) { log.error({ err }, 'onInvalid callback threw'); }
-  };
-
-  /** Decodes one kv; invalid ones are reported and come back as null. */
-  const decodeKv = (kv: IKeyValue, expectKind?: Kind): Stored | null => {
-    const etcdKey = kv.key.toString('utf8');
-    const parsed = parseEtcdKey(prefix, etcdKey);
-    if (parsed.type === 'ipam') return null;
-    if (parsed.type === 'invalid') { reportInvalid(etcdKey, `${etcdKey}: ${parsed.reason}`); return null; }
-    if (expectKind && parsed.key.kind !== expectKind) return null;
-    const d = decodeValue(etcdKey, parsed.key, kv.value, kv.mod_revision);
-    if (!d.ok) { reportInvalid(etcdKey, d.error); return null; }
-    return { resource: d.resource, revision: kv.mod_revision };
   };
 
   const validated = (r: Resource): Resource => {
@@ -110,18 +91,23 @@ export function openStore(cfg: StoreConfig): Store {
       const res = await call(`reading ${describeKey(key)}`, () => etcd.kv.range({ key: Buffer.from(k) }));
       const kv = res.kvs[0];
       if (!kv) return null;
-      const d = decodeValue(k, key, kv.value, kv.mod_revision);
-      if (!d.ok) {
-        reportInvalid(k, d.error);
-        throw new StoreError('INVALID', `${describeKey(key)} holds an invalid value in etcd: ${d.error}`);
-      }
-      return { resource: d.resource, revision: kv.mod_revision };
+      const read = readKv(prefix, kv);
+      if (read.type === 'resource') return read.stored;
+      const error = read.type === 'invalid' ? read.error : `${k}: not a resource key`;
+      reportInvalid(k, error);
+      throw new StoreError('INVALID', `${describeKey(key)} holds an invalid value in etcd: ${error}`);
     },
 
     async list(kind, namespace) {
       const p = kindPrefix(prefix, kind, namespace);
       const { kvs } = await call(`listing ${kind}`, () => rangePrefix(etcd, p));
-      return kvs.map((kv) => decodeKv(kv, kind)).filter((s): s is Stored => s !== null);
+      const out: Stored[] = [];
+      for (const kv of kvs) {
+        const read = readKv(prefix, kv, (k) => k.kind === kind);
+        if (read.type === 'invalid') reportInvalid(read.etcdKey, read.error);
+        else if (read.type === 'resource') out.push(read.stored);
+      }
+      return out;
     },
 
     async create(r) {

@@ -11,13 +11,25 @@
 // reconnect is never applied twice. Only event revisions (and progress notifications)
 // advance the position: a catching-up watch response carries the *current* revision
 // in its header while more events are still to come.
+//
+// A silent partition (packets dropped, no reset) leaves a gRPC stream open and quiet, and
+// a quiet stream looks like an idle cluster. So while streaming, etcd is asked for one key
+// every probeIntervalMs; no answer within probeTimeoutMs counts as a lost stream (status
+// 'disconnected', then the usual resume). The partition is thus noticed within
+// probeIntervalMs + probeTimeoutMs: 10 s by default, a third of the 30 s partition that
+// once went unnoticed. A one-key read takes etcd milliseconds; 5 s is the etcd client's own
+// dial timeout and leaves room for a loaded host or an etcd leader election (about 1 s)
+// without false alarms.
+//
+// The watcher also keeps the set of keys whose value is invalid, as of what it delivered:
+// a later valid value or a delete takes a key out of it (onValid).
 import type { Etcd3, IWatchResponse, Watcher as EtcdWatcher } from 'etcd3';
 import { KINDS, type Kind, type Resource, type ResourceKey } from '../model/index.js';
 import type { Logger } from '../log/index.js';
-import { kindPrefix, parseEtcdKey } from './keys.js';
+import { kindPrefix } from './keys.js';
 import { currentRevision, isCompactedError, rangePrefix } from './kv.js';
-import type { Stored, StoreStats } from './store.js';
-import { decodeValue } from './codec.js';
+import { readKey, readKv } from './read.js';
+import type { Stored, StoreStats } from './types.js';
 
 export interface WatchEvent { type: 'put' | 'delete'; key: ResourceKey; resource?: Resource; revision: string }
 export type WatchStatus = 'connected' | 'disconnected' | 'resyncing';
@@ -26,7 +38,10 @@ export interface WatchHandler {
   /** The full state of the watched kinds at `revision`: at start and after every resync. */
   onSync(snapshot: Stored[], revision: string): void;
   onEvent(ev: WatchEvent): void;
+  /** A value that does not parse or validate (skipped); called again each time it is read. */
   onInvalid?(etcdKey: string, error: string): void;
+  /** A key reported invalid has since been fixed or deleted. */
+  onValid?(etcdKey: string): void;
   onStatus?(s: WatchStatus): void;
 }
 
@@ -34,7 +49,14 @@ export interface WatchOptions {
   kinds?: Kind[];
   /** Longest wait between reconnect attempts (default 2000 ms). */
   maxBackoffMs?: number;
+  /** How often a streaming watcher checks that etcd still answers (default 5000 ms; 0: never). */
+  probeIntervalMs?: number;
+  /** How long that check may take before the stream counts as lost (default 5000 ms). */
+  probeTimeoutMs?: number;
 }
+
+export const DEFAULT_PROBE_INTERVAL_MS = 5000;
+export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
 
 export interface Watcher {
   /** Resolves at the first onSync. */
@@ -43,6 +65,8 @@ export interface Watcher {
   readonly closed: Promise<void>;
   /** The revision of the last snapshot or event delivered ("0" before the first sync). */
   revision(): string;
+  /** Keys whose value is invalid as of the last delivered revision, with the reason. */
+  invalid(): ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
 
@@ -56,11 +80,23 @@ export interface WatchContext {
 
 type StreamEnd = 'closed' | 'lost' | 'compacted' | 'rewound';
 
+class ProbeTimeout extends Error {}
+
+function answered<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (err: unknown) => { clearTimeout(t); reject(err as Error); });
+  });
+}
 
 export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: WatchOptions = {}): Watcher {
   const { etcd, prefix, log } = ctx;
   const kinds = new Set<Kind>(opts.kinds ?? KINDS);
   const maxBackoff = opts.maxBackoffMs ?? 2000;
+  const probeInterval = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
+  const probeTimeout = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const accept = (k: ResourceKey) => kinds.has(k.kind);
+  const invalidKeys = new Map<string, string>();
   let position = 0n;
   let closing = false;
   let status: WatchStatus | null = null;
@@ -75,8 +111,13 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     try { handler.onStatus?.(s); } catch (err) { log.error({ err }, 'watch onStatus handler threw'); }
   };
   const invalid = (etcdKey: string, error: string) => {
+    invalidKeys.set(etcdKey, error);
     ctx.reportInvalid(etcdKey, error);
     try { handler.onInvalid?.(etcdKey, error); } catch (err) { log.error({ err }, 'watch onInvalid handler threw'); }
+  };
+  const valid = (etcdKey: string) => {
+    if (!invalidKeys.delete(etcdKey)) return;
+    try { handler.onValid?.(etcdKey); } catch (err) { log.error({ err }, 'watch onValid handler threw'); }
   };
 
   async function snapshot(): Promise<void> {
@@ -84,19 +125,24 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     // the state at one instant.
     const rev = await currentRevision(etcd, prefix);
     const items: Stored[] = [];
+    const seenInvalid = new Map<string, string>();
+    const prefixes: string[] = [];
     for (const kind of kinds) {
-      const { kvs } = await rangePrefix(etcd, kindPrefix(prefix, kind), rev);
+      const p = kindPrefix(prefix, kind);
+      prefixes.push(p);
+      const { kvs } = await rangePrefix(etcd, p, rev);
       for (const kv of kvs) {
-        const etcdKey = kv.key.toString('utf8');
-        const parsed = parseEtcdKey(prefix, etcdKey);
-        if (parsed.type === 'ipam') continue;
-        if (parsed.type === 'invalid') { invalid(etcdKey, `${etcdKey}: ${parsed.reason}`); continue; }
-        if (parsed.key.kind !== kind) continue;
-        const d = decodeValue(etcdKey, parsed.key, kv.value, kv.mod_revision);
-        if (!d.ok) { invalid(etcdKey, d.error); continue; }
-        items.push({ resource: d.resource, revision: kv.mod_revision });
+        const read = readKv(prefix, kv, (k) => k.kind === kind);
+        if (read.type === 'invalid') seenInvalid.set(read.etcdKey, read.error);
+        else if (read.type === 'resource') items.push(read.stored);
       }
     }
+    // The snapshot is the whole truth for the prefixes it read: keys invalid before and
+    // absent or valid now are fixed.
+    for (const k of [...invalidKeys.keys()]) {
+      if (!seenInvalid.has(k) && prefixes.some((p) => k.startsWith(p))) valid(k);
+    }
+    for (const [k, error] of seenInvalid) invalid(k, error);
     position = rev;
     try { handler.onSync(items, rev.toString()); } catch (err) { log.error({ err }, 'watch onSync handler threw'); }
     resolveSynced();
@@ -109,18 +155,18 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
       const rev = BigInt(ev.kv.mod_revision);
       if (rev <= floor) continue; // already in the snapshot, or delivered before a reconnect
       if (rev > top) top = rev;
-      const etcdKey = ev.kv.key.toString('utf8');
-      const parsed = parseEtcdKey(prefix, etcdKey);
-      if (parsed.type === 'ipam') continue;
-      if (parsed.type === 'invalid') { invalid(etcdKey, `${etcdKey}: ${parsed.reason}`); continue; }
-      if (!kinds.has(parsed.key.kind)) continue;
       let out: WatchEvent;
       if (ev.type === 'Delete') {
-        out = { type: 'delete', key: parsed.key, revision: ev.kv.mod_revision };
+        const read = readKey(prefix, ev.kv.key.toString('utf8'));
+        if (read.type !== 'other') valid(read.etcdKey);
+        if (read.type !== 'key' || !accept(read.key)) continue;
+        out = { type: 'delete', key: read.key, revision: ev.kv.mod_revision };
       } else {
-        const d = decodeValue(etcdKey, parsed.key, ev.kv.value, ev.kv.mod_revision);
-        if (!d.ok) { invalid(etcdKey, d.error); continue; }
-        out = { type: 'put', key: parsed.key, resource: d.resource, revision: ev.kv.mod_revision };
+        const read = readKv(prefix, ev.kv, accept);
+        if (read.type === 'other') continue;
+        if (read.type === 'invalid') { invalid(read.etcdKey, read.error); continue; }
+        valid(read.etcdKey);
+        out = { type: 'put', key: read.key, resource: read.stored.resource, revision: read.stored.revision };
       }
       try { handler.onEvent(out); } catch (err) { log.error({ err }, 'watch onEvent handler threw'); }
     }
@@ -138,9 +184,25 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     return new Promise((resolve) => {
       let w: EtcdWatcher | null = null;
       let done = false;
+      let probing = false;
+      const probe = probeInterval > 0 ? setInterval(() => {
+        if (done || probing) return;
+        probing = true;
+        // One key, the prefix itself (never a resource): an index lookup for etcd, however
+        // many resources there are, answered with a header.
+        answered(etcd.kv.range({ key: Buffer.from(prefix) }), probeTimeout).then(() => { probing = false; }, (err: Error) => {
+          probing = false;
+          if (done) return;
+          ctx.stats.watchProbeFailures++;
+          log.warn({ err: err.message, probeTimeoutMs: probeTimeout }, 'etcd did not answer the liveness probe: treating the watch as lost');
+          finish('lost');
+        });
+      }, probeInterval) : null;
+      probe?.unref();
       const finish = (how: StreamEnd) => {
         if (done) return;
         done = true;
+        if (probe) clearInterval(probe);
         stopStream = null;
         const ended = w;
         // The etcd3 watcher would resume on its own from the revision in the last
@@ -219,6 +281,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     synced,
     closed,
     revision: () => position.toString(),
+    invalid: () => invalidKeys,
     async close() {
       closing = true;
       stopStream?.();

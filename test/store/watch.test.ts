@@ -27,6 +27,7 @@ function recorder() {
     syncs: [] as { names: string[]; revision: string }[],
     events: [] as WatchEvent[],
     invalid: [] as string[],
+    valid: [] as string[],
     statuses: [] as WatchStatus[],
     state: new Map<string, string>(),
     handler: {
@@ -41,6 +42,7 @@ function recorder() {
         else r.state.delete(k);
       },
       onInvalid(key: string) { r.invalid.push(key); },
+      onValid(key: string) { r.valid.push(key); },
       onStatus(s: WatchStatus) { r.statuses.push(s); },
     },
   };
@@ -221,6 +223,66 @@ test('garbage values: skipped and reported at snapshot and in the stream, the wa
     await w.close();
   } finally {
     await store.close();
+  }
+});
+
+test('an invalid key leaves the invalid set when its value is fixed or the key is deleted', async () => {
+  const prefix = `/w${++n}/`;
+  const store = openStore({ endpoints: etcd.endpoints, prefix });
+  try {
+    await raw.put(`${prefix}namespace/to-fix`).value('nope{');
+    await raw.put(`${prefix}namespace/to-delete`).value('{"kind": "Namespace"}');
+    const rec = recorder();
+    const w = await store.watch(rec.handler);
+    await w.synced;
+    assert.equal([...w.invalid().keys()].sort(), [`${prefix}namespace/to-delete`, `${prefix}namespace/to-fix`], 'both garbage values are held as invalid after the snapshot');
+    await raw.put(`${prefix}unknownkind/x`).value('{}');
+    await until('the bad key reported', () => w.invalid().has(`${prefix}unknownkind/x`));
+    await raw.put(`${prefix}namespace/to-fix`).value(JSON.stringify(namespace('to-fix')));
+    await raw.delete().key(`${prefix}namespace/to-delete`);
+    await raw.delete().key(`${prefix}unknownkind/x`);
+    await until('all three cleared', () => rec.valid.length === 3);
+    assert.equal(rec.valid.sort(), [`${prefix}namespace/to-delete`, `${prefix}namespace/to-fix`, `${prefix}unknownkind/x`], 'onValid names each fixed or deleted key once');
+    assert.is(w.invalid().size, 0, 'nothing is left in the invalid set');
+    assert.equal(rec.events.map((e) => `${e.type} ${e.key.name}`), ['put to-fix', 'delete to-delete'], 'the fixed value and the delete are delivered; the malformed key is not');
+    await raw.put(`${prefix}namespace/to-fix`).value('broken again');
+    await until('broken again', () => w.invalid().has(`${prefix}namespace/to-fix`));
+    assert.is(w.invalid().size, 1, 'a value turning invalid again is held again');
+    await w.close();
+  } finally {
+    await store.close();
+  }
+});
+
+test('a silent partition (connection open, nothing answers) is noticed by the probe; on heal changes arrive once', async () => {
+  const prefix = `/w${++n}/`;
+  const proxy = await startProxy(etcd.endpoints[0]!);
+  const writer = openStore({ endpoints: etcd.endpoints, prefix });
+  const store = openStore({ endpoints: [proxy.url], prefix });
+  try {
+    await writer.create(namespace('before'));
+    const rec = recorder();
+    const w = await store.watch(rec.handler, { probeIntervalMs: 200, probeTimeoutMs: 300 });
+    await w.synced;
+    await until('connected', () => rec.statuses.includes('connected'));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(rec.statuses, ['connected'], 'a healthy, idle stream passes its probes and stays connected');
+    proxy.silence();
+    await until('disconnected status from the probe', () => rec.statuses.includes('disconnected'), 10_000);
+    assert.ok(store.stats().watchProbeFailures >= 1, 'the unanswered probe is counted');
+    for (let i = 0; i < 3; i++) await writer.create(namespace(`while-silent-${i}`));
+    proxy.heal();
+    await until('the three changes made while silent', () => rec.events.length === 3);
+    await until('connected again', () => rec.statuses[rec.statuses.length - 1] === 'connected');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(rec.events.length, 3, 'each change delivered exactly once');
+    assertOrderedOnce(rec.events, 'after the partition');
+    assert.equal(rec.state, await truth(writer), 'the consumer\'s state equals etcd');
+    await w.close();
+  } finally {
+    await store.close();
+    await writer.close();
+    await proxy.close();
   }
 });
 

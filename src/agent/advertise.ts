@@ -1,0 +1,45 @@
+// The local prefixes this node announces over BGP: its IPAM blocks and the addresses it
+// borrows from other nodes' blocks, or, without IPAM, each local endpoint's own address.
+// Only a change is handed to the speaker.
+import type { DesiredState } from '../calc/index.js';
+import type { AgentMetrics } from './metrics.js';
+import type { BgpPort, IpamPort } from './ports.js';
+
+export interface AdvertiserState {
+  /** What the speaker was last given, sorted. */
+  advertised: string[];
+  /** IPAM's last answer (null without IPAM or before the first read). */
+  ipam: { blocks: number; borrowed: number } | null;
+}
+
+export interface Advertiser {
+  readonly state: Readonly<AdvertiserState>;
+  /** Reads IPAM (when there is one) and announces what changed; throws when IPAM cannot be read. */
+  refresh(desired: DesiredState): Promise<void>;
+}
+
+export function localPrefixes(desired: DesiredState, ipam: { blocks: string[]; borrowed: string[] } | null): string[] {
+  const prefixes = ipam ? [...ipam.blocks, ...ipam.borrowed] : desired.routes.map((r) => r.dst);
+  return [...new Set(prefixes)].sort();
+}
+
+export function createAdvertiser(opts: { node: string; bgp: BgpPort; ipam: IpamPort | null; metrics?: AgentMetrics }): Advertiser {
+  const state: AdvertiserState = { advertised: [], ipam: null };
+  return {
+    state,
+    async refresh(desired) {
+      let ipam: { blocks: string[]; borrowed: string[] } | null = null;
+      if (opts.ipam) {
+        ipam = await opts.ipam.advertisements(opts.node);
+        state.ipam = { blocks: ipam.blocks.length, borrowed: ipam.borrowed.length };
+        opts.metrics?.ipamBlocks.set(ipam.blocks.length);
+        opts.metrics?.ipamBorrowed.set(ipam.borrowed.length);
+      }
+      const prefixes = localPrefixes(desired, ipam);
+      if (prefixes.join(',') === state.advertised.join(',')) return;
+      await opts.bgp.setLocalPrefixes(prefixes);
+      state.advertised = prefixes;
+      opts.metrics?.bgpAdvertisedLocal.set(prefixes.length);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// The store watch feeding the agent: snapshots replace the cache, events patch it, and
+// either asks the apply loop for an apply; connection and invalid values go to the status.
+import type { Logger } from '../log/index.js';
+import type { WatchHandler, WatchStatus } from '../store/index.js';
+import type { ResourceCache } from './cache.js';
+import type { ApplyLoop } from './loop.js';
+import type { AgentMetrics } from './metrics.js';
+import type { AgentStatus } from './status.js';
+
+export function storeFeed(d: { cache: ResourceCache; status: AgentStatus; loop: ApplyLoop; metrics: AgentMetrics; log: Logger }): WatchHandler {
+  const { cache, status, loop, metrics, log } = d;
+  return {
+    onSync(snapshot, rev) {
+      const changed = cache.replaceAll(snapshot.map((s) => s.resource));
+      const first = !status.state.store.synced;
+      status.synced(rev);
+      metrics.storeSynced.set(1);
+      if (first || changed) loop.trigger(first ? 'sync' : 'resync-store');
+      log.info({ revision: rev, resources: snapshot.length, first }, 'store snapshot');
+    },
+    onEvent(ev) {
+      status.revision(ev.revision);
+      if (ev.type === 'put' && ev.resource) cache.put(ev.key, ev.resource);
+      else cache.delete(ev.key);
+      loop.trigger('change');
+    },
+    onInvalid(key, error) {
+      status.invalid(key, error);
+      metrics.storeInvalidValues.set(status.state.store.invalid.size);
+      log.warn({ key, error }, 'invalid value in etcd skipped');
+    },
+    onValid(key) {
+      status.valid(key);
+      metrics.storeInvalidValues.set(status.state.store.invalid.size);
+      log.info({ key }, 'a value in etcd reported invalid is fixed or deleted');
+    },
+    onStatus(s: WatchStatus) {
+      const before = status.state.store.status;
+      if (s !== before) log.info({ status: s }, 'store watch');
+      if (s === 'disconnected' && before !== 'disconnected') metrics.storeErrors.inc({ kind: 'watch' });
+      status.storeStatus(s);
+      metrics.storeConnected.set(s === 'connected' ? 1 : 0);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// BGP-learned routes on their way to the kernel. The speaker hands over its full set of
+// best routes whenever it changes; they are installed one sync at a time, in order, and a
+// failed sync is retried. After a restart a gate holds them back: the previous run's
+// routes stay in the kernel until every peer has sent End-of-RIB (or the graceful-restart
+// timeout passes), so traffic to other nodes never drops while sessions come back.
+import type { Logger } from '../log/index.js';
+import type { DataplanePort, LearnedRoute } from './ports.js';
+
+export interface LearnedState {
+  /** The speaker's latest set. */
+  routes: LearnedRoute[];
+  /** Open once graceful restart is over; before it nothing is installed. */
+  gateOpen: boolean;
+  /** Why the gate opened: every peer's End-of-RIB, or the timeout. */
+  openedBy: 'eor' | 'timeout' | null;
+  /** Routes in the kernel after the last successful sync (null before one). */
+  installed: number | null;
+  /** Consecutive failed syncs (a retry is scheduled while this is above 0). */
+  failures: number;
+}
+
+export interface LearnedRoutes {
+  readonly state: Readonly<LearnedState>;
+  /** The speaker's new set: installed now if the gate is open. */
+  set(routes: LearnedRoute[]): void;
+  /** Opens the gate at End-of-RIB or after timeoutMs, whichever comes first. */
+  openAfter(endOfRib: Promise<void>, timeoutMs: number): void;
+  /** Queues a sync (`resync`: read the kernel back and repair). */
+  push(opts?: { resync?: boolean }): void;
+  /** Resolves when every queued sync has run. */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface LearnedOptions {
+  dataplane: DataplanePort;
+  log: Logger;
+  onInstalled?: (count: number) => void;
+  retryMs?: number;
+}
+
+export function createLearnedRoutes(opts: LearnedOptions): LearnedRoutes {
+  const retryMs = opts.retryMs ?? 1000;
+  const state: LearnedState = { routes: [], gateOpen: false, openedBy: null, installed: null, failures: 0 };
+  let chain: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const sync = async (o: { resync?: boolean }) => {
+    if (!state.gateOpen || stopped) return;
+    const routes = state.routes;
+    try {
+      await opts.dataplane.syncLearnedRoutes(routes, o);
+      state.installed = routes.length;
+      state.failures = 0;
+      opts.onInstalled?.(routes.length);
+    } catch (err) {
+      state.failures++;
+      opts.log.error({ err: (err as Error).message, retryMs }, 'installing BGP-learned routes failed; retrying');
+      setTimeout(() => push(o), retryMs).unref();
+    }
+  };
+  const push = (o: { resync?: boolean } = {}) => {
+    if (stopped) return;
+    chain = chain.then(() => sync(o));
+  };
+
+  return {
+    state,
+    set(routes) {
+      state.routes = routes;
+      push();
+    },
+    openAfter(endOfRib, timeoutMs) {
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+      void Promise.race([endOfRib.then(() => 'eor' as const), timer]).then((why) => {
+        if (state.gateOpen) return;
+        state.gateOpen = true;
+        state.openedBy = why;
+        opts.log.info({ why }, 'graceful restart over: learned routes now follow BGP');
+        push();
+      });
+    },
+    push,
+    settled: () => chain,
+    async stop() {
+      stopped = true;
+      await chain.catch(() => undefined);
+    },
+  };
+}
