@@ -1,7 +1,7 @@
 // /explain and /matrix: calc's explanation over the agent's incremental calculator (the
 // compiled state the dataplane renders, not a recomputation per pair), the same evaluation
 // and text as `trellisctl policy explain` (formatExplanation), so the API and the CLI agree.
-import { ExplainError, explainIn, formatExplanation, type ExplainView, type FlowEnd } from '../calc/index.js';
+import { ExplainError, explainIn, formatExplanation, matrixIn, type ExplainView, type FlowEnd } from '../calc/index.js';
 import { isValidCidrOrIp } from '../model/index.js';
 import { ApiInputError, type EndpointDoc, type ExplainQuery, type MatrixDoc } from '../api/index.js';
 
@@ -32,14 +32,8 @@ export function explainForApi(view: ExplainView, q: ExplainQuery): { text: strin
 
 export function matrixFor(view: ExplainView, endpoints: EndpointDoc[], port: number, protocol: string): MatrixDoc {
   const eps = endpoints.filter((e) => e.addresses.length > 0);
-  const allowed = eps.map((src) => eps.map((dst) => {
-    try {
-      return explainIn(view, { from: { endpoint: `${src.namespace}/${src.name}` }, to: { endpoint: `${dst.namespace}/${dst.name}` }, protocol, port }).allowed;
-    } catch {
-      // An endpoint calc cannot evaluate is shown as denied: the dataplane fails closed too.
-      return false;
-    }
-  }));
+  // An endpoint calc cannot evaluate is shown as denied: the dataplane fails closed too.
+  const allowed = matrixIn(view, eps.map((e) => `${e.namespace}/${e.name}`), { protocol, port });
   return {
     port, protocol,
     endpoints: eps.map((e) => ({ id: e.id, tenant: e.tenant, node: e.node, address: (e.addresses[0] ?? '').replace(/\/\d+$/, '') })),

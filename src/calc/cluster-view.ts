@@ -4,8 +4,7 @@
 // compiles it (policies matched by its labels, its profiles, the cluster-wide set members),
 // so no pair costs a computeDesiredState. Per-endpoint results are kept until the
 // calculator's generation moves.
-import { canonicalCidr } from '../model/index.js';
-import { compareStrings, endpointState, type SetDef } from './compile.js';
+import { cidrFacts, compareStrings, endpointState, type SetDef } from './compile.js';
 import { endpointOfState, lookupOfState, type CompiledEndpoint, type EndpointRef, type ExplainView, type RuleLookup } from './explain.js';
 import type { Calculator } from './incremental.js';
 import type { IpSetState } from './state.js';
@@ -16,15 +15,16 @@ export function createClusterView(calc: Calculator): ExplainView {
   const remote = new Map<string, CompiledEndpoint | undefined>();
   let defs: Map<string, SetDef> | null = null;
   const setStates = new Map<string, IpSetState | undefined>();
-  let remoteRules: RuleLookup | null = null;
+  const remoteRules = new Map<string, RuleLookup>();
 
   const fresh = () => {
     if (gen === calc.generation()) return;
     gen = calc.generation();
     remote.clear();
+    refs.clear();
     setStates.clear();
     defs = null;
-    remoteRules = null;
+    remoteRules.clear();
   };
 
   const defOf = (id: string): SetDef | undefined => {
@@ -39,6 +39,7 @@ export function createClusterView(calc: Calculator): ExplainView {
   /** Rules as any other node renders them: compiled policies and profiles are the same on every node. */
   const rulesFor = (nodeName: string): RuleLookup => ({
     nodeName,
+    basis: setStates,
     policy: (id) => policies.get(id)?.state,
     profile: (id) => (id.startsWith('Profile/') ? profiles.items.get(id.slice('Profile/'.length))?.state : undefined),
     set: (id) => {
@@ -50,10 +51,16 @@ export function createClusterView(calc: Calculator): ExplainView {
     },
   });
 
+  const refs = new Map<string, EndpointRef | undefined>();
   const refOf = (key: string): EndpointRef | undefined => {
+    fresh();
+    if (refs.has(key)) return refs.get(key);
     const r = endpoints.resources.get(key);
-    if (!r || r.kind !== 'WorkloadEndpoint') return undefined;
-    return { ns: r.metadata.namespace ?? 'default', name: r.metadata.name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr) };
+    const ref = r && r.kind === 'WorkloadEndpoint'
+      ? { ns: r.metadata.namespace ?? 'default', name: r.metadata.name, node: r.spec.node, addrs: r.spec.ipNetworks.map((n) => cidrFacts(n).canonical) }
+      : undefined;
+    refs.set(key, ref);
+    return ref;
   };
 
   return {
@@ -79,8 +86,9 @@ export function createClusterView(calc: Calculator): ExplainView {
         const { ingress, egress } = policies.applicable(info.labels);
         // A profile that does not exist allows nothing: it is left out, as on its node.
         const profs = [...new Set(info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
-        remoteRules ??= rulesFor('');
-        out = { endpoint: endpointState(r, info, ingress, egress, profs), rules: { ...remoteRules, nodeName: r.spec.node } };
+        let rules = remoteRules.get(r.spec.node);
+        if (!rules) remoteRules.set(r.spec.node, (rules = rulesFor(r.spec.node)));
+        out = { endpoint: endpointState(r, info, ingress, egress, profs), rules };
       }
       remote.set(id, out);
       return out;

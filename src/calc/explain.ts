@@ -5,7 +5,7 @@
 import ipaddr from 'ipaddr.js';
 import { canonicalCidr, parseCidr, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import { computeDesiredState, latestByKey } from './compute.js';
-import { compareStrings, portProtocolName } from './compile.js';
+import { cidrFacts, compareStrings, portProtocolName } from './compile.js';
 import type {
   CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PolicyState, PortRange, ProfileState, RuleAction,
 } from './state.js';
@@ -68,7 +68,7 @@ export interface ExplainResult {
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, sctp: 132, udplite: 136 };
 
-function protoNumber(p: string | number): number {
+export function protoNumber(p: string | number): number {
   if (typeof p === 'number') {
     if (!Number.isInteger(p) || p < 1 || p > 255) throw new ExplainError(`protocol ${p} is not 1-255`);
     return p;
@@ -84,6 +84,9 @@ export interface EndpointRef { ns: string; name: string; node: string; addrs: st
 /** The policies, profiles and sets one node renders, by id. */
 export interface RuleLookup {
   readonly nodeName: string;
+  /** Lookups with one basis answer alike for every id (they differ only in nodeName): the
+   *  matrix evaluates each distinct endpoint shape once per basis, not once per node. */
+  readonly basis: object;
   set(id: string): IpSetState | undefined;
   policy(id: string): PolicyState | undefined;
   profile(id: string): ProfileState | undefined;
@@ -109,7 +112,7 @@ export function lookupOfState(state: DesiredState): RuleLookup {
   const sets = new Map(state.ipsets.map((s) => [s.id, s]));
   const policies = new Map(state.policies.map((p) => [p.id, p]));
   const profiles = new Map(state.profiles.map((p) => [p.id, p]));
-  l = { nodeName: state.nodeName, set: (id) => sets.get(id), policy: (id) => policies.get(id), profile: (id) => profiles.get(id) };
+  l = { nodeName: state.nodeName, basis: state, set: (id) => sets.get(id), policy: (id) => policies.get(id), profile: (id) => profiles.get(id) };
   lookups.set(state, l);
   return l;
 }
@@ -122,7 +125,8 @@ export function endpointOfState(state: DesiredState, id: string): EndpointState 
   return m.get(id);
 }
 
-const hostOf = (cidr: string) => parseCidr(cidr).address;
+/** Cached: explain of a matrix asks for the same endpoints' addresses again and again. */
+const hostOf = (cidr: string) => cidrFacts(cidr).address;
 
 // Set membership as the kernel's hash sets answer it, built once per IpSetState (states
 // are immutable and reused while unchanged): host members in a hash, wider nets tested in turn.
@@ -144,7 +148,7 @@ function netMatcher(set: IpSetState): NetMatcher {
 }
 
 /** addr: a bare address as ipaddr prints it. */
-function inNetSet(set: IpSetState, addr: string): boolean {
+export function inNetSet(set: IpSetState, addr: string): boolean {
   const m = netMatcher(set);
   if (m.hosts.has(addr)) return true;
   if (m.nets.length === 0) return false;
@@ -153,7 +157,7 @@ function inNetSet(set: IpSetState, addr: string): boolean {
   return m.nets.some((n) => n.family === fam && a.match(n.net, n.prefix));
 }
 
-function inPortSet(set: IpSetState, addr: string, protocol: number, port: number | undefined): boolean {
+export function inPortSet(set: IpSetState, addr: string, protocol: number, port: number | undefined): boolean {
   const name = portProtocolName(protocol);
   if (port === undefined || name === undefined) return false;
   let m = portMatchers.get(set);
@@ -167,37 +171,72 @@ function inPortSet(set: IpSetState, addr: string, protocol: number, port: number
   return m.has(`${addr},${name}:${port}`);
 }
 
-const inRanges = (ranges: PortRange[], p: number) => ranges.some((r) => p >= r.from && p <= r.to);
+function inRanges(ranges: PortRange[], p: number): boolean {
+  for (const r of ranges) if (p >= r.from && p <= r.to) return true;
+  return false;
+}
 
-interface Packet { src: string; dst: string; family: Family; protocol: number; port?: number; srcPort?: number; icmp?: { type: number; code?: number } }
+const fam = (a: string): Family => (a.includes(':') ? 6 : 4);
+
+export interface Packet { src: string; dst: string; family: Family; protocol: number; port?: number; srcPort?: number; icmp?: { type: number; code?: number } }
+
+type SetOf = (id: string) => IpSetState | undefined;
+
+const icmpHit = (pkt: Packet, t: { type: number; code?: number }) => pkt.icmp !== undefined && pkt.icmp.type === t.type && (t.code === undefined || pkt.icmp.code === t.code);
+// A set the state does not carry can hold nothing.
+function inSet(set: SetOf, id: string, addr: string): boolean {
+  const s = set(id);
+  return s !== undefined && s.type === 'hash:net' && inNetSet(s, addr);
+}
+function allIn(set: SetOf, ids: string[], addr: string): boolean {
+  for (const id of ids) if (!inSet(set, id, addr)) return false;
+  return true;
+}
+function anyIn(set: SetOf, ids: string[], addr: string): boolean {
+  for (const id of ids) if (inSet(set, id, addr)) return true;
+  return false;
+}
+function portSide(set: SetOf, pkt: Packet, ports: PortRange[], notPorts: PortRange[], named: string[], addr: string, port: number | undefined): boolean {
+  if (ports.length + notPorts.length + named.length === 0) return true;
+  if (port === undefined || portProtocolName(pkt.protocol) === undefined) return false;
+  if (ports.length + named.length > 0) {
+    let hit = inRanges(ports, port);
+    for (const id of named) {
+      if (hit) break;
+      const s = set(id);
+      hit = s !== undefined && inPortSet(s, addr, pkt.protocol, port);
+    }
+    if (!hit) return false;
+  }
+  return !inRanges(notPorts, port);
+}
 
 /** The dataplane's match, in words of the contract (state.ts). */
-export function ruleMatches(rule: CompiledRule, pkt: Packet, set: (id: string) => IpSetState | undefined): boolean {
+export function ruleMatches(rule: CompiledRule, pkt: Packet, set: SetOf): boolean {
   if (rule.neverMatches) return false;
   if (rule.ipVersion !== undefined && rule.ipVersion !== pkt.family) return false;
   if (rule.protocol !== undefined && rule.protocol !== pkt.protocol) return false;
   if (rule.notProtocol !== undefined && rule.notProtocol === pkt.protocol) return false;
-  const icmpHit = (t: { type: number; code?: number }) => pkt.icmp !== undefined && pkt.icmp.type === t.type && (t.code === undefined || pkt.icmp.code === t.code);
-  if (rule.icmp && !icmpHit(rule.icmp)) return false;
-  if (rule.notIcmp && icmpHit(rule.notIcmp)) return false;
-  // A set the state does not carry can hold nothing.
-  const inSet = (id: string, addr: string) => { const s = set(id); return s !== undefined && s.type === 'hash:net' && inNetSet(s, addr); };
-  if (!rule.srcSets.every((id) => inSet(id, pkt.src))) return false;
-  if (rule.notSrcSets.some((id) => inSet(id, pkt.src))) return false;
-  if (!rule.dstSets.every((id) => inSet(id, pkt.dst))) return false;
-  if (rule.notDstSets.some((id) => inSet(id, pkt.dst))) return false;
-  const portSide = (ports: PortRange[], notPorts: PortRange[], named: string[], addr: string, port: number | undefined): boolean => {
-    if (ports.length + notPorts.length + named.length === 0) return true;
-    if (port === undefined || portProtocolName(pkt.protocol) === undefined) return false;
-    if (ports.length + named.length > 0) {
-      const hit = inRanges(ports, port) || named.some((id) => { const s = set(id); return s !== undefined && inPortSet(s, addr, pkt.protocol, port); });
-      if (!hit) return false;
-    }
-    return !inRanges(notPorts, port);
-  };
-  if (!portSide(rule.srcPorts, rule.notSrcPorts, rule.srcNamedPortSets, pkt.src, pkt.srcPort)) return false;
-  if (!portSide(rule.dstPorts, rule.notDstPorts, rule.dstNamedPortSets, pkt.dst, pkt.port)) return false;
+  if (rule.icmp && !icmpHit(pkt, rule.icmp)) return false;
+  if (rule.notIcmp && icmpHit(pkt, rule.notIcmp)) return false;
+  if (!allIn(set, rule.srcSets, pkt.src)) return false;
+  if (anyIn(set, rule.notSrcSets, pkt.src)) return false;
+  if (!allIn(set, rule.dstSets, pkt.dst)) return false;
+  if (anyIn(set, rule.notDstSets, pkt.dst)) return false;
+  if (!portSide(set, pkt, rule.srcPorts, rule.notSrcPorts, rule.srcNamedPortSets, pkt.src, pkt.srcPort)) return false;
+  if (!portSide(set, pkt, rule.dstPorts, rule.notDstPorts, rule.dstNamedPortSets, pkt.dst, pkt.port)) return false;
   return true;
+}
+
+function hitOf(rule: CompiledRule, index: number, owner: { policy?: string; profile?: string }): RuleHit {
+  const h: RuleHit = { origin: rule.origin, action: rule.action, index, ...owner };
+  if (rule.failClosed) h.failClosed = rule.failClosed;
+  return h;
+}
+function decide(v: Verdict, hit: RuleHit): Verdict {
+  v.allowed = hit.action === 'Allow';
+  v.decidedBy = { kind: 'rule', hit };
+  return v;
 }
 
 /** Calico's evaluation for one endpoint and direction: policies in order (Allow and Deny
@@ -211,12 +250,6 @@ export function evaluateDirection(rules: RuleLookup, ep: EndpointState, directio
     decidedBy: { kind: 'default', reason: 'no policy and no profile: default deny' },
     logged: [], policies: dir.policies, profiles: dir.profiles,
   };
-  const hitOf = (rule: CompiledRule, index: number, owner: { policy?: string; profile?: string }): RuleHit => {
-    const h: RuleHit = { origin: rule.origin, action: rule.action, index, ...owner };
-    if (rule.failClosed) h.failClosed = rule.failClosed;
-    return h;
-  };
-  const decide = (hit: RuleHit) => { v.allowed = hit.action === 'Allow'; v.decidedBy = { kind: 'rule', hit }; return v; };
   let passed = false;
   if (dir.policies.length > 0) {
     outer: for (const id of dir.policies) {
@@ -226,7 +259,7 @@ export function evaluateDirection(rules: RuleLookup, ep: EndpointState, directio
         const hit = hitOf(rule, i, { policy: id });
         if (rule.action === 'Log') { v.logged.push(hit); continue; }
         if (rule.action === 'Pass') { v.passedBy = hit; passed = true; break outer; }
-        return decide(hit);
+        return decide(v, hit);
       }
     }
     if (!passed) { v.decidedBy = { kind: 'default', reason: 'policies applied but no rule matched: default deny' }; return v; }
@@ -242,7 +275,7 @@ export function evaluateDirection(rules: RuleLookup, ep: EndpointState, directio
       const hit = hitOf(rule, i, { profile: id });
       if (rule.action === 'Log') { v.logged.push(hit); continue; }
       if (rule.action === 'Pass') break; // on to the next profile
-      return decide(hit);
+      return decide(v, hit);
     }
   }
   v.decidedBy = { kind: 'default', reason: 'no profile rule matched: default deny' };
@@ -289,7 +322,6 @@ export function explainIn(view: ExplainView, input: ExplainQuestion): ExplainRes
     }
   }
   const dstAddrs = dstEp.addrs.map(hostOf);
-  const fam = (a: string): Family => (a.includes(':') ? 6 : 4);
   const families: Family[] = input.ipVersion !== undefined ? [input.ipVersion] : protocol === 58 ? [6] : protocol === 1 ? [4] : [4, 6];
   let src: string | undefined;
   let dst: string | undefined;

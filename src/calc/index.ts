@@ -13,3 +13,4 @@ export { explainIn, resourceView } from './explain.js';
 export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleLookup } from './explain.js';
 export { createClusterView } from './cluster-view.js';
 export type { CalculatorParts } from './incremental.js';
+export { matrixIn, type MatrixQuestion } from './matrix.js';

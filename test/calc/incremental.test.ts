@@ -3,7 +3,7 @@
 // namespaces, profiles, endpoints, policies and pools, compared after every step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { computeDesiredState, createCalculator, createClusterView, explainFlow, explainIn, type ExplainQuestion } from '../../src/calc/index.js';
+import { computeDesiredState, createCalculator, createClusterView, explainFlow, explainIn, matrixIn, type ExplainQuestion } from '../../src/calc/index.js';
 import { resourceKey, type Resource } from '../../src/model/index.js';
 import { gnp, hep, namespace, np, pool, profile, wep } from './_fixtures.js';
 
@@ -125,7 +125,7 @@ function outcome(f: () => unknown): unknown {
   try { return f(); } catch (e) { return `error: ${(e as Error).message}`; }
 }
 
-for (const seed of [11, 12, 13, 14]) {
+for (const seed of [11, 12, 13]) {
   test(`random sequence (seed ${seed}): explain over the calculator equals explain over the resources for every pair`, () => {
     const rand = prng(seed);
     const next = generator(rand);
@@ -144,9 +144,17 @@ for (const seed of [11, 12, 13, 14]) {
         current.set(keyOf(r), r);
         calc.upsert(r);
       }
-      if (step % 8 !== 7) continue;
+      if (step % 16 !== 15) continue;
       const resources = [...current.values()];
       const refs = resources.flatMap((r) => (r.kind === 'WorkloadEndpoint' ? [`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`] : []));
+      for (const q of [{ protocol: 'TCP', port: 80 }, { protocol: 'UDP', port: 53 }, { protocol: 'ICMP' }] as const) {
+        const m = matrixIn(view, refs, q);
+        refs.forEach((a, i) => refs.forEach((b, j) => {
+          const one = outcome(() => explainIn(view, { from: { endpoint: a }, to: { endpoint: b }, ...q }));
+          const want = typeof one === 'object' && one !== null && 'allowed' in one ? one.allowed : false;
+          assert.is(m[i]![j], want, `seed ${seed} step ${step}: matrix ${a} -> ${b} ${JSON.stringify(q)} equals explain`);
+        }));
+      }
       const froms = [...refs.map((endpoint) => ({ endpoint })), { cidr: '10.0.1.2' }, { cidr: '192.0.2.7' }];
       for (const from of froms) {
         for (const to of refs) {
