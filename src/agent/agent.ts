@@ -148,8 +148,9 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const source: ApiSource = {
     status: statusDoc,
     readiness,
-    explain: (q) => explainForApi(cache.list(), q),
-    matrix: (port, protocol): MatrixDoc => matrixFor(cache.list(), endpointsDoc(), port, protocol),
+    storeSynced: () => synced,
+    explain: (q) => explainForApi(cache.explainView(), q),
+    matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol),
     registry: metrics.registry,
     refreshMetrics,
   };

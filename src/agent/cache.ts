@@ -2,7 +2,7 @@
 // sync and patched by watch events. It feeds calc's incremental calculator as it
 // changes, so the desired state after one change costs about that change, not a full
 // recompute over every endpoint and policy.
-import { createCalculator, type DesiredState } from '../calc/index.js';
+import { createCalculator, createClusterView, type DesiredState, type ExplainView } from '../calc/index.js';
 import { resourceKey, type Resource, type ResourceKey } from '../model/index.js';
 
 export interface ResourceCache {
@@ -13,6 +13,8 @@ export interface ResourceCache {
   list(): Resource[];
   /** This node's desired dataplane state for the cached resources. */
   desired(): DesiredState;
+  /** Explain over the calculator: this node's rendered state and every other node's compiled one. */
+  explainView(): ExplainView;
   readonly size: number;
   /** Bumped on every change: lets the loop skip work derived from an unchanged cache. */
   readonly generation: number;
@@ -27,6 +29,7 @@ const same = (a: Resource, b: Resource): boolean => JSON.stringify(a) === JSON.s
 export function createResourceCache(nodeName: string): ResourceCache {
   const items = new Map<string, Resource>();
   const calc = createCalculator(nodeName);
+  const view = createClusterView(calc);
   let generation = 0;
   return {
     replaceAll(resources) {
@@ -65,6 +68,7 @@ export function createResourceCache(nodeName: string): ResourceCache {
     },
     list() { return [...items.values()]; },
     desired() { return calc.state(); },
+    explainView() { return view; },
     get size() { return items.size; },
     get generation() { return generation; },
   };

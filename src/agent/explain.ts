@@ -1,7 +1,8 @@
-// /explain and /matrix: calc's explainFlow over the agent's cache, the same evaluation
-// `trellisctl policy explain` prints (formatExplanation), so the API and the CLI agree.
-import { ExplainError, explainFlow, formatExplanation, type FlowEnd } from '../calc/index.js';
-import { isValidCidrOrIp, type Resource } from '../model/index.js';
+// /explain and /matrix: calc's explanation over the agent's incremental calculator (the
+// compiled state the dataplane renders, not a recomputation per pair), the same evaluation
+// and text as `trellisctl policy explain` (formatExplanation), so the API and the CLI agree.
+import { ExplainError, explainIn, formatExplanation, matrixIn, type ExplainView, type FlowEnd } from '../calc/index.js';
+import { isValidCidrOrIp } from '../model/index.js';
 import { ApiInputError, type EndpointDoc, type ExplainQuery, type MatrixDoc } from '../api/index.js';
 
 /** "tenant-a/web-1", "WorkloadEndpoint/tenant-a/web-1" -> "tenant-a/web-1". */
@@ -16,10 +17,10 @@ function fromEnd(s: string): FlowEnd {
   return { endpoint: endpointRef(s) };
 }
 
-export function explainForApi(resources: Resource[], q: ExplainQuery): { text: string; result: unknown } {
+export function explainForApi(view: ExplainView, q: ExplainQuery): { text: string; result: unknown } {
   try {
-    const result = explainFlow({
-      resources, from: fromEnd(q.from), to: { endpoint: endpointRef(q.to) }, protocol: q.protocol ?? 'TCP',
+    const result = explainIn(view, {
+      from: fromEnd(q.from), to: { endpoint: endpointRef(q.to) }, protocol: q.protocol ?? 'TCP',
       ...(q.port !== undefined ? { port: q.port } : {}),
     });
     return { text: formatExplanation(result), result };
@@ -29,16 +30,10 @@ export function explainForApi(resources: Resource[], q: ExplainQuery): { text: s
   }
 }
 
-export function matrixFor(resources: Resource[], endpoints: EndpointDoc[], port: number, protocol: string): MatrixDoc {
+export function matrixFor(view: ExplainView, endpoints: EndpointDoc[], port: number, protocol: string): MatrixDoc {
   const eps = endpoints.filter((e) => e.addresses.length > 0);
-  const allowed = eps.map((src) => eps.map((dst) => {
-    try {
-      return explainFlow({ resources, from: { endpoint: `${src.namespace}/${src.name}` }, to: { endpoint: `${dst.namespace}/${dst.name}` }, protocol, port }).allowed;
-    } catch {
-      // An endpoint calc cannot evaluate is shown as denied: the dataplane fails closed too.
-      return false;
-    }
-  }));
+  // An endpoint calc cannot evaluate is shown as denied: the dataplane fails closed too.
+  const allowed = matrixIn(view, eps.map((e) => `${e.namespace}/${e.name}`), { protocol, port });
   return {
     port, protocol,
     endpoints: eps.map((e) => ({ id: e.id, tenant: e.tenant, node: e.node, address: (e.addresses[0] ?? '').replace(/\/\d+$/, '') })),

@@ -1,6 +1,6 @@
 // The HTTP API as a hono app: read-only views of the agent (health, readiness, metrics,
 // status, explanations, the policy matrix) and the status page. Nothing here changes state.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { statusPage } from './page.js';
 import { tokenMatches } from './auth.js';
 import { ApiInputError, type ApiSource } from './types.js';
@@ -54,7 +54,13 @@ export function createApiApp(opts: ApiAppOptions): Hono {
     return c.body(body, 200, { 'Content-Type': source.registry.contentType });
   });
   app.get('/status', (c) => c.json(source.status()));
+  // Before the first snapshot every flow would look denied (no endpoints): say so instead.
+  const notSynced = (c: Context) => {
+    c.header('Retry-After', '1');
+    return c.json({ error: 'the store has not synced yet: explain and the matrix answer once trellisd has its first snapshot from etcd (see /readyz)' }, 503);
+  };
   app.get('/explain', (c) => {
+    if (!source.storeSynced()) return notSynced(c);
     const from = c.req.query('from');
     const to = c.req.query('to');
     if (!from || !to) return c.json({ error: 'explain needs ?from=<endpoint or address>&to=<endpoint or address>[&port=N][&protocol=TCP]' }, 400);
@@ -72,6 +78,7 @@ export function createApiApp(opts: ApiAppOptions): Hono {
     }
   });
   app.get('/matrix', (c) => {
+    if (!source.storeSynced()) return notSynced(c);
     const port = parsePort(c.req.query('port'));
     if (port instanceof Error) return c.json({ error: port.message }, 400);
     const protocol = parseProtocol(c.req.query('protocol'));

@@ -1,5 +1,6 @@
 // The status page: one HTML document with inline CSS and JS, no build step. It reads
-// /status and /matrix from the same server and redraws every few seconds. Cells and rows
+// /status and /matrix from the same server and redraws 3 s after each answer (until the
+// store has synced /matrix is a 503, shown as the error line). Cells and rows
 // carry data-* attributes so that tests (and scripts) can read what a person sees.
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -97,12 +98,13 @@ const PAGE = `<!doctype html>
     });
     document.body.setAttribute('data-loaded', 'true');
   }
+  // The next refresh is scheduled when this one ends, so a slow matrix never piles up requests.
   function refresh() {
     Promise.all([get('/status'), get('/matrix?port=80')]).then(function (r) { render(r[0], r[1]); })
-      .catch(function (e) { document.getElementById('error').textContent = String(e.message || e); });
+      .catch(function (e) { document.getElementById('error').textContent = String(e.message || e); })
+      .then(function () { setTimeout(refresh, 3000); });
   }
   refresh();
-  setInterval(refresh, 3000);
 })();
 </script>
 </body>

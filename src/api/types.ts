@@ -66,6 +66,8 @@ export interface MatrixDoc {
 export interface ApiSource {
   status(): StatusDoc;
   readiness(): ReadinessDoc;
+  /** False until the first store snapshot: explain and the matrix would answer from an empty cluster. */
+  storeSynced(): boolean;
   /** Same result as `trellisctl policy explain`; throws ApiInputError on unknown endpoints. */
   explain(q: ExplainQuery): { text: string; result: unknown };
   matrix(port: number, protocol: string): MatrixDoc;

@@ -3,10 +3,12 @@
 // source's node for egress and of the destination's node for ingress): there is no second
 // policy engine to drift from the first.
 import ipaddr from 'ipaddr.js';
-import { canonicalCidr, parseCidr, type Resource } from '../model/index.js';
+import { canonicalCidr, parseCidr, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import { computeDesiredState, latestByKey } from './compute.js';
-import { compareStrings, portProtocolName } from './compile.js';
-import type { CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PortRange, RuleAction } from './state.js';
+import { cidrFacts, compareStrings, portProtocolName } from './compile.js';
+import type {
+  CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PolicyState, PortRange, ProfileState, RuleAction,
+} from './state.js';
 
 export class ExplainError extends Error {
   readonly code = 'EXPLAIN_INPUT';
@@ -66,7 +68,7 @@ export interface ExplainResult {
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, sctp: 132, udplite: 136 };
 
-function protoNumber(p: string | number): number {
+export function protoNumber(p: string | number): number {
   if (typeof p === 'number') {
     if (!Number.isInteger(p) || p < 1 || p > 255) throw new ExplainError(`protocol ${p} is not 1-255`);
     return p;
@@ -76,102 +78,188 @@ function protoNumber(p: string | number): number {
   return n;
 }
 
-function findEndpoint(resources: readonly Resource[], ref: string): { ns: string; name: string; node: string; addrs: string[] } {
-  const m = /^([^/]+)\/([^/]+)$/.exec(ref);
-  if (!m) throw new ExplainError(`"${ref}" is not NAMESPACE/ENDPOINT`);
-  const [, ns, name] = m as unknown as [string, string, string];
-  for (const r of resources) {
-    if (r.kind === 'WorkloadEndpoint' && (r.metadata.namespace ?? 'default') === ns && r.metadata.name === name) {
-      return { ns, name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr) };
-    }
-  }
-  throw new ExplainError(`no WorkloadEndpoint ${ns}/${name}`);
+/** A workload endpoint as explain addresses it. `addrs`: its networks, canonical CIDRs. */
+export interface EndpointRef { ns: string; name: string; node: string; addrs: string[] }
+
+/** The policies, profiles and sets one node renders, by id. */
+export interface RuleLookup {
+  readonly nodeName: string;
+  /** Lookups with one basis answer alike for every id (they differ only in nodeName): the
+   *  matrix evaluates each distinct endpoint shape once per basis, not once per node. */
+  readonly basis: object;
+  set(id: string): IpSetState | undefined;
+  policy(id: string): PolicyState | undefined;
+  profile(id: string): ProfileState | undefined;
 }
 
-const hostOf = (cidr: string) => parseCidr(cidr).address;
+/** One endpoint as its node programs it: its EndpointState and the rules behind it. */
+export interface CompiledEndpoint { endpoint: EndpointState; rules: RuleLookup }
 
-function inNetSet(set: IpSetState, addr: string): boolean {
+/** Where explain reads the cluster from: resources computed from scratch (the CLI), or the
+ *  agent's incremental calculator (the API, the matrix). */
+export interface ExplainView {
+  findEndpoint(ns: string, name: string): EndpointRef | undefined;
+  /** The workload endpoint that has exactly this network (a /32 or /128), if any. */
+  ownerOf(hostCidr: string): EndpointRef | undefined;
+  compiled(ep: EndpointRef): CompiledEndpoint | undefined;
+}
+
+const lookups = new WeakMap<DesiredState, RuleLookup>();
+/** The lookup for a DesiredState, built once per state object (states are immutable). */
+export function lookupOfState(state: DesiredState): RuleLookup {
+  let l = lookups.get(state);
+  if (l) return l;
+  const sets = new Map(state.ipsets.map((s) => [s.id, s]));
+  const policies = new Map(state.policies.map((p) => [p.id, p]));
+  const profiles = new Map(state.profiles.map((p) => [p.id, p]));
+  l = { nodeName: state.nodeName, basis: state, set: (id) => sets.get(id), policy: (id) => policies.get(id), profile: (id) => profiles.get(id) };
+  lookups.set(state, l);
+  return l;
+}
+
+const endpointMaps = new WeakMap<DesiredState, Map<string, EndpointState>>();
+/** A node state's endpoint by id, via a map built once per state object. */
+export function endpointOfState(state: DesiredState, id: string): EndpointState | undefined {
+  let m = endpointMaps.get(state);
+  if (!m) endpointMaps.set(state, (m = new Map(state.endpoints.map((e) => [e.id, e]))));
+  return m.get(id);
+}
+
+/** Cached: explain of a matrix asks for the same endpoints' addresses again and again. */
+const hostOf = (cidr: string) => cidrFacts(cidr).address;
+
+// Set membership as the kernel's hash sets answer it, built once per IpSetState (states
+// are immutable and reused while unchanged): host members in a hash, wider nets tested in turn.
+interface NetMatcher { hosts: Set<string>; nets: Array<{ family: Family; net: ipaddr.IPv4 | ipaddr.IPv6; prefix: number }> }
+const netMatchers = new WeakMap<IpSetState, NetMatcher>();
+const portMatchers = new WeakMap<IpSetState, Set<string>>();
+
+function netMatcher(set: IpSetState): NetMatcher {
+  let m = netMatchers.get(set);
+  if (m) return m;
+  m = { hosts: new Set(), nets: [] };
+  for (const member of set.members) {
+    const c = parseCidr(member);
+    if (c.prefixLength === (c.family === 4 ? 32 : 128)) m.hosts.add(ipaddr.parse(c.address).toString());
+    else m.nets.push({ family: c.family, net: ipaddr.parse(c.address), prefix: c.prefixLength });
+  }
+  netMatchers.set(set, m);
+  return m;
+}
+
+/** addr: a bare address as ipaddr prints it. */
+export function inNetSet(set: IpSetState, addr: string): boolean {
+  const m = netMatcher(set);
+  if (m.hosts.has(addr)) return true;
+  if (m.nets.length === 0) return false;
   const a = ipaddr.parse(addr);
   const fam = a.kind() === 'ipv4' ? 4 : 6;
-  return set.members.some((m) => {
-    const c = parseCidr(m);
-    return c.family === fam && a.match(ipaddr.parse(c.address), c.prefixLength);
-  });
+  return m.nets.some((n) => n.family === fam && a.match(n.net, n.prefix));
 }
 
-function inPortSet(set: IpSetState, addr: string, protocol: number, port: number | undefined): boolean {
+export function inPortSet(set: IpSetState, addr: string, protocol: number, port: number | undefined): boolean {
   const name = portProtocolName(protocol);
   if (port === undefined || name === undefined) return false;
-  const want = ipaddr.parse(addr).toString();
-  return set.members.some((m) => {
-    const [ip, pp] = m.split(',') as [string, string | undefined];
-    return pp === `${name}:${port}` && ipaddr.parse(ip).toString() === want;
-  });
+  let m = portMatchers.get(set);
+  if (!m) {
+    m = new Set(set.members.map((member) => {
+      const [ip, pp] = member.split(',') as [string, string | undefined];
+      return `${ipaddr.parse(ip).toString()},${pp ?? ''}`;
+    }));
+    portMatchers.set(set, m);
+  }
+  return m.has(`${addr},${name}:${port}`);
 }
 
-const inRanges = (ranges: PortRange[], p: number) => ranges.some((r) => p >= r.from && p <= r.to);
+function inRanges(ranges: PortRange[], p: number): boolean {
+  for (const r of ranges) if (p >= r.from && p <= r.to) return true;
+  return false;
+}
 
-interface Packet { src: string; dst: string; family: Family; protocol: number; port?: number; srcPort?: number; icmp?: { type: number; code?: number } }
+const fam = (a: string): Family => (a.includes(':') ? 6 : 4);
+
+export interface Packet { src: string; dst: string; family: Family; protocol: number; port?: number; srcPort?: number; icmp?: { type: number; code?: number } }
+
+type SetOf = (id: string) => IpSetState | undefined;
+
+const icmpHit = (pkt: Packet, t: { type: number; code?: number }) => pkt.icmp !== undefined && pkt.icmp.type === t.type && (t.code === undefined || pkt.icmp.code === t.code);
+// A set the state does not carry can hold nothing.
+function inSet(set: SetOf, id: string, addr: string): boolean {
+  const s = set(id);
+  return s !== undefined && s.type === 'hash:net' && inNetSet(s, addr);
+}
+function allIn(set: SetOf, ids: string[], addr: string): boolean {
+  for (const id of ids) if (!inSet(set, id, addr)) return false;
+  return true;
+}
+function anyIn(set: SetOf, ids: string[], addr: string): boolean {
+  for (const id of ids) if (inSet(set, id, addr)) return true;
+  return false;
+}
+function portSide(set: SetOf, pkt: Packet, ports: PortRange[], notPorts: PortRange[], named: string[], addr: string, port: number | undefined): boolean {
+  if (ports.length + notPorts.length + named.length === 0) return true;
+  if (port === undefined || portProtocolName(pkt.protocol) === undefined) return false;
+  if (ports.length + named.length > 0) {
+    let hit = inRanges(ports, port);
+    for (const id of named) {
+      if (hit) break;
+      const s = set(id);
+      hit = s !== undefined && inPortSet(s, addr, pkt.protocol, port);
+    }
+    if (!hit) return false;
+  }
+  return !inRanges(notPorts, port);
+}
 
 /** The dataplane's match, in words of the contract (state.ts). */
-export function ruleMatches(rule: CompiledRule, pkt: Packet, sets: ReadonlyMap<string, IpSetState>): boolean {
+export function ruleMatches(rule: CompiledRule, pkt: Packet, set: SetOf): boolean {
   if (rule.neverMatches) return false;
   if (rule.ipVersion !== undefined && rule.ipVersion !== pkt.family) return false;
   if (rule.protocol !== undefined && rule.protocol !== pkt.protocol) return false;
   if (rule.notProtocol !== undefined && rule.notProtocol === pkt.protocol) return false;
-  const icmpHit = (t: { type: number; code?: number }) => pkt.icmp !== undefined && pkt.icmp.type === t.type && (t.code === undefined || pkt.icmp.code === t.code);
-  if (rule.icmp && !icmpHit(rule.icmp)) return false;
-  if (rule.notIcmp && icmpHit(rule.notIcmp)) return false;
-  const set = (id: string) => sets.get(id);
-  // A set the state does not carry can hold nothing.
-  const inSet = (id: string, addr: string) => { const s = set(id); return s !== undefined && s.type === 'hash:net' && inNetSet(s, addr); };
-  if (!rule.srcSets.every((id) => inSet(id, pkt.src))) return false;
-  if (rule.notSrcSets.some((id) => inSet(id, pkt.src))) return false;
-  if (!rule.dstSets.every((id) => inSet(id, pkt.dst))) return false;
-  if (rule.notDstSets.some((id) => inSet(id, pkt.dst))) return false;
-  const portSide = (ports: PortRange[], notPorts: PortRange[], named: string[], addr: string, port: number | undefined): boolean => {
-    if (ports.length + notPorts.length + named.length === 0) return true;
-    if (port === undefined || portProtocolName(pkt.protocol) === undefined) return false;
-    if (ports.length + named.length > 0) {
-      const hit = inRanges(ports, port) || named.some((id) => { const s = set(id); return s !== undefined && inPortSet(s, addr, pkt.protocol, port); });
-      if (!hit) return false;
-    }
-    return !inRanges(notPorts, port);
-  };
-  if (!portSide(rule.srcPorts, rule.notSrcPorts, rule.srcNamedPortSets, pkt.src, pkt.srcPort)) return false;
-  if (!portSide(rule.dstPorts, rule.notDstPorts, rule.dstNamedPortSets, pkt.dst, pkt.port)) return false;
+  if (rule.icmp && !icmpHit(pkt, rule.icmp)) return false;
+  if (rule.notIcmp && icmpHit(pkt, rule.notIcmp)) return false;
+  if (!allIn(set, rule.srcSets, pkt.src)) return false;
+  if (anyIn(set, rule.notSrcSets, pkt.src)) return false;
+  if (!allIn(set, rule.dstSets, pkt.dst)) return false;
+  if (anyIn(set, rule.notDstSets, pkt.dst)) return false;
+  if (!portSide(set, pkt, rule.srcPorts, rule.notSrcPorts, rule.srcNamedPortSets, pkt.src, pkt.srcPort)) return false;
+  if (!portSide(set, pkt, rule.dstPorts, rule.notDstPorts, rule.dstNamedPortSets, pkt.dst, pkt.port)) return false;
   return true;
+}
+
+function hitOf(rule: CompiledRule, index: number, owner: { policy?: string; profile?: string }): RuleHit {
+  const h: RuleHit = { origin: rule.origin, action: rule.action, index, ...owner };
+  if (rule.failClosed) h.failClosed = rule.failClosed;
+  return h;
+}
+function decide(v: Verdict, hit: RuleHit): Verdict {
+  v.allowed = hit.action === 'Allow';
+  v.decidedBy = { kind: 'rule', hit };
+  return v;
 }
 
 /** Calico's evaluation for one endpoint and direction: policies in order (Allow and Deny
  *  decide, Log continues, Pass jumps to the profiles), default deny if policies applied;
  *  otherwise (or after Pass) the profiles in order, where Pass moves to the next profile. */
-export function evaluateDirection(state: DesiredState, ep: EndpointState, direction: 'ingress' | 'egress', pkt: Packet): Verdict {
+export function evaluateDirection(rules: RuleLookup, ep: EndpointState, direction: 'ingress' | 'egress', pkt: Packet): Verdict {
   const dir: DirectionState = ep[direction];
-  const sets = new Map(state.ipsets.map((s) => [s.id, s]));
-  const policies = new Map(state.policies.map((p) => [p.id, p]));
-  const profiles = new Map(state.profiles.map((p) => [p.id, p]));
+  const set = rules.set;
   const v: Verdict = {
-    direction, endpoint: ep.id, node: state.nodeName, allowed: false,
+    direction, endpoint: ep.id, node: rules.nodeName, allowed: false,
     decidedBy: { kind: 'default', reason: 'no policy and no profile: default deny' },
     logged: [], policies: dir.policies, profiles: dir.profiles,
   };
-  const hitOf = (rule: CompiledRule, index: number, owner: { policy?: string; profile?: string }): RuleHit => {
-    const h: RuleHit = { origin: rule.origin, action: rule.action, index, ...owner };
-    if (rule.failClosed) h.failClosed = rule.failClosed;
-    return h;
-  };
-  const decide = (hit: RuleHit) => { v.allowed = hit.action === 'Allow'; v.decidedBy = { kind: 'rule', hit }; return v; };
   let passed = false;
   if (dir.policies.length > 0) {
     outer: for (const id of dir.policies) {
-      const rules = policies.get(id)?.[direction] ?? [];
-      for (const [i, rule] of rules.entries()) {
-        if (!ruleMatches(rule, pkt, sets)) continue;
+      const list = rules.policy(id)?.[direction] ?? [];
+      for (const [i, rule] of list.entries()) {
+        if (!ruleMatches(rule, pkt, set)) continue;
         const hit = hitOf(rule, i, { policy: id });
         if (rule.action === 'Log') { v.logged.push(hit); continue; }
         if (rule.action === 'Pass') { v.passedBy = hit; passed = true; break outer; }
-        return decide(hit);
+        return decide(v, hit);
       }
     }
     if (!passed) { v.decidedBy = { kind: 'default', reason: 'policies applied but no rule matched: default deny' }; return v; }
@@ -181,31 +269,42 @@ export function evaluateDirection(state: DesiredState, ep: EndpointState, direct
     return v;
   }
   for (const id of dir.profiles) {
-    const rules = profiles.get(id)?.[direction] ?? [];
-    for (const [i, rule] of rules.entries()) {
-      if (!ruleMatches(rule, pkt, sets)) continue;
+    const list = rules.profile(id)?.[direction] ?? [];
+    for (const [i, rule] of list.entries()) {
+      if (!ruleMatches(rule, pkt, set)) continue;
       const hit = hitOf(rule, i, { profile: id });
       if (rule.action === 'Log') { v.logged.push(hit); continue; }
       if (rule.action === 'Pass') break; // on to the next profile
-      return decide(hit);
+      return decide(v, hit);
     }
   }
   v.decidedBy = { kind: 'default', reason: 'no profile rule matched: default deny' };
   return v;
 }
 
-export function explainFlow(input: ExplainInput): ExplainResult {
-  const resources = latestByKey(input.resources);
+function findIn(view: ExplainView, ref: string): EndpointRef {
+  const m = /^([^/]+)\/([^/]+)$/.exec(ref);
+  if (!m) throw new ExplainError(`"${ref}" is not NAMESPACE/ENDPOINT`);
+  const [, ns, name] = m as unknown as [string, string, string];
+  const ep = view.findEndpoint(ns, name);
+  if (!ep) throw new ExplainError(`no WorkloadEndpoint ${ns}/${name}`);
+  return ep;
+}
+
+/** explainFlow's question without the resources: the view says where the cluster is read from. */
+export type ExplainQuestion = Omit<ExplainInput, 'resources'>;
+
+export function explainIn(view: ExplainView, input: ExplainQuestion): ExplainResult {
   const notes: string[] = [];
   const protocol = protoNumber(input.protocol);
   if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 0 || input.port > 65535)) throw new ExplainError(`port ${input.port} is not 0-65535`);
   if (input.port !== undefined && portProtocolName(protocol) === undefined) throw new ExplainError(`protocol ${input.protocol} has no ports`);
-  const dstEp = findEndpoint(resources, input.to.endpoint);
+  const dstEp = findIn(view, input.to.endpoint);
 
-  let srcEp: ReturnType<typeof findEndpoint> | undefined;
+  let srcEp: EndpointRef | undefined;
   let srcCandidates: string[];
   if ('endpoint' in input.from) {
-    srcEp = findEndpoint(resources, input.from.endpoint);
+    srcEp = findIn(view, input.from.endpoint);
     srcCandidates = srcEp.addrs.map(hostOf);
   } else {
     let c;
@@ -216,14 +315,13 @@ export function explainFlow(input: ExplainInput): ExplainResult {
     if (c.prefixLength < (c.family === 4 ? 32 : 128)) notes.push(`source ${input.from.cidr} evaluated at its first address ${first}; rules with nets inside it may decide differently for other addresses`);
     srcCandidates = [first];
     // An address that belongs to an endpoint is that endpoint: its egress policy applies too.
-    const owner = resources.find((r) => r.kind === 'WorkloadEndpoint' && r.spec.ipNetworks.some((n) => hostOf(canonicalCidr(n)) === first && parseCidr(n).prefixLength === (c.family === 4 ? 32 : 128)));
-    if (owner && owner.kind === 'WorkloadEndpoint') {
-      srcEp = findEndpoint(resources, `${owner.metadata.namespace ?? 'default'}/${owner.metadata.name}`);
-      notes.push(`source ${first} is WorkloadEndpoint ${owner.metadata.namespace ?? 'default'}/${owner.metadata.name}`);
+    const owner = view.ownerOf(`${first}/${c.family === 4 ? 32 : 128}`);
+    if (owner) {
+      srcEp = owner;
+      notes.push(`source ${first} is WorkloadEndpoint ${owner.ns}/${owner.name}`);
     }
   }
   const dstAddrs = dstEp.addrs.map(hostOf);
-  const fam = (a: string): Family => (a.includes(':') ? 6 : 4);
   const families: Family[] = input.ipVersion !== undefined ? [input.ipVersion] : protocol === 58 ? [6] : protocol === 1 ? [4] : [4, 6];
   let src: string | undefined;
   let dst: string | undefined;
@@ -241,17 +339,17 @@ export function explainFlow(input: ExplainInput): ExplainResult {
   if (input.srcPort !== undefined) pkt.srcPort = input.srcPort;
   if (input.icmp) pkt.icmp = input.icmp;
 
-  const endpointIn = (state: DesiredState, ns: string, name: string): EndpointState => {
-    const ep = state.endpoints.find((e) => e.namespace === ns && e.name === name);
-    if (!ep) throw new ExplainError(`WorkloadEndpoint ${ns}/${name} is missing from node ${state.nodeName}'s state`);
-    return ep;
+  const compiledOf = (ep: EndpointRef): CompiledEndpoint => {
+    const c = view.compiled(ep);
+    if (!c) throw new ExplainError(`WorkloadEndpoint ${ep.ns}/${ep.name} is missing from node ${ep.node}'s state`);
+    return c;
   };
-  const dstState = computeDesiredState({ nodeName: dstEp.node, resources });
-  const ingress = evaluateDirection(dstState, endpointIn(dstState, dstEp.ns, dstEp.name), 'ingress', pkt);
+  const dstC = compiledOf(dstEp);
+  const ingress = evaluateDirection(dstC.rules, dstC.endpoint, 'ingress', pkt);
   let egress: Verdict | undefined;
   if (srcEp) {
-    const srcState = srcEp.node === dstEp.node ? dstState : computeDesiredState({ nodeName: srcEp.node, resources });
-    egress = evaluateDirection(srcState, endpointIn(srcState, srcEp.ns, srcEp.name), 'egress', pkt);
+    const srcC = compiledOf(srcEp);
+    egress = evaluateDirection(srcC.rules, srcC.endpoint, 'egress', pkt);
   }
   const result: ExplainResult = {
     allowed: ingress.allowed && (egress?.allowed ?? true),
@@ -263,6 +361,35 @@ export function explainFlow(input: ExplainInput): ExplainResult {
   };
   if (egress) result.egress = egress;
   return result;
+}
+
+/** A view over plain resources: each node's state computed from scratch when first asked. */
+export function resourceView(resources: readonly Resource[]): ExplainView {
+  const all = latestByKey(resources);
+  const weps = new Map<string, WorkloadEndpoint>();
+  for (const r of all) if (r.kind === 'WorkloadEndpoint') weps.set(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, r);
+  const refOf = (r: WorkloadEndpoint): EndpointRef => ({
+    ns: r.metadata.namespace ?? 'default', name: r.metadata.name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr),
+  });
+  const states = new Map<string, DesiredState>();
+  return {
+    findEndpoint(ns, name) { const r = weps.get(`${ns}/${name}`); return r ? refOf(r) : undefined; },
+    ownerOf(hostCidr) {
+      // Two endpoints claiming one address: the first by namespace/name, as the calculator's view picks.
+      const owners = [...weps.entries()].filter(([, r]) => r.spec.ipNetworks.some((n) => canonicalCidr(n) === hostCidr)).map(([k]) => k).sort(compareStrings);
+      return owners.length > 0 ? refOf(weps.get(owners[0]!)!) : undefined;
+    },
+    compiled(ep) {
+      let state = states.get(ep.node);
+      if (!state) states.set(ep.node, (state = computeDesiredState({ nodeName: ep.node, resources: all })));
+      const endpoint = endpointOfState(state, `WorkloadEndpoint/${ep.ns}/${ep.name}`);
+      return endpoint ? { endpoint, rules: lookupOfState(state) } : undefined;
+    },
+  };
+}
+
+export function explainFlow(input: ExplainInput): ExplainResult {
+  return explainIn(resourceView(input.resources), input);
 }
 
 const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP', 136: 'UDPLite' };

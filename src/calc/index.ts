@@ -9,3 +9,8 @@ export { explainFlow, formatExplanation, ExplainError } from './explain.js';
 export type { ExplainInput, ExplainResult, Verdict, FlowEnd } from './explain.js';
 export { setIdFor, protocolNumber } from './compile.js';
 export { desiredBgp, communitiesFor, parseAsNumber, type DesiredBgp, type DesiredBgpPeer } from './bgp.js';
+export { explainIn, resourceView } from './explain.js';
+export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleLookup } from './explain.js';
+export { createClusterView } from './cluster-view.js';
+export type { CalculatorParts } from './incremental.js';
+export { matrixIn, type MatrixQuestion } from './matrix.js';

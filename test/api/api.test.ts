@@ -69,6 +69,11 @@ test('readyz is 503 with the reason while the store has never synced', async () 
     assert.is(body.ready, false);
     assert.is(body.checks.store?.ok, false, 'store check fails');
     assert.match(body.checks.store!.detail, /no snapshot/);
+    for (const path of ['/matrix?port=80', '/explain?from=tenant-a/web-1&to=tenant-b/web-1&port=80']) {
+      const m = await fetch(`${a.api!.url}${path}`);
+      assert.is(m.status, 503, `${path} is 503 before the store has synced, not an empty answer`);
+      assert.match(((await m.json()) as { error: string }).error, /not synced/, `${path} says why`);
+    }
   } finally {
     await a.stop();
   }

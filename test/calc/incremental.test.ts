@@ -3,7 +3,7 @@
 // namespaces, profiles, endpoints, policies and pools, compared after every step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { computeDesiredState, createCalculator } from '../../src/calc/index.js';
+import { computeDesiredState, createCalculator, createClusterView, explainFlow, explainIn, matrixIn, type ExplainQuestion } from '../../src/calc/index.js';
 import { resourceKey, type Resource } from '../../src/model/index.js';
 import { gnp, hep, namespace, np, pool, profile, wep } from './_fixtures.js';
 
@@ -117,6 +117,58 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       const want = computeDesiredState({ nodeName: node, resources: [...current.values()] });
       assert.equal(calc.state(), want, `seed ${seed} step ${step} (${op}): incremental state differs from full`);
     }
+  });
+}
+
+/** The result, or the error message explain gave: both views must agree on either. */
+function outcome(f: () => unknown): unknown {
+  try { return f(); } catch (e) { return `error: ${(e as Error).message}`; }
+}
+
+for (const seed of [11, 12, 13]) {
+  test(`random sequence (seed ${seed}): explain over the calculator equals explain over the resources for every pair`, () => {
+    const rand = prng(seed);
+    const next = generator(rand);
+    const calc = createCalculator(seed % 2 === 0 ? 'n0' : 'n1');
+    const view = createClusterView(calc);
+    const current = new Map<string, Resource>();
+    let compared = 0;
+    for (let step = 0; step < 160; step++) {
+      const keys = [...current.keys()];
+      if (keys.length > 0 && rand() < 0.25) {
+        const k = keys[Math.floor(rand() * keys.length)]!;
+        calc.remove(resourceKey(current.get(k)!));
+        current.delete(k);
+      } else {
+        const r = next();
+        current.set(keyOf(r), r);
+        calc.upsert(r);
+      }
+      if (step % 16 !== 15) continue;
+      const resources = [...current.values()];
+      const refs = resources.flatMap((r) => (r.kind === 'WorkloadEndpoint' ? [`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`] : []));
+      for (const q of [{ protocol: 'TCP', port: 80 }, { protocol: 'UDP', port: 53 }, { protocol: 'ICMP' }] as const) {
+        const m = matrixIn(view, refs, q);
+        refs.forEach((a, i) => refs.forEach((b, j) => {
+          const one = outcome(() => explainIn(view, { from: { endpoint: a }, to: { endpoint: b }, ...q }));
+          const want = typeof one === 'object' && one !== null && 'allowed' in one ? one.allowed : false;
+          assert.is(m[i]![j], want, `seed ${seed} step ${step}: matrix ${a} -> ${b} ${JSON.stringify(q)} equals explain`);
+        }));
+      }
+      const froms = [...refs.map((endpoint) => ({ endpoint })), { cidr: '10.0.1.2' }, { cidr: '192.0.2.7' }];
+      for (const from of froms) {
+        for (const to of refs) {
+          for (const q of [{ protocol: 'TCP', port: 80 }, { protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 8080 }] as const) {
+            const question: ExplainQuestion = { from, to: { endpoint: to }, ...q };
+            const want = outcome(() => explainFlow({ resources, ...question }));
+            const got = outcome(() => explainIn(view, question));
+            assert.equal(got, want, `seed ${seed} step ${step}: ${JSON.stringify(question)}`);
+            compared++;
+          }
+        }
+      }
+    }
+    assert.ok(compared > 100, `compared ${compared} flows`);
   });
 }
 

@@ -1,0 +1,125 @@
+// npm run bench -- explain [--endpoints 120,1000] [--hosts 30] [--tenants 6] [--policies 40]
+//   [--iterations 5] [--explains 500] [--legacy 20]
+// /matrix and /explain at cluster scale, evaluated over the agent's incremental calculator
+// (createClusterView): the matrix of every endpoint pair right after a policy edit (cold:
+// every remote endpoint compiled again) and unchanged (warm), and single explanations of
+// random pairs with their text, as the API serves them. `legacy` times that many pairs the
+// old way (explainFlow over the resources, one computeDesiredState per node per pair) for
+// comparison. Medians and p90 in ms.
+import { performance } from 'node:perf_hooks';
+import { createCalculator, createClusterView, explainFlow } from '../../src/calc/index.js';
+import { explainForApi, matrixFor } from '../../src/agent/explain.js';
+import type { EndpointDoc } from '../../src/api/index.js';
+import { schemas, type Resource } from '../../src/model/index.js';
+import { median, percentile, rssMiB } from './_stats.js';
+
+const API = 'projectcalico.org/v3';
+const ROLES = ['web', 'client', 'db', 'cache'];
+
+function build(endpoints: number, hosts: number, tenants: number, policies: number): { resources: Resource[]; docs: EndpointDoc[] } {
+  const resources: Resource[] = [];
+  const docs: EndpointDoc[] = [];
+  for (let t = 0; t < tenants; t++) {
+    const ns = `tenant-${t}`;
+    resources.push(schemas.Namespace.parse({ apiVersion: API, kind: 'Namespace', metadata: { name: ns, labels: { tenant: `t${t}`, tier: String(t % 3) } } }));
+    resources.push(schemas.Profile.parse({ apiVersion: API, kind: 'Profile', metadata: { name: ns }, spec: {
+      egress: [{ action: 'Allow' }], ingress: [{ action: 'Allow', source: { namespaceSelector: `tenant == "t${t}"` } }] } }));
+  }
+  for (let i = 0; i < endpoints; i++) {
+    const ns = `tenant-${i % tenants}`;
+    const name = `ep${i}`;
+    const node = `h${(i % hosts) + 1}`;
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    const role = ROLES[i % ROLES.length]!;
+    resources.push(schemas.WorkloadEndpoint.parse({ apiVersion: API, kind: 'WorkloadEndpoint', metadata: { name, namespace: ns, labels: { app: role } },
+      spec: { node, interfaceName: `cali${i}`, ipNetworks: [`${ip}/32`], profiles: [ns], ports: role === 'web' ? [{ name: 'http', protocol: 'TCP', port: 80 }] : [] } }));
+    docs.push({ id: `WorkloadEndpoint/${ns}/${name}`, namespace: ns, name, node, tenant: ns, labels: { app: role }, addresses: [`${ip}/32`], interfaceName: `cali${i}`, local: node === 'h1' });
+  }
+  resources.push(schemas.GlobalNetworkPolicy.parse({ apiVersion: API, kind: 'GlobalNetworkPolicy', metadata: { name: 'deny-ssh' }, spec: {
+    order: 10, selector: 'all()', types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [22] } }, { action: 'Pass' }] } }));
+  for (let j = 0; j < policies; j++) resources.push(policy(j, tenants));
+  resources.push(schemas.IPPool.parse({ apiVersion: API, kind: 'IPPool', metadata: { name: 'pool' }, spec: { cidr: '10.0.0.0/8', natOutgoing: true } }));
+  return { resources, docs };
+}
+
+function policy(j: number, tenants: number, variant = 0): Resource {
+  const ns = `tenant-${j % tenants}`;
+  const role = ROLES[j % ROLES.length]!;
+  const from = ROLES[(j + 1 + variant) % ROLES.length]!;
+  return schemas.NetworkPolicy.parse({ apiVersion: API, kind: 'NetworkPolicy', metadata: { name: `np${j}`, namespace: ns }, spec: {
+    order: 100 + j, selector: `app == "${role}"`, types: ['Ingress', 'Egress'],
+    ingress: [
+      { action: 'Allow', protocol: 'TCP', source: { selector: `app == "${from}"` }, destination: { ports: ['http', 8080 + variant] } },
+      { action: 'Allow', source: { namespaceSelector: `tier == "${j % 3}"`, selector: 'app == "client"' } },
+      { action: 'Deny', source: { nets: [`192.168.${j % 256}.0/24`] } },
+      { action: 'Pass' },
+    ],
+    egress: [{ action: 'Deny', destination: { nets: ['169.254.0.0/16'] } }, { action: 'Pass' }],
+  } });
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const stats = (xs: number[]) => ({ medianMs: round(median(xs)), p90Ms: round(percentile(xs, 90)), samples: xs.length });
+function time(fn: () => void): number {
+  const t = performance.now();
+  fn();
+  return performance.now() - t;
+}
+
+async function one(endpoints: number, params: Record<string, string>): Promise<Record<string, unknown>> {
+  const hosts = Number(params.hosts ?? 30);
+  const tenants = Number(params.tenants ?? 6);
+  const policies = Number(params.policies ?? 40);
+  const iterations = Number(params.iterations ?? 5);
+  const explains = Number(params.explains ?? 500);
+  const legacyPairs = Number(params.legacy ?? 20);
+  const { resources, docs } = build(endpoints, hosts, tenants, policies);
+  const calc = createCalculator('h1');
+  for (const r of resources) calc.upsert(r);
+  calc.state();
+  const view = createClusterView(calc);
+
+  const cold: number[] = [];
+  const warm: number[] = [];
+  let allowedCells = 0;
+  for (let k = 0; k < iterations; k++) {
+    calc.upsert(policy(k % policies, tenants, 1 + (k % 2)));
+    cold.push(time(() => { allowedCells = matrixFor(view, docs, 80, 'TCP').allowed.flat().filter(Boolean).length; }));
+    warm.push(time(() => { matrixFor(view, docs, 80, 'TCP'); }));
+  }
+
+  let seed = 7;
+  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const pick = () => docs[Math.floor(rand() * docs.length)]!;
+  const single: number[] = [];
+  for (let k = 0; k < explains; k++) {
+    const a = pick();
+    const b = pick();
+    single.push(time(() => { explainForApi(view, { from: `${a.namespace}/${a.name}`, to: `${b.namespace}/${b.name}`, port: 80, protocol: 'TCP' }); }));
+  }
+
+  const legacy: number[] = [];
+  for (let k = 0; k < legacyPairs; k++) {
+    const a = pick();
+    const b = pick();
+    legacy.push(time(() => { explainFlow({ resources, from: { endpoint: `${a.namespace}/${a.name}` }, to: { endpoint: `${b.namespace}/${b.name}` }, protocol: 'TCP', port: 80 }); }));
+  }
+  const pairs = docs.length * docs.length;
+  return {
+    scale: { endpoints, hosts, tenants, policies, pairs, iterations, explains },
+    matrixAfterPolicyEdit: stats(cold),
+    matrixUnchanged: stats(warm),
+    explainOne: stats(single),
+    legacyExplainPerPair: stats(legacy),
+    legacyMatrixEstimateMs: round(median(legacy) * pairs),
+    allowedCells,
+    rssMiB: rssMiB(),
+  };
+}
+
+export async function run(params: Record<string, string>): Promise<Record<string, unknown>> {
+  const sizes = (params.endpoints ?? '120,1000').split(',').map(Number);
+  const out: Record<string, unknown> = {};
+  for (const n of sizes) out[`endpoints${n}`] = await one(n, params);
+  return out;
+}
