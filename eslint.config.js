@@ -3,9 +3,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// A file in src/<a>/ may import another subsystem only as '../<b>/index.js'.
+// A file in src/<a>/ may import another subsystem only as '../<b>/index.js' (from a
+// folder inside a subsystem, src/<a>/<part>/: '../../<b>/index.js').
 const faceOnly = {
-  regex: '^\\.\\./[^/]+/(?!index\\.js$).+',
+  regex: '^(\\.\\./)+(?!\\.\\.)[^/]+/(?!index\\.js$).+',
   message: 'Import another subsystem only through its face: ../<subsystem>/index.js',
 };
 

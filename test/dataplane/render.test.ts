@@ -2,13 +2,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, PolicyState } from '../../src/calc/index.js';
+import { renderSysctls, renderWorkloadRoutes } from '../../src/dataplane/index.js';
 import {
   policyChain, policyGroupChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
-  renderSetRefs, renderSysctls, renderWorkloadRoutes, verdictChain, verdictId, type ChainSpec, type TableSpec,
-} from '../../src/dataplane/index.js';
-import { parseIptablesSave, planTable } from '../../src/dataplane/iptables-kernel.js';
-import { parseIpsetSave, planSets } from '../../src/dataplane/ipsets.js';
-import { addressDispatch, interfaceDispatch, verdictDispatch } from '../../src/dataplane/dispatch.js';
+  renderSetRefs, verdictChain, verdictId, type ChainSpec, type TableSpec,
+  parseIptablesSave, planTable, parseIpsetSave, planSets, addressDispatch, interfaceDispatch, verdictDispatch,
+} from '../../src/dataplane/iptables/index.js';
 import { collidingProfiles, labState, rule } from './_state.js';
 
 function table(ds: DesiredState, t: string, family: 4 | 6): TableSpec {
