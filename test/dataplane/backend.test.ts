@@ -53,7 +53,7 @@ test('two backends keep their own memos: rendering for one leaves the other unto
   const ds = labState();
   const a = createIptablesMemo();
   const b = createIptablesMemo();
-  assert.ok([...planIptables(ds, EMPTY, a).stages].length > 0, "a plans a write");
+  assert.ok([...planIptables(ds, EMPTY, a).stages].length > 0, 'a plans a write');
   assert.ok(a.render.dispatch.has(ds.endpoints), 'a rendered');
   assert.not.ok(b.render.dispatch.has(ds.endpoints), 'b has nothing cached');
 });
