@@ -9,7 +9,7 @@ import { runPolicyPlan } from '../batch.js';
 import type { Exec } from '../exec.js';
 import { createSetSplitMemo, parseIpsetSave, planSets, renderSets, type KernelSet, type SetSplitMemo } from './ipsets.js';
 import { parseIptablesSaveAll, planTable, tableWriteEmpty, type KernelTable } from './kernel.js';
-import { createRenderMemo, renderIptables, renderRestore, renderSetRefs, type RenderMemo, type RenderedIptables, type Table, type TableSpec } from './render.js';
+import { createRenderMemo, renderIptables, renderRestore, renderSetRefs, type RenderMemo, type RenderedIptables, type TableSpec } from './render.js';
 
 /** What the backend knows of the kernel: Trellis's sets, and its chains per family and table. */
 export interface IptablesSnapshot {
@@ -18,7 +18,6 @@ export interface IptablesSnapshot {
   tables: Map<string, KernelTable>;
 }
 
-export const TABLES_BY_FAMILY: Record<Family, Table[]> = { 4: ['filter', 'nat'], 6: ['filter', 'nat', 'raw'] };
 const EMPTY_TABLE: KernelTable = { chains: [], builtins: {} };
 export const tableKey = (family: Family, table: string): string => `${family}/${table}`;
 const saveCmd = (f: Family) => (f === 4 ? 'iptables-save' : 'ip6tables-save');

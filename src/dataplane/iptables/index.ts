@@ -1,7 +1,7 @@
 // The ipset + iptables backend's face: the backend itself, and the iptables text it renders
 // (chain and set names, table specs, restore text) for tests, benchmarks and tools that
 // look at iptables itself. Nothing outside the dataplane needs it to run a dataplane.
-export { createIptablesBackend, createIptablesMemo, planIptables, readIptables, tableKey, TABLES_BY_FAMILY } from './backend.js';
+export { createIptablesBackend, createIptablesMemo, planIptables, readIptables, tableKey } from './backend.js';
 export type { IptablesMemo, IptablesSnapshot } from './backend.js';
 export { createRenderMemo, renderIptables, renderRestore, renderFullRestore, renderSetRefs } from './render.js';
 export type { TableSpec, ChainSpec, RenderedIptables, RenderMemo, Table, TableWrite } from './render.js';
