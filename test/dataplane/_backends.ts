@@ -30,6 +30,10 @@ export interface BackendCase {
   oneProfileEdit: Partial<ApplyCounts>;
   /** Counts of removing one IPv4-only endpoint. */
   oneEndpointRemoved: Partial<ApplyCounts>;
+  /** What another tool's careless "flush everything" does to this backend's filtering (as `iptables -F`). */
+  foreignFlush(host: Netns): Promise<void>;
+  /** Removes the hooks that send traffic into the backend's filtering (the jumps from the built-in chains). */
+  unhookAll(host: Netns): Promise<void>;
 }
 
 const iptables: BackendCase = {
@@ -68,6 +72,13 @@ const iptables: BackendCase = {
   endpointObject: (iface) => `trl-tw-${iface}`,
   oneProfileEdit: { chainsWritten: 1, setsDeleted: 0, writeCommands: 1 },
   oneEndpointRemoved: { chainsDeleted: 2, membersDeleted: 1 },
+  async foreignFlush(host) {
+    await host.run(['iptables', '-F']);
+    await host.run(['ip6tables', '-F']);
+  },
+  async unhookAll(host) {
+    for (const hook of ['FORWARD', 'INPUT', 'OUTPUT']) await host.run(['iptables', '-D', hook, '-j', `trl-${hook.toLowerCase()}`]);
+  },
 };
 
 const CASES: Record<string, BackendCase> = { iptables };

@@ -308,6 +308,41 @@ export function packetSuite(backend: BackendCase): void {
     await dp.reconcile(fullState());
   });
 
+  /** Every workload path the full state allows, each expected `through` (or, with `through` false, all blocked). */
+  const allowedPaths = async (through: boolean): Promise<string[]> => {
+    const checks: Array<[string, Promise<unknown>]> = [
+      ['a-client -> a-web tcp/80 (forwarded, workload to workload)', tcp(aClient(), '10.65.0.1', 80).then(Boolean)],
+      ['b-client -> a-web tcp/80 (web-from-tenant-b)', tcp(bClient(), '10.65.0.1', 80).then(Boolean)],
+      ['a-client -> a-web icmp', ping(aClient(), '10.65.0.1')],
+      ['a-client -> outside tcp/9000 (workload to the world)', tcp(aClient(), OUTSIDE_IP, 9000).then(Boolean)],
+      ['outside -> host:8080 -> a-web (port map, from the world)', tcp(lab.outside, HOST_UPLINK_IP, 8080).then(Boolean)],
+    ];
+    const got = await Promise.all(checks.map(([, p]) => p));
+    return checks.filter((_, i) => got[i] !== through).map(([name]) => `${name}: expected ${through ? 'through' : 'blocked'}`);
+  };
+
+  test('a foreign flush of the filter rules leaves workload traffic dropped, never open, until a resync repairs it', async () => {
+    await dp.reconcile(fullState());
+    assert.equal(await allowedPaths(true), [], 'every path works before the flush');
+    await backend.foreignFlush(lab.host);
+    const open = await allowedPaths(false);
+    assert.equal(open, [], `after the flush: ${open.join('; ')}`);
+    const r = await dp.reconcile(fullState(), { resync: true });
+    assert.equal(r.errors, []);
+    const broken = await allowedPaths(true);
+    assert.equal(broken, [], `after the repair: ${broken.join('; ')}`);
+  });
+
+  test('missing jumps into the filter rules leave workload traffic dropped, never open, until a resync repairs them', async () => {
+    await backend.unhookAll(lab.host);
+    const open = await allowedPaths(false);
+    assert.equal(open, [], `without the jumps: ${open.join('; ')}`);
+    const r = await dp.reconcile(fullState(), { resync: true });
+    assert.ok(r.counts.jumpsFixed >= 3, `the jumps come back: ${JSON.stringify(r.counts)}`);
+    const broken = await allowedPaths(true);
+    assert.equal(broken, [], `after the repair: ${broken.join('; ')}`);
+  });
+
   test('removing an endpoint removes its chains and route; its interface then fails closed', async () => {
     const ds = fullState();
     ds.endpoints = ds.endpoints.filter((e) => e.interfaceName !== 'trlb2');

@@ -17,9 +17,9 @@ test('on an empty kernel: sets first, then every table (the families side by sid
   const stages = [...planIptables(labState(), EMPTY).stages];
   assert.equal(stages.map(tools), [
     [['ipset']],
-    [['iptables-restore', 'iptables-restore'], ['ip6tables-restore', 'ip6tables-restore', 'ip6tables-restore']],
+    [['iptables-restore', 'iptables-restore', 'iptables-restore'], ['ip6tables-restore', 'ip6tables-restore', 'ip6tables-restore', 'ip6tables-restore']],
   ], 'ipset restore, then IPv4 and IPv6 lanes');
-  assert.equal(tablesOf(stages[1]!), [['filter', 'nat'], ['filter', 'nat', 'raw']], 'tables in order within a family');
+  assert.equal(tablesOf(stages[1]!), [['filter', 'nat', 'security'], ['filter', 'nat', 'raw', 'security']], 'tables in order within a family (filter before the security guard that checks its mark)');
   assert.equal(stages[0]![0]![0]!.counts, { setsCreated: 2, setsUpdated: 0, membersAdded: 4, membersDeleted: 0 }, 'the set write counts its sets and members');
 });
 

@@ -42,7 +42,15 @@ export const DISPATCH = {
   filter: { FORWARD: 'trl-forward', INPUT: 'trl-input', OUTPUT: 'trl-output' },
   nat: { PREROUTING: 'trl-nat-pre', OUTPUT: 'trl-nat-out', POSTROUTING: 'trl-nat-post' },
   raw: { PREROUTING: 'trl-raw-pre' },
+  security: { FORWARD: 'trl-sec-forward', INPUT: 'trl-sec-input', OUTPUT: 'trl-sec-output' },
 } as const;
+
+/**
+ * Where filter accepts a workload's packet before its verdict chains (conntrack, neighbour
+ * discovery): sets MARK_ACCEPT on the way, so that every packet filter accepts for a
+ * workload carries it, which the security table's guard checks.
+ */
+export const ACCEPT_CHAIN = 'trl-accept';
 
 export const FROM_WL_DISPATCH = 'trl-from-wl';
 /** Dispatch by the verdict id in the mark, after the endpoint chains (egress, ingress). */

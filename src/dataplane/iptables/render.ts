@@ -24,17 +24,24 @@
 // whenever a rule is written, so what a write costs grows with the table; a thousand endpoint
 // chains each holding its whole decision made that table large, while verdict chains hold
 // each decision once per distinct list of policies and profiles.
+//
+// A flush never opens anything: every workload packet filter accepts carries MARK_ACCEPT
+// (a verdict chain returns only with it set; the endpoint chains' early accepts go through
+// trl-accept, which sets it), and the security table, whose hooks run right after
+// filter's, drops a workload packet without it. So a foreign `iptables -F` (which flushes
+// filter only, our jumps included) or a missing jump leaves workload traffic dropped until
+// the next resync puts the rules back, never open.
 import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../../calc/index.js';
 import {
-  DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
+  ACCEPT_CHAIN, DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
   TO_WL_DISPATCH, VERDICT_DISPATCH, VERDICT_DONE, WORKLOAD_IFACE_PREFIX, byCodePoint, fromWlChain, hex, policyChain, policyGroupChain,
   profileChain, setName, shortHash, toWlChain, verdictChain, verdictId, verdictMark,
 } from './names.js';
 import { addressDispatch, interfaceDispatch, verdictDispatch } from './dispatch.js';
 import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
 
-export type Table = 'filter' | 'nat' | 'raw';
-export const TABLES: Table[] = ['filter', 'nat', 'raw'];
+export type Table = 'filter' | 'nat' | 'raw' | 'security';
+export const TABLES: Table[] = ['filter', 'nat', 'raw', 'security'];
 export const FAMILIES: Family[] = [4, 6];
 
 export interface ChainSpec {
@@ -79,6 +86,8 @@ function chain(name: string, body: string[]): ChainSpec {
 
 const markAccept = `${hex(MARK_ACCEPT)}/${hex(MARK_ACCEPT)}`;
 const notPassed = `-m mark --mark 0x0/${hex(MARK_PASS)}`;
+/** Accepts with MARK_ACCEPT set (see the header: what the security table's guard checks). */
+const ACCEPT = chain(ACCEPT_CHAIN, [`-j MARK --set-xmark ${markAccept}`, '-j ACCEPT']);
 
 function logName(id: string): string {
   const parts = id.split('/');
@@ -213,9 +222,9 @@ function endpointChain(m: RenderMemo, ep: EndpointState, dir: Dir, family: Famil
   if (hit && hit.verdict === v.name && hit.direct === v.direct) return hit.spec;
   const name = dir === 'ingress' ? toWlChain(ep.interfaceName) : fromWlChain(ep.interfaceName);
   const spec = chain(name, [
-    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    `-m conntrack --ctstate RELATED,ESTABLISHED -j ${ACCEPT_CHAIN}`,
     '-m conntrack --ctstate INVALID -j DROP',
-    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
+    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ${ACCEPT_CHAIN}`) : []),
     ...(v.direct
       ? [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`, `-j ${v.name}`, `-j MARK --set-xmark ${hex(verdictMark(VERDICT_DONE))}/${hex(MARK_VERDICT)}`]
       : [`-j MARK --set-xmark ${hex(verdictMark(v.id))}/${hex(MARK_MASK)}`]),
@@ -390,7 +399,7 @@ function sharedPart(m: RenderMemo, ds: DesiredState, family: Family, unique: Rec
 
 function filterTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
   const { endpoints, chains: dispatch, verdicts, unique } = dispatchPart(m, ds.endpoints, family);
-  const chains: ChainSpec[] = [...dispatch];
+  const chains: ChainSpec[] = [...dispatch, ACCEPT];
   for (const e of endpoints) {
     chains.push(endpointChain(m, e, 'egress', family, verdicts.egress.get(e)!));
     chains.push(endpointChain(m, e, 'ingress', family, verdicts.ingress.get(e)!));
@@ -472,6 +481,18 @@ function natTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRend
   };
 }
 
+/** The security table's guard: a workload packet filter did not accept (no MARK_ACCEPT) is dropped. */
+function securityTable(ds: DesiredState, family: Family): TableSpec {
+  const guards = ifaceGuards(ds.endpoints);
+  const drop = (dir: '-i' | '-o') => guards.map((g) => `${dir} ${g} -m mark ! --mark ${markAccept} -m comment --comment "not accepted by the filter rules" -j DROP`);
+  const s = DISPATCH.security;
+  return {
+    table: 'security', family,
+    chains: [chain(s.FORWARD, [...drop('-i'), ...drop('-o')]), chain(s.INPUT, drop('-i')), chain(s.OUTPUT, drop('-o'))].sort((a, b) => byCodePoint(a.name, b.name)),
+    hooks: [{ hook: 'FORWARD', chain: s.FORWARD }, { hook: 'INPUT', chain: s.INPUT }, { hook: 'OUTPUT', chain: s.OUTPUT }],
+  };
+}
+
 /** IPv6 has no rp_filter sysctl: strict reverse-path filtering of workload sources in raw. */
 function rawTable6(ds: DesiredState): TableSpec {
   const guards = ifaceGuards(ds.endpoints);
@@ -505,6 +526,7 @@ export function renderIptables(ds: DesiredState, m: RenderMemo = createRenderMem
     tables.push(filterTable(m, ds, family, ctx));
     tables.push(natTable(m, ds, family, ctx));
     if (family === 6) tables.push(rawTable6(ds));
+    tables.push(securityTable(ds, family));
   }
   return { tables, setRefs };
 }
