@@ -7,9 +7,10 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
-// A file in src/<a>/ may import another subsystem only as '../<b>/index.js'.
+// A file in src/<a>/ may import another subsystem only as '../<b>/index.js' (from a
+// folder inside a subsystem, src/<a>/<part>/: '../../<b>/index.js').
 const faceOnly = {
-  regex: '^\\.\\./[^/]+/(?!index\\.js$).+',
+  regex: '^(\\.\\./)+(?!\\.\\.)[^/]+/(?!index\\.js$).+',
   message: 'Import another subsystem only through its face: ../<subsystem>/index.js',
 };
 

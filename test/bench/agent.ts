@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { ReadinessDoc, StatusDoc } from '../../src/api/index.js';
-import { fromWlChain, policyChain, toWlChain } from '../../src/dataplane/index.js';
+import { fromWlChain, policyChain, toWlChain } from '../../src/dataplane/iptables/index.js';
 import { API_PORT, DIST, REPO_ROOT } from '../../src/lab/cluster.js';
 import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { openStore, type Store } from '../../src/store/index.js';

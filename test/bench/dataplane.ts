@@ -9,9 +9,8 @@
 //  - RSS of this process.
 import { performance } from 'node:perf_hooks';
 import { createCalculator, type DesiredState } from '../../src/calc/index.js';
-import {
-  createDataplane, renderFullRestore, type ApplyReport, type Dataplane, renderIptables, renderSets, renderSetsRestore, renderSysctls, renderWorkloadRoutes,
-} from '../../src/dataplane/index.js';
+import { createDataplane, type ApplyReport, type Dataplane, renderSysctls, renderWorkloadRoutes } from '../../src/dataplane/index.js';
+import { renderFullRestore, renderIptables, renderSets, renderSetsRestore } from '../../src/dataplane/iptables/index.js';
 import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { createLogger, silentLogger } from '../../src/log/index.js';
 import { schemas, type Resource } from '../../src/model/index.js';

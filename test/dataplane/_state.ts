@@ -1,6 +1,6 @@
 // Hand-written DesiredState values for the dataplane tests: the lab's two tenants.
 import type { CompiledRule, DesiredState, EndpointState } from '../../src/calc/index.js';
-import { verdictChain, verdictId } from '../../src/dataplane/index.js';
+import { verdictChain, verdictId } from '../../src/dataplane/iptables/index.js';
 
 export function rule(r: Partial<CompiledRule> & Pick<CompiledRule, 'action' | 'origin'>): CompiledRule {
   return {

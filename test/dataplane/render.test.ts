@@ -2,13 +2,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, PolicyState } from '../../src/calc/index.js';
+import { renderSysctls, renderWorkloadRoutes } from '../../src/dataplane/index.js';
 import {
   policyChain, policyGroupChain, profileChain, renderFullRestore, renderIptables, renderSets, renderSetsRestore,
-  renderSetRefs, renderSysctls, renderWorkloadRoutes, verdictChain, verdictId, type ChainSpec, type TableSpec,
-} from '../../src/dataplane/index.js';
-import { parseIptablesSave, planTable } from '../../src/dataplane/iptables-kernel.js';
-import { parseIpsetSave, planSets } from '../../src/dataplane/ipsets.js';
-import { addressDispatch, interfaceDispatch, verdictDispatch } from '../../src/dataplane/dispatch.js';
+  renderSetRefs, verdictChain, verdictId, type ChainSpec, type TableSpec,
+  parseIptablesSave, planTable, parseIpsetSave, planSets, addressDispatch, interfaceDispatch, verdictDispatch,
+} from '../../src/dataplane/iptables/index.js';
 import { collidingProfiles, labState, rule } from './_state.js';
 
 function table(ds: DesiredState, t: string, family: 4 | 6): TableSpec {
@@ -48,7 +47,7 @@ test('every chain starts with a hash comment of its content, and the hash follow
     assert.ok(c.name.length <= 28, `${c.name} fits 28 chars`);
   }
   // A first rule with a target takes the hash in its comment; one with a comment of its own cannot.
-  assert.equal(chainOf(ds, 'trl-tw-trla1').rules[0], `-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "trl:${chainOf(ds, 'trl-tw-trla1').hash}" -j ACCEPT`);
+  assert.equal(chainOf(ds, 'trl-tw-trla1').rules[0], `-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "trl:${chainOf(ds, 'trl-tw-trla1').hash}" -j trl-accept`);
   const rogue = chainOf(ds, policyChain('GlobalNetworkPolicy/deny-ssh', 'ingress'));
   assert.is(rogue.rules[0], `-m comment --comment "trl:${rogue.hash}"`, 'policy rules carry their own comments: the hash gets a rule');
   const before = chainOf(ds, 'trl-tw-trla1').hash;
@@ -62,11 +61,29 @@ test('endpoint chain: conntrack first, then the mark set to its verdict chain id
   const ds = labState();
   const verdict = verdictOf(ds, 'trla1', 'ingress');
   assert.equal(body(chainOf(ds, 'trl-tw-trla1')), [
-    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j trl-accept',
     '-m conntrack --ctstate INVALID -j DROP',
     setVerdict(verdict),
   ]);
   assert.ok(verdictId(verdict) >= 2 && verdictId(verdict) <= 16382, 'ids 0 (unset) and 1 (done) are never a verdict chain\'s');
+});
+
+test('a flush never opens anything: early accepts set the accept mark, and the security table drops workload packets without it', () => {
+  const ds = labState();
+  assert.equal(body(chainOf(ds, 'trl-accept')), ['-j MARK --set-xmark 0x10000/0x10000', '-j ACCEPT'], 'trl-accept marks, then accepts');
+  for (const family of [4, 6] as const) {
+    const sec = table(ds, 'security', family);
+    assert.equal(sec.hooks, [{ hook: 'FORWARD', chain: 'trl-sec-forward' }, { hook: 'INPUT', chain: 'trl-sec-input' }, { hook: 'OUTPUT', chain: 'trl-sec-output' }], `IPv${family} hooks`);
+    const guard = (dir: string) => `${dir} trl+ -m mark ! --mark 0x10000/0x10000 -m comment --comment "not accepted by the filter rules" -j DROP`;
+    assert.equal(body(chainOf(ds, 'trl-sec-forward', family, 'security')), [guard('-i'), guard('-o')], `IPv${family} forward guard, both directions`);
+    assert.equal(body(chainOf(ds, 'trl-sec-input', family, 'security')), [guard('-i')], `IPv${family} input guard`);
+    assert.equal(body(chainOf(ds, 'trl-sec-output', family, 'security')), [guard('-o')], `IPv${family} output guard`);
+  }
+  // Every ACCEPT a workload packet can meet in filter either follows a verdict (which returns
+  // only with the mark set) or is trl-accept's own: no endpoint chain accepts directly.
+  for (const c of table(dualStack(labState(), 'trla1', 'fd65::1/128'), 'filter', 6).chains) {
+    if (c.name.startsWith('trl-tw-') || c.name.startsWith('trl-fw-')) assert.not.ok(c.rules.some((r) => r.endsWith('-j ACCEPT')), `${c.name} accepts only through trl-accept`);
+  }
 });
 
 test('verdict chain: its policy group, drop if none allowed or passed, profiles, drop; shared by endpoints with the same lists', () => {
@@ -110,7 +127,7 @@ test('policy group: the policies in order, each skipped once one passed, the fir
 
 test('IPv6 endpoint chains let neighbour discovery and MLD through before policy (RA only towards the workload)', () => {
   const ds = dualStack(labState(), 'trla1', 'fd65::1/128');
-  const nd = (types: number[]) => types.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`);
+  const nd = (types: number[]) => types.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j trl-accept`);
   assert.equal(body(chainOf(ds, 'trl-tw-trla1', 6)).slice(2, 9), nd([130, 131, 132, 134, 135, 136, 143]));
   assert.equal(body(chainOf(ds, 'trl-fw-trla1', 6)).slice(2, 9), nd([130, 131, 132, 133, 135, 136, 143]));
   assert.not.ok(body(chainOf(ds, 'trl-tw-trla1', 4)).some((r) => r.includes('icmp6')), 'not in IPv4');

@@ -1,5 +1,7 @@
 // DesiredState -> Trellis's iptables chains, per table and family, as plain data (chain
-// name + rule bodies + content hash) and as iptables-restore text. Pure.
+// name + rule bodies + content hash) and as iptables-restore text. Pure: the memos that
+// make re-rendering cheap live in a RenderMemo the caller owns (one per backend instance;
+// a fresh one per call when none is given), never in this module.
 //
 // Packet path (filter):
 //   FORWARD -> trl-forward: -i trl+ -> trl-from-wl (-i <if> -g trl-fw-<if>, else DROP)
@@ -22,17 +24,24 @@
 // whenever a rule is written, so what a write costs grows with the table; a thousand endpoint
 // chains each holding its whole decision made that table large, while verdict chains hold
 // each decision once per distinct list of policies and profiles.
-import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../calc/index.js';
+//
+// A flush never opens anything: every workload packet filter accepts carries MARK_ACCEPT
+// (a verdict chain returns only with it set; the endpoint chains' early accepts go through
+// trl-accept, which sets it), and the security table, whose hooks run right after
+// filter's, drops a workload packet without it. So a foreign `iptables -F` (which flushes
+// filter only, our jumps included) or a missing jump leaves workload traffic dropped until
+// the next resync puts the rules back, never open.
+import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../../calc/index.js';
 import {
-  DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
+  ACCEPT_CHAIN, DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
   TO_WL_DISPATCH, VERDICT_DISPATCH, VERDICT_DONE, WORKLOAD_IFACE_PREFIX, byCodePoint, fromWlChain, hex, policyChain, policyGroupChain,
   profileChain, setName, shortHash, toWlChain, verdictChain, verdictId, verdictMark,
 } from './names.js';
 import { addressDispatch, interfaceDispatch, verdictDispatch } from './dispatch.js';
 import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
 
-export type Table = 'filter' | 'nat' | 'raw';
-export const TABLES: Table[] = ['filter', 'nat', 'raw'];
+export type Table = 'filter' | 'nat' | 'raw' | 'security';
+export const TABLES: Table[] = ['filter', 'nat', 'raw', 'security'];
 export const FAMILIES: Family[] = [4, 6];
 
 export interface ChainSpec {
@@ -77,6 +86,8 @@ function chain(name: string, body: string[]): ChainSpec {
 
 const markAccept = `${hex(MARK_ACCEPT)}/${hex(MARK_ACCEPT)}`;
 const notPassed = `-m mark --mark 0x0/${hex(MARK_PASS)}`;
+/** Accepts with MARK_ACCEPT set (see the header: what the security table's guard checks). */
+const ACCEPT = chain(ACCEPT_CHAIN, [`-j MARK --set-xmark ${markAccept}`, '-j ACCEPT']);
 
 function logName(id: string): string {
   const parts = id.split('/');
@@ -89,15 +100,43 @@ function ifaceGuards(endpoints: readonly EndpointState[]): string[] {
   return [`${WORKLOAD_IFACE_PREFIX}+`, ...[...new Set(extra)].sort()];
 }
 
-// Memo of rendered chains: calc's incremental calculator returns the same objects for
-// unchanged parts, so a reconcile after one policy edit re-renders only that policy's
-// chains. Entries are also keyed by everything else the text depends on, and a changed
-// array length is treated as a miss.
-const ruleMemo = new WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>();
-const groupMemo = new Map<string, ChainSpec>();
-const verdictChainMemo = new Map<string, ChainSpec>();
-const endpointMemo = new WeakMap<EndpointState, Array<{ verdict: string; direct: boolean; spec: ChainSpec } | undefined>>();
-const verdictNames = { ingress: new WeakMap<object, string>(), egress: new WeakMap<object, string>() };
+/**
+ * What one renderer remembers between renders. calc's incremental calculator returns the
+ * same objects for unchanged parts, so a reconcile after one policy edit re-renders only
+ * that policy's chains. Entries are also keyed by everything else the text depends on, and
+ * a changed array length is treated as a miss; a memo never changes what is rendered.
+ */
+export interface RenderMemo {
+  rules: WeakMap<object, Map<string, { spec: ChainSpec; refs: string[]; len: number }>>;
+  groups: Map<string, ChainSpec>;
+  verdictChains: Map<string, ChainSpec>;
+  endpoints: WeakMap<EndpointState, Array<{ verdict: string; direct: boolean; spec: ChainSpec } | undefined>>;
+  verdictNames: Record<Dir, WeakMap<object, string>>;
+  verdictParts: WeakMap<readonly EndpointState[], Map<Family, VerdictPart>>;
+  /**
+   * The dispatch chains list every endpoint: worth keeping while calc hands over the same
+   * endpoint list (a policy edit), instead of rebuilding and re-hashing them every time.
+   * calc hands over a new list whenever any endpoint changed (so do the verdict parts).
+   */
+  dispatch: WeakMap<readonly EndpointState[], Map<Family, DispatchPart>>;
+  /** An endpoint add changes one leaf of each tree: the other chains come back unhashed. */
+  dispatchChains: Map<string, ChainSpec>;
+  byId: WeakMap<readonly { id: string }[], Map<string, unknown>>;
+  /**
+   * An endpoint add almost never brings a new verdict chain: the shared chains are kept while
+   * the policies, the profiles and the set of verdict chains are the same.
+   */
+  shared: WeakMap<readonly PolicyState[], WeakMap<readonly ProfileState[], Map<string, SharedPart>>>;
+  portMaps: WeakMap<readonly EndpointState[], Map<Family, { pre: string[]; out: string[] }>>;
+}
+
+export function createRenderMemo(): RenderMemo {
+  return {
+    rules: new WeakMap(), groups: new Map(), verdictChains: new Map(), endpoints: new WeakMap(),
+    verdictNames: { ingress: new WeakMap(), egress: new WeakMap() }, verdictParts: new WeakMap(),
+    dispatch: new WeakMap(), dispatchChains: new Map(), byId: new WeakMap(), shared: new WeakMap(), portMaps: new WeakMap(),
+  };
+}
 
 /** Bounded string-keyed memo (entries are cheap to make again). */
 function remember<T>(memo: Map<string, T>, key: string, make: () => T): T {
@@ -119,9 +158,9 @@ interface VerdictRef { name: string; id: number; direct: boolean; lists: Endpoin
  * verdict chain with the same list: each policy runs unless an earlier one passed, and the
  * first that allowed returns.
  */
-function groupChain(ids: readonly string[], dir: Dir, family: Family, policies: Map<string, PolicyState>): ChainSpec {
+function groupChain(m: RenderMemo, ids: readonly string[], dir: Dir, family: Family, policies: Map<string, PolicyState>): ChainSpec {
   const missing = ids.filter((p) => !policies.has(p));
-  return remember(groupMemo, `${dir}|${family}|${missing.join(',')}|${ids.join('\n')}`, () => {
+  return remember(m.groups, `${dir}|${family}|${missing.join(',')}|${ids.join('\n')}`, () => {
     const body: string[] = [];
     for (const pid of ids) {
       if (!policies.has(pid)) {
@@ -141,10 +180,10 @@ function groupChain(ids: readonly string[], dir: Dir, family: Family, policies: 
  * policies applied and none allowed or passed, then its profiles, then drop. It returns
  * only when something allowed (MARK_ACCEPT set).
  */
-function verdictChainSpec(v: VerdictRef, dir: Dir, family: Family, policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>): ChainSpec {
+function verdictChainSpec(m: RenderMemo, v: VerdictRef, dir: Dir, family: Family, policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>): ChainSpec {
   const d = v.lists;
   const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
-  return remember(verdictChainMemo, `${v.name}|${family}|${missing}`, () => {
+  return remember(m.verdictChains, `${v.name}|${family}|${missing}`, () => {
     const body: string[] = [];
     if (d.policies.length > 0) {
       body.push(`-j ${policyGroupChain(d.policies, dir)}`);
@@ -173,19 +212,19 @@ const ND_TYPES = { ingress: [130, 131, 132, 134, 135, 136, 143], egress: [130, 1
  * its verdict id for the verdict dispatch that follows; an id shared with another verdict
  * chain cannot be dispatched, so such an endpoint runs its verdict chain itself.
  */
-function endpointChain(ep: EndpointState, dir: Dir, family: Family, v: VerdictRef): ChainSpec {
+function endpointChain(m: RenderMemo, ep: EndpointState, dir: Dir, family: Family, v: VerdictRef): ChainSpec {
   // Looked up by the endpoint object (calc keeps unchanged ones): an endpoint add must not
   // pay for building a thousand string keys.
-  let slots = endpointMemo.get(ep);
-  if (!slots) endpointMemo.set(ep, (slots = []));
+  let slots = m.endpoints.get(ep);
+  if (!slots) m.endpoints.set(ep, (slots = []));
   const slot = (family === 6 ? 2 : 0) + (dir === 'ingress' ? 1 : 0);
   const hit = slots[slot];
   if (hit && hit.verdict === v.name && hit.direct === v.direct) return hit.spec;
   const name = dir === 'ingress' ? toWlChain(ep.interfaceName) : fromWlChain(ep.interfaceName);
   const spec = chain(name, [
-    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    `-m conntrack --ctstate RELATED,ESTABLISHED -j ${ACCEPT_CHAIN}`,
     '-m conntrack --ctstate INVALID -j DROP',
-    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`) : []),
+    ...(family === 6 ? ND_TYPES[dir].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ${ACCEPT_CHAIN}`) : []),
     ...(v.direct
       ? [`-j MARK --set-xmark 0x0/${hex(MARK_MASK)}`, `-j ${v.name}`, `-j MARK --set-xmark ${hex(verdictMark(VERDICT_DONE))}/${hex(MARK_VERDICT)}`]
       : [`-j MARK --set-xmark ${hex(verdictMark(v.id))}/${hex(MARK_MASK)}`]),
@@ -195,10 +234,10 @@ function endpointChain(ep: EndpointState, dir: Dir, family: Family, v: VerdictRe
 }
 
 function ruleChain(
-  name: string, rules: PolicyState['ingress'], owner: 'policy' | 'profile', id: string, letter: 'i' | 'e', ctx: RuleRenderContext,
+  m: RenderMemo, name: string, rules: PolicyState['ingress'], owner: 'policy' | 'profile', id: string, letter: 'i' | 'e', ctx: RuleRenderContext,
 ): ChainSpec {
   const key = `${name}|${owner}|${ctx.family}|${id}`;
-  let memo = ruleMemo.get(rules);
+  let memo = m.rules.get(rules);
   const hit = memo?.get(key);
   if (hit && hit.len === rules.length) {
     for (const r of hit.refs) ctx.setRefs.add(r);
@@ -207,7 +246,7 @@ function ruleChain(
   const refs = new Set<string>();
   const spec = chain(name, renderRuleList(rules, owner, logName(id), letter, { family: ctx.family, setRefs: refs }));
   for (const r of refs) ctx.setRefs.add(r);
-  if (!memo) ruleMemo.set(rules, (memo = new Map()));
+  if (!memo) m.rules.set(rules, (memo = new Map()));
   memo.set(key, { spec, refs: [...refs], len: rules.length });
   return spec;
 }
@@ -224,13 +263,13 @@ function endpointsOf(endpoints: readonly EndpointState[], family: Family): Endpo
  * those whose id another verdict chain shares (chosen from the set of ids alone, so the
  * same endpoints always render the same text).
  */
-function verdictRefs(endpoints: readonly EndpointState[], dir: Dir): Map<EndpointState, VerdictRef> {
+function verdictRefs(m: RenderMemo, endpoints: readonly EndpointState[], dir: Dir): Map<EndpointState, VerdictRef> {
   const byName = new Map<string, VerdictRef>();
   const out = new Map<EndpointState, VerdictRef>();
   for (const e of endpoints) {
     const lists = e[dir];
-    let name = verdictNames[dir].get(lists);
-    if (name === undefined) verdictNames[dir].set(lists, (name = verdictChain(lists.policies, lists.profiles, dir)));
+    let name = m.verdictNames[dir].get(lists);
+    if (name === undefined) m.verdictNames[dir].set(lists, (name = verdictChain(lists.policies, lists.profiles, dir)));
     let v = byName.get(name);
     if (!v) byName.set(name, (v = { name, id: verdictId(name), direct: false, lists }));
     out.set(e, v);
@@ -248,27 +287,18 @@ interface VerdictPart {
   /** Each verdict chain once, in endpoint order. */
   unique: Record<Dir, VerdictRef[]>;
 }
-const verdictPartMemo = new WeakMap<readonly EndpointState[], Map<Family, VerdictPart>>();
-
-function verdictPart(all: readonly EndpointState[], family: Family): VerdictPart {
-  let byFamily = verdictPartMemo.get(all);
+function verdictPart(m: RenderMemo, all: readonly EndpointState[], family: Family): VerdictPart {
+  let byFamily = m.verdictParts.get(all);
   const hit = byFamily?.get(family);
   if (hit) return hit;
   const endpoints = endpointsOf(all, family);
-  const verdicts = { ingress: verdictRefs(endpoints, 'ingress'), egress: verdictRefs(endpoints, 'egress') };
+  const verdicts = { ingress: verdictRefs(m, endpoints, 'ingress'), egress: verdictRefs(m, endpoints, 'egress') };
   const unique = { ingress: [...new Set(verdicts.ingress.values())], egress: [...new Set(verdicts.egress.values())] };
   const part = { endpoints, verdicts, unique };
-  if (!byFamily) verdictPartMemo.set(all, (byFamily = new Map()));
+  if (!byFamily) m.verdictParts.set(all, (byFamily = new Map()));
   byFamily.set(family, part);
   return part;
 }
-
-// The dispatch chains list every endpoint: worth keeping while calc hands over the same
-// endpoint list (a policy edit), instead of rebuilding and re-hashing them every time.
-// calc hands over a new list whenever any endpoint changed (so do the verdict parts).
-const dispatchMemo = new WeakMap<readonly EndpointState[], Map<Family, DispatchPart>>();
-// An endpoint add changes one leaf of each tree: the other chains come back unhashed.
-const dispatchChainMemo = new Map<string, ChainSpec>();
 
 interface DispatchPart extends VerdictPart { chains: ChainSpec[] }
 
@@ -279,11 +309,11 @@ interface DispatchPart extends VerdictPart { chains: ChainSpec[] }
  * gets traffic of a family it has no address in (fail closed), and an IPv4-only cluster's
  * IPv6 tables stay nearly empty (a policy edit rewrites IPv4 only).
  */
-function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPart {
-  let byFamily = dispatchMemo.get(all);
+function dispatchPart(m: RenderMemo, all: readonly EndpointState[], family: Family): DispatchPart {
+  let byFamily = m.dispatch.get(all);
   const hit = byFamily?.get(family);
   if (hit) return hit;
-  const { endpoints, verdicts, unique } = verdictPart(all, family);
+  const { endpoints, verdicts, unique } = verdictPart(m, all, family);
   const guards = ifaceGuards(all);
   const vd = VERDICT_DISPATCH;
   const chains: ChainSpec[] = [];
@@ -315,37 +345,32 @@ function dispatchPart(all: readonly EndpointState[], family: Family): DispatchPa
     ...interfaceDispatch(TO_WL_DISPATCH, '-o', ifaces, toWlChain),
     ...verdictDispatch(vd.egress, dispatched('egress')),
     ...verdictDispatch(vd.ingress, dispatched('ingress')),
-  ]) chains.push(remember(dispatchChainMemo, `${c.name}\n${c.body.join('\n')}`, () => chain(c.name, c.body)));
+  ]) chains.push(remember(m.dispatchChains, `${c.name}\n${c.body.join('\n')}`, () => chain(c.name, c.body)));
   const part = { endpoints, chains, verdicts, unique };
-  if (!byFamily) dispatchMemo.set(all, (byFamily = new Map()));
+  if (!byFamily) m.dispatch.set(all, (byFamily = new Map()));
   byFamily.set(family, part);
   return part;
 }
 
-const byId = new WeakMap<readonly { id: string }[], Map<string, unknown>>();
-function indexById<T extends { id: string }>(list: readonly T[]): Map<string, T> {
-  let m = byId.get(list) as Map<string, T> | undefined;
-  if (!m) byId.set(list, (m = new Map(list.map((x) => [x.id, x]))));
+function indexById<T extends { id: string }>(memo: RenderMemo, list: readonly T[]): Map<string, T> {
+  let m = memo.byId.get(list) as Map<string, T> | undefined;
+  if (!m) memo.byId.set(list, (m = new Map(list.map((x) => [x.id, x]))));
   return m;
 }
 
 /** Verdict, group, policy and profile chains: what endpoints share. */
 interface SharedPart { chains: ChainSpec[]; setRefs: string[] }
 
-// An endpoint add almost never brings a new verdict chain: the shared chains are kept while
-// the policies, the profiles and the set of verdict chains are the same.
-const sharedMemo = new WeakMap<readonly PolicyState[], WeakMap<readonly ProfileState[], Map<string, SharedPart>>>();
-
-function sharedPart(ds: DesiredState, family: Family, unique: Record<Dir, VerdictRef[]>): SharedPart {
+function sharedPart(m: RenderMemo, ds: DesiredState, family: Family, unique: Record<Dir, VerdictRef[]>): SharedPart {
   const key = `${family}|${unique.ingress.map((v) => v.name).join(',')}|${unique.egress.map((v) => v.name).join(',')}`;
-  let byProfiles = sharedMemo.get(ds.policies);
-  if (!byProfiles) sharedMemo.set(ds.policies, (byProfiles = new WeakMap()));
+  let byProfiles = m.shared.get(ds.policies);
+  if (!byProfiles) m.shared.set(ds.policies, (byProfiles = new WeakMap()));
   let byKey = byProfiles.get(ds.profiles);
   if (!byKey) byProfiles.set(ds.profiles, (byKey = new Map()));
   const hit = byKey.get(key);
   if (hit) return hit;
-  const policies = indexById(ds.policies);
-  const profiles = indexById(ds.profiles);
+  const policies = indexById(m, ds.policies);
+  const profiles = indexById(m, ds.profiles);
   const ctx: RuleRenderContext = { family, setRefs: new Set() };
   const chains: ChainSpec[] = [];
   const groups = new Map<string, ChainSpec>();
@@ -353,17 +378,17 @@ function sharedPart(ds: DesiredState, family: Family, unique: Record<Dir, Verdic
     const usedPolicies = new Set<string>();
     const usedProfiles = new Set<string>();
     for (const v of unique[dir]) {
-      chains.push(verdictChainSpec(v, dir, family, policies, profiles));
+      chains.push(verdictChainSpec(m, v, dir, family, policies, profiles));
       if (v.lists.policies.length > 0) {
-        const g = groupChain(v.lists.policies, dir, family, policies);
+        const g = groupChain(m, v.lists.policies, dir, family, policies);
         groups.set(g.name, g);
       }
       for (const p of v.lists.policies) if (policies.has(p)) usedPolicies.add(p);
       for (const p of v.lists.profiles) if (profiles.has(p)) usedProfiles.add(p);
     }
     const letter = dir === 'ingress' ? 'i' : 'e';
-    for (const id of [...usedPolicies].sort(byCodePoint)) chains.push(ruleChain(policyChain(id, dir), policies.get(id)![dir], 'policy', id, letter, ctx));
-    for (const id of [...usedProfiles].sort(byCodePoint)) chains.push(ruleChain(profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
+    for (const id of [...usedPolicies].sort(byCodePoint)) chains.push(ruleChain(m, policyChain(id, dir), policies.get(id)![dir], 'policy', id, letter, ctx));
+    for (const id of [...usedProfiles].sort(byCodePoint)) chains.push(ruleChain(m, profileChain(id, dir), profiles.get(id)![dir], 'profile', id, letter, ctx));
   }
   chains.push(...groups.values());
   const part = { chains, setRefs: [...ctx.setRefs] };
@@ -372,14 +397,14 @@ function sharedPart(ds: DesiredState, family: Family, unique: Record<Dir, Verdic
   return part;
 }
 
-function filterTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
-  const { endpoints, chains: dispatch, verdicts, unique } = dispatchPart(ds.endpoints, family);
-  const chains: ChainSpec[] = [...dispatch];
+function filterTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const { endpoints, chains: dispatch, verdicts, unique } = dispatchPart(m, ds.endpoints, family);
+  const chains: ChainSpec[] = [...dispatch, ACCEPT];
   for (const e of endpoints) {
-    chains.push(endpointChain(e, 'egress', family, verdicts.egress.get(e)!));
-    chains.push(endpointChain(e, 'ingress', family, verdicts.ingress.get(e)!));
+    chains.push(endpointChain(m, e, 'egress', family, verdicts.egress.get(e)!));
+    chains.push(endpointChain(m, e, 'ingress', family, verdicts.ingress.get(e)!));
   }
-  const shared = sharedPart(ds, family, unique);
+  const shared = sharedPart(m, ds, family, unique);
   chains.push(...shared.chains);
   for (const r of shared.setRefs) ctx.setRefs.add(r);
   chains.sort((a, b) => byCodePoint(a.name, b.name));
@@ -397,11 +422,9 @@ export function addrFamily(addr: string): Family {
   return addr.includes(':') ? 6 : 4;
 }
 
-const portMapMemo = new WeakMap<readonly EndpointState[], Map<Family, { pre: string[]; out: string[] }>>();
-
 /** DNAT rules of every endpoint's port maps (kept while the endpoint list is the same). */
-function portMapRules(all: readonly EndpointState[], family: Family): { pre: string[]; out: string[] } {
-  let byFamily = portMapMemo.get(all);
+function portMapRules(m: RenderMemo, all: readonly EndpointState[], family: Family): { pre: string[]; out: string[] } {
+  let byFamily = m.portMaps.get(all);
   const hit = byFamily?.get(family);
   if (hit) return hit;
   const pre: string[] = [];
@@ -425,7 +448,7 @@ function portMapRules(all: readonly EndpointState[], family: Family): { pre: str
     }
   }
   const rules = { pre, out };
-  if (!byFamily) portMapMemo.set(all, (byFamily = new Map()));
+  if (!byFamily) m.portMaps.set(all, (byFamily = new Map()));
   byFamily.set(family, rules);
   return rules;
 }
@@ -436,8 +459,8 @@ function natSets(ds: DesiredState, family: Family): { src: string; pools: string
   return { src: setName(NAT_MASQ_SET_ID, family), pools: setName(NAT_POOLS_SET_ID, family) };
 }
 
-function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
-  const { pre, out } = portMapRules(ds.endpoints, family);
+function natTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+  const { pre, out } = portMapRules(m, ds.endpoints, family);
   const post: string[] = [];
   const nat = natSets(ds, family);
   if (nat) {
@@ -458,6 +481,18 @@ function natTable(ds: DesiredState, family: Family, ctx: RuleRenderContext): Tab
   };
 }
 
+/** The security table's guard: a workload packet filter did not accept (no MARK_ACCEPT) is dropped. */
+function securityTable(ds: DesiredState, family: Family): TableSpec {
+  const guards = ifaceGuards(ds.endpoints);
+  const drop = (dir: '-i' | '-o') => guards.map((g) => `${dir} ${g} -m mark ! --mark ${markAccept} -m comment --comment "not accepted by the filter rules" -j DROP`);
+  const s = DISPATCH.security;
+  return {
+    table: 'security', family,
+    chains: [chain(s.FORWARD, [...drop('-i'), ...drop('-o')]), chain(s.INPUT, drop('-i')), chain(s.OUTPUT, drop('-o'))].sort((a, b) => byCodePoint(a.name, b.name)),
+    hooks: [{ hook: 'FORWARD', chain: s.FORWARD }, { hook: 'INPUT', chain: s.INPUT }, { hook: 'OUTPUT', chain: s.OUTPUT }],
+  };
+}
+
 /** IPv6 has no rp_filter sysctl: strict reverse-path filtering of workload sources in raw. */
 function rawTable6(ds: DesiredState): TableSpec {
   const guards = ifaceGuards(ds.endpoints);
@@ -473,24 +508,25 @@ function rawTable6(ds: DesiredState): TableSpec {
  * write needs, so it can start while the rest of the rules are rendered (equal to
  * renderIptables(ds).setRefs; both come from the same memoised parts).
  */
-export function renderSetRefs(ds: DesiredState): Record<Family, Set<string>> {
+export function renderSetRefs(ds: DesiredState, m: RenderMemo = createRenderMemo()): Record<Family, Set<string>> {
   const refs: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
   for (const family of FAMILIES) {
-    for (const r of sharedPart(ds, family, verdictPart(ds.endpoints, family).unique).setRefs) refs[family].add(r);
+    for (const r of sharedPart(m, ds, family, verdictPart(m, ds.endpoints, family).unique).setRefs) refs[family].add(r);
     const nat = natSets(ds, family);
     if (nat) refs[family].add(nat.src).add(nat.pools);
   }
   return refs;
 }
 
-export function renderIptables(ds: DesiredState): RenderedIptables {
+export function renderIptables(ds: DesiredState, m: RenderMemo = createRenderMemo()): RenderedIptables {
   const setRefs: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
   const tables: TableSpec[] = [];
   for (const family of FAMILIES) {
     const ctx: RuleRenderContext = { family, setRefs: setRefs[family] };
-    tables.push(filterTable(ds, family, ctx));
-    tables.push(natTable(ds, family, ctx));
+    tables.push(filterTable(m, ds, family, ctx));
+    tables.push(natTable(m, ds, family, ctx));
     if (family === 6) tables.push(rawTable6(ds));
+    tables.push(securityTable(ds, family));
   }
   return { tables, setRefs };
 }

@@ -2,7 +2,7 @@
 // A rule with several port alternatives (numeric ports beyond one multiport match, named
 // port sets) becomes several iptables rules with the same target: ports OR, everything
 // else AND, as in Calico.
-import type { CompiledRule, Family, PortRange } from '../calc/index.js';
+import type { CompiledRule, Family, PortRange } from '../../calc/index.js';
 import { MARK_ACCEPT, MARK_PASS, hex, setName } from './names.js';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };

@@ -2,7 +2,7 @@
 // rewrote three chains of a thousand rules each; split by interface-name prefix (and, for
 // the by-address dispatch, by /24 or /120), an endpoint add rewrites one small leaf and
 // at most the branch above it. Pure.
-import { canonicalCidr } from '../model/index.js';
+import { canonicalCidr } from '../../model/index.js';
 import { MARK_VERDICT, VERDICT_DONE, byCodePoint, hex, shortHash, verdictMark } from './names.js';
 
 export interface DispatchChain { name: string; body: string[] }

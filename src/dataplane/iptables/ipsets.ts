@@ -6,7 +6,7 @@
 // member costs one line), and no set is ever empty or missing in between, which a
 // flush-and-refill would allow. Each element add/del is atomic in the kernel. A set whose
 // type or family changed is rebuilt under a temporary name and swapped in atomically.
-import type { DesiredState, Family, IpSetState } from '../calc/index.js';
+import type { DesiredState, Family, IpSetState } from '../../calc/index.js';
 import { NAT_MASQ_SET_ID, NAT_POOLS_SET_ID, byCodePoint, isTrellisSet, setName, tempSetName } from './names.js';
 
 export type SetType = 'hash:net' | 'hash:ip,port';
@@ -26,12 +26,19 @@ function memberFamily(m: string): Family {
   return (comma < 0 ? m : m.slice(0, comma)).includes(':') ? 6 : 4;
 }
 
-// calc hands over the same members array for a set that did not change, so its split by
-// family (and the /0 expansion) is worked out once and the same arrays come back: planSets
-// then recognises an unchanged set by identity instead of comparing 10 000 members.
-const splitMemo = new WeakMap<readonly string[], Map<SetType, [string[], string[]]>>();
+/**
+ * calc hands over the same members array for a set that did not change, so its split by
+ * family (and the /0 expansion) is worked out once and the same arrays come back: planSets
+ * then recognises an unchanged set by identity instead of comparing 10 000 members. One
+ * per backend instance (a fresh one per call when none is given).
+ */
+export type SetSplitMemo = WeakMap<readonly string[], Map<SetType, [string[], string[]]>>;
 
-function splitByFamily(type: SetType, members: readonly string[]): [string[], string[]] {
+export function createSetSplitMemo(): SetSplitMemo {
+  return new WeakMap();
+}
+
+function splitByFamily(splitMemo: SetSplitMemo, type: SetType, members: readonly string[]): [string[], string[]] {
   let byType = splitMemo.get(members);
   const hit = byType?.get(type);
   if (hit) return hit;
@@ -67,10 +74,10 @@ export function canonicalMember(type: string, m: string): string {
 }
 
 /** The kernel sets the desired state needs: a set per family with members or referenced by a rule. */
-export function renderSets(ds: DesiredState, setRefs: Record<Family, Set<string>>): KernelSet[] {
+export function renderSets(ds: DesiredState, setRefs: Record<Family, Set<string>>, memo: SetSplitMemo = createSetSplitMemo()): KernelSet[] {
   const out: KernelSet[] = [];
   const add = (id: string, type: SetType, members: readonly string[]) => {
-    const split = splitByFamily(type, members);
+    const split = splitByFamily(memo, type, members);
     for (const family of [4, 6] as const) {
       const name = setName(id, family);
       const mine = split[family === 4 ? 0 : 1];

@@ -2,7 +2,7 @@
 // planning the smallest write: a chain is rewritten only when its hash comment (first
 // rule) or its rule count differs from the rendered one; built-in chains keep exactly one
 // Trellis jump, at position 1; every other rule is left alone.
-import { HASH_COMMENT_PREFIX, type TableSpec, type TableWrite } from './render-iptables.js';
+import { HASH_COMMENT_PREFIX, type TableSpec, type TableWrite } from './render.js';
 import { byCodePoint, isTrellisChain } from './names.js';
 
 export interface KernelChain { name: string; hash: string | null; ruleCount: number }
