@@ -2,7 +2,7 @@
 // waiting to be sent, plus the export memo shared by all peers. Turning pending changes
 // into UPDATE bytes is pure (takeMessages); the speaker writes them to the session.
 import { packAnnouncements, packWithdrawals } from './pack.js';
-import { type AfiFamily, addressFamily } from './prefix.js';
+import { type AfiFamily, addressFamily, familyOfAfi, SAFI_UNICAST } from './prefix.js';
 import { type Exported, type ExportContext, type ExportTarget, type RibRoute, type RouteSource, exportRoute } from './rib.js';
 
 export class AdjRibOut {
@@ -80,4 +80,21 @@ export class ExportMemo {
 
   /** Policy or identity changed: every memoised export is void. */
   clear(): void { this.memo = new WeakMap(); }
+}
+
+/** What a received ROUTE-REFRESH asks of our Adj-RIB-Out. */
+export type RefreshVerdict = { kind: 'resend'; family: AfiFamily } | { kind: 'ignore'; reason: string };
+
+/**
+ * RFC 2918 3: a refresh for an AFI/SAFI not negotiated on the session is ignored.
+ * RFC 7313 5: subtype 0 is a request; 1 and 2 (BoRR/EoRR) mark the peer's own re-send,
+ * which asks nothing of us (we do not negotiate enhanced route refresh); any other
+ * subtype is reserved and ignored.
+ */
+export function routeRefreshVerdict(r: { afi: number; safi: number; subtype: number }, families: readonly AfiFamily[]): RefreshVerdict {
+  if (r.subtype === 1 || r.subtype === 2) return { kind: 'ignore', reason: `subtype ${r.subtype} (${r.subtype === 1 ? 'BoRR' : 'EoRR'}) is a demarcation, not a request` };
+  if (r.subtype !== 0) return { kind: 'ignore', reason: `subtype ${r.subtype} is reserved (RFC 7313 5)` };
+  const f = familyOfAfi(r.afi);
+  if (f === null || r.safi !== SAFI_UNICAST || !families.includes(f)) return { kind: 'ignore', reason: `AFI ${r.afi} SAFI ${r.safi} was not negotiated (RFC 2918 3)` };
+  return { kind: 'resend', family: f };
 }

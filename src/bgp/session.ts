@@ -147,7 +147,7 @@ export class Session {
     this.fire('TcpConnectionFails');
   }
 
-  private codecContext() { return { fourOctetAs: this.negotiated?.fourOctetAs ?? false }; }
+  private codecContext() { return { fourOctetAs: this.negotiated?.fourOctetAs ?? false, ebgp: this.peer.asn !== this.host.localAsn() }; }
 
   private bindSocket(sock: net.Socket): void {
     this.socket = sock;

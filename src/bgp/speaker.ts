@@ -8,14 +8,14 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log/index.js';
 import { type PathAttributes } from './attributes.js';
 import { AdjRibIn, importAllowed, importSource, classifyUpdate } from './adj-rib-in.js';
-import { AdjRibOut, ExportMemo } from './adj-rib-out.js';
+import { AdjRibOut, ExportMemo, routeRefreshVerdict } from './adj-rib-out.js';
 import { BgpConfigError, BgpError, CeaseSub, ErrorCode, OpenSub } from './errors.js';
 import { HelperState, endOfRibComplete, familiesNotPreserved, helperRetention, initialSyncDone } from './graceful-restart.js';
 import { LocRib } from './loc-rib.js';
 import { type Capabilities, type OpenMessage, type RouteRefreshMessage, type UpdateMessage, encodeEndOfRib } from './messages.js';
 import { LocalRoutes } from './local-routes.js';
 import { canonicalAddress, needsReset, validatePeer } from './peer-config.js';
-import { type AfiFamily, type ParsedPrefix, addressFamily, afiOf, canonicalPrefix, familyOfAfi, parsePrefix, SAFI_UNICAST } from './prefix.js';
+import { type AfiFamily, type ParsedPrefix, addressFamily, afiOf, canonicalPrefix, parsePrefix, SAFI_UNICAST } from './prefix.js';
 import { type ExportTarget, type RibRoute, LOCAL } from './rib.js';
 import { Session, type SessionHost, familyCaps } from './session.js';
 import { createListener } from './transport.js';
@@ -355,9 +355,10 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     },
     routeRefresh(s: Session, r: RouteRefreshMessage) {
       const p = entryOf(s);
-      const f = familyOfAfi(r.afi);
-      if (!p || f === null || p.established !== s || !s.families().includes(f)) return;
-      p.adjOut.requeueFamily(f);
+      if (!p || p.established !== s) return;
+      const v = routeRefreshVerdict(r, s.families());
+      if (v.kind === 'ignore') { logger.info({ peer: p.key, reason: v.reason }, 'bgp: ROUTE-REFRESH ignored'); return; }
+      p.adjOut.requeueFamily(v.family);
       flushOut(p);
     },
     stateChanged(s: Session) {
