@@ -40,6 +40,8 @@ export interface SessionHost {
   stateChanged(s: Session): void;
   /** The session went Idle and holds no connection any more. */
   idle(s: Session): void;
+  /** Whether this session may start an outgoing connection now (no other connection to the peer got further). */
+  mayConnect(s: Session): boolean;
 }
 
 let nextId = 1;
@@ -346,6 +348,12 @@ export class Session {
 
   private connect(): void {
     this.detachSocket();
+    if (!this.host.mayConnect(this)) {
+      // A timer of a superseded connection: the peer is reached over another one already.
+      this.host.logger.debug({ peer: this.label }, 'bgp: not connecting: another connection to the peer is up');
+      this.fire('Stop');
+      return;
+    }
     this.initiatedLocally = true;
     const sock = openConnection(this.peer);
     this.socket = sock;

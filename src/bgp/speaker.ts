@@ -11,6 +11,7 @@ import { AdjRibIn, importAllowed, importSource, classifyUpdate } from './adj-rib
 import { AdjRibOut, ExportMemo, routeRefreshVerdict } from './adj-rib-out.js';
 import { BgpConfigError, BgpError, CeaseSub, ErrorCode, OpenSub } from './errors.js';
 import { HelperState, endOfRibComplete, familiesNotPreserved, helperRetention, initialSyncDone } from './graceful-restart.js';
+import { mayConnect, resolveCollision, supersededBy } from './collision.js';
 import { LocRib } from './loc-rib.js';
 import { type Capabilities, type OpenMessage, type RouteRefreshMessage, type UpdateMessage, encodeEndOfRib } from './messages.js';
 import { LocalRoutes } from './local-routes.js';
@@ -285,8 +286,6 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     p.idleTimer = null;
   }
 
-  function ipNum(ip: string): number { return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0); }
-
   const host: SessionHost = {
     logger,
     localAsn: () => localAsn,
@@ -314,17 +313,21 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
         return new BgpError(ErrorCode.OpenMessage, OpenSub.BadPeerAs, `peer AS ${peerAsn} is not the configured ${p.cfg.asn}`, data);
       }
       if (open.bgpId === routerId) return new BgpError(ErrorCode.OpenMessage, OpenSub.BadBgpIdentifier, `peer BGP identifier ${open.bgpId} equals ours`);
-      for (const other of p.sessions) {
+      for (const other of [...p.sessions]) {
         if (other === s) continue;
-        if (other.state === 'Established') {
-          if (open.capabilities.gracefulRestart) { other.replacedByRestart(); continue; }
-          return 'dump';
-        }
-        if (other.state === 'OpenSent' || other.state === 'OpenConfirm') {
-          // RFC 4271 6.8: the connection opened by the speaker with the higher identifier survives.
-          const keepLocal = ipNum(routerId) > ipNum(open.bgpId);
-          if (s.initiatedLocally === keepLocal) other.fire('OpenCollisionDump');
-          else return 'dump';
+        const v = resolveCollision(
+          { state: other.state, peerGr: (other.negotiated?.peerGr ?? null) !== null },
+          { initiatedLocally: s.initiatedLocally, hasGr: open.capabilities.gracefulRestart !== null },
+          routerId, open.bgpId,
+        );
+        switch (v) {
+          case 'none': break;
+          case 'close-new': return 'dump';
+          case 'close-other': other.fire('OpenCollisionDump'); break;
+          case 'peer-restarted':
+            logger.info({ peer: p.key }, 'bgp: peer connected again with graceful restart: it restarted (RFC 4724)');
+            other.replacedByRestart();
+            break;
         }
       }
       return null;
@@ -333,6 +336,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       const p = entryOf(s);
       if (!p) return;
       p.established = s;
+      // Connections that never exchanged an OPEN are superseded: their timers must not reconnect.
+      for (const o of [...p.sessions]) if (o !== s && supersededBy(o.state)) o.fire('Stop');
       p.since = Date.now();
       p.lastError = null;
       p.gr.eor = new Set();
@@ -373,12 +378,22 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       if (p.removed || stopped || p.sessions.size > 0) return;
       // Idle hold: a pause before the next attempt so a failing peer is not hammered.
       clearIdleTimer(p);
-      p.idleTimer = setTimeout(() => { p.idleTimer = null; startSession(p); }, Math.min(p.cfg.connectRetrySec ?? 10, 5) * 1000);
+      p.idleTimer = setTimeout(() => {
+        p.idleTimer = null;
+        // The peer may have connected to us meanwhile: that session owns the peer now.
+        if (p.removed || stopped || p.sessions.size > 0) return;
+        startSession(p);
+      }, Math.min(p.cfg.connectRetrySec ?? 10, 5) * 1000);
       p.idleTimer.unref();
+    },
+    mayConnect(s: Session) {
+      const p = entryOf(s);
+      return p !== undefined && !p.removed && !stopped && mayConnect([...p.sessions].filter((o) => o !== s).map((o) => o.state));
     },
   };
 
   function startSession(p: PeerEntry): Session {
+    clearIdleTimer(p);
     const s = new Session(p.cfg, host);
     p.sessions.add(s);
     s.fire(p.cfg.passive ? 'StartPassive' : 'Start');
@@ -416,6 +431,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     for (const s of p.sessions) {
       if (s.state === 'Connect' || s.state === 'Active') { s.attachIncoming(sock); return; }
     }
+    clearIdleTimer(p);
     const s = new Session(p.cfg, host);
     p.sessions.add(s);
     s.fire('StartPassive');
