@@ -36,11 +36,36 @@ export function endOfRibComplete(families: readonly AfiFamily[], eor: ReadonlySe
 }
 
 /** One configured peer as the restarting speaker's deferral sees it. */
-export interface SyncPeer { established: boolean; families: readonly AfiFamily[]; eor: ReadonlySet<AfiFamily> }
+export interface SyncPeer {
+  established: boolean;
+  families: readonly AfiFamily[];
+  eor: ReadonlySet<AfiFamily>;
+  /** A connection to it is exchanging OPENs (OpenSent/OpenConfirm): it is coming up. */
+  opening: boolean;
+  /** Seconds since it was configured. */
+  waitedSec: number;
+}
 
-/** The initial routing exchange is complete when every peer is up and has sent all its End-of-RIBs. */
-export function initialSyncDone(peers: readonly SyncPeer[]): boolean {
-  return peers.every((p) => p.established && endOfRibComplete(p.families, p.eor));
+/**
+ * Whether the restarting speaker's deferral (RFC 4724 4.1) may end: the rule is "the
+ * peers that are up have sent their End-of-RIB". A peer is up when Established; it is
+ * down when it is not Established, no connection to it is exchanging OPENs, and it has
+ * had downAfterSec to get there. At least one peer must be up with its End-of-RIB (with
+ * none up nothing bounds the wait but eorTimeoutSec); a peer that is neither up nor down
+ * yet holds the deferral. So one unreachable peer costs downAfterSec, not eorTimeoutSec.
+ */
+export function initialSyncDone(peers: readonly SyncPeer[], downAfterSec: number): boolean {
+  if (peers.length === 0) return true;
+  let up = 0;
+  for (const p of peers) {
+    if (p.established) {
+      if (!endOfRibComplete(p.families, p.eor)) return false;
+      up++;
+    } else if (p.opening || p.waitedSec < downAfterSec) {
+      return false;
+    }
+  }
+  return up > 0;
 }
 
 type HelperTimer = 'restart' | 'eor';

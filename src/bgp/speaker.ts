@@ -62,6 +62,8 @@ interface PeerEntry {
   target: ExportTarget | null | undefined;
   gr: HelperState;
   idleTimer: NodeJS.Timeout | null;
+  /** When it was configured (the restarting speaker's deferral counts from here). */
+  configuredAt: number;
   lastError: string | null;
   since: number;
   removed: boolean;
@@ -76,6 +78,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   const gr = opts.gracefulRestart ?? {};
   const restartTimeSec = Math.min(4095, gr.restartTimeSec ?? 120);
   const eorTimeoutSec = gr.eorTimeoutSec ?? 120;
+  const peerDownAfterSec = Math.min(gr.peerDownAfterSec ?? 10, eorTimeoutSec);
+  let downCheckTimer: NodeJS.Timeout | null = null;
   let deferring = gr.restarting === true;
   let synced = false;
   let syncTimer: NodeJS.Timeout | null = null;
@@ -260,10 +264,16 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   function checkSynced(timedOut = false): void {
     if (synced || !configured) return;
     const live = [...peers.values()].filter((p) => !p.refused);
-    const done = initialSyncDone(live.map((p) => ({ established: p.established !== null, families: p.established?.families() ?? [], eor: p.gr.eor })));
+    const now = Date.now();
+    const done = initialSyncDone(live.map((p) => ({
+      established: p.established !== null, families: p.established?.families() ?? [], eor: p.gr.eor,
+      opening: [...p.sessions].some((x) => x.state === 'OpenSent' || x.state === 'OpenConfirm'),
+      waitedSec: (now - p.configuredAt) / 1000,
+    })), peerDownAfterSec);
     if (!done && !timedOut) return;
     synced = true;
     if (syncTimer) { clearTimeout(syncTimer); syncTimer = null; }
+    if (downCheckTimer) { clearTimeout(downCheckTimer); downCheckTimer = null; }
     if (deferring) {
       deferring = false;
       flush();
@@ -369,6 +379,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     stateChanged(s: Session) {
       const p = entryOf(s);
       if (p && s.lastError) p.lastError = s.lastError;
+      // A peer that stopped coming up (back to Active/Idle) may be what the deferral waited for.
+      if (p && !synced) checkSynced();
     },
     idle(s: Session) {
       const p = entryOf(s);
@@ -454,7 +466,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     const key = canonicalAddress(cfg.address);
     const p: PeerEntry = {
       key, cfg, refused: null, sessions: new Set(), established: null, adjIn: new AdjRibIn(), adjOut: new AdjRibOut(),
-      target: undefined, gr: new HelperState(), idleTimer: null, lastError: null, since: Date.now(), removed: false,
+      target: undefined, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
     };
     if (cfg.password) {
       p.refused = new BgpConfigError('MD5_UNSUPPORTED', `peer ${key}: TCP MD5 authentication (BGPPeer password) is not supported: Node.js cannot set TCP_MD5SIG on a socket; remove the password or peer through a router that terminates MD5`);
@@ -505,6 +517,9 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       configured = true;
       syncTimer = setTimeout(() => checkSynced(true), eorTimeoutSec * 1000);
       syncTimer.unref();
+      // When the unreachable peers count as down, the ones that are up may already be done.
+      downCheckTimer = setTimeout(() => { downCheckTimer = null; checkSynced(); }, peerDownAfterSec * 1000 + 50);
+      downCheckTimer.unref();
     }
     checkSynced();
     return { refused: [...peers.values()].filter((p) => p.refused).map((p) => ({ peer: p.key, error: p.refused! })) };
@@ -544,6 +559,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     if (stopped) return;
     stopped = true;
     if (syncTimer) clearTimeout(syncTimer);
+    if (downCheckTimer) clearTimeout(downCheckTimer);
     for (const p of peers.values()) {
       p.removed = true;
       p.gr.clearAll();
