@@ -53,7 +53,11 @@ export interface DecodedAttributes {
   discarded: string[];
 }
 
-export interface CodecContext { fourOctetAs: boolean }
+export interface CodecContext {
+  fourOctetAs: boolean;
+  /** The peer is in another AS (changes how LOCAL_PREF is handled, RFC 7606 7.5). */
+  ebgp?: boolean;
+}
 
 /** The (optional, transitive) flag bits each known attribute must carry. */
 const EXPECTED_FLAGS: Record<number, number> = {
@@ -169,16 +173,21 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
   const withdraw = (e: BgpError) => { if (!out.treatAsWithdraw) out.treatAsWithdraw = e; };
   let off = start;
   while (off < end) {
-    if (off + 3 > end) throw new BgpError(ErrorCode.UpdateMessage, UpdateSub.MalformedAttributeList, 'path attribute header truncated');
+    // RFC 7606 4: an attribute list whose last attribute cannot be whole (a header cut
+    // short, or a length past the list's end) is treat-as-withdraw: Total Path Attribute
+    // Length still locates the NLRI. Only an MP_(UN)REACH_NLRI cut short hides NLRI we
+    // could not withdraw, and that resets the session (RFC 7606 5.3).
+    const type = off + 1 < end ? buf[off + 1]! : -1;
+    const cutShort = (subcode: number, message: string) => {
+      if (SESSION_RESET.has(type)) throw new BgpError(ErrorCode.UpdateMessage, subcode, message);
+      withdraw(new BgpError(ErrorCode.UpdateMessage, subcode, message));
+    };
     const flags = buf[off]!;
-    const type = buf[off + 1]!;
     const ext = (flags & Flag.ExtendedLength) !== 0;
-    if (ext && off + 4 > end) throw new BgpError(ErrorCode.UpdateMessage, UpdateSub.MalformedAttributeList, 'path attribute header truncated');
+    if (off + (ext ? 4 : 3) > end) { cutShort(UpdateSub.MalformedAttributeList, `path attribute header truncated: ${end - off} octet(s) left in the attribute list`); break; }
     const len = ext ? buf.readUInt16BE(off + 2) : buf[off + 2]!;
     const vStart = off + (ext ? 4 : 3);
-    if (vStart + len > end) {
-      throw new BgpError(ErrorCode.UpdateMessage, UpdateSub.AttributeLength, `path attribute ${type} length ${len} overruns the attribute list`);
-    }
+    if (vStart + len > end) { cutShort(UpdateSub.AttributeLength, `path attribute ${type} length ${len} overruns the attribute list`); break; }
     const v = buf.subarray(vStart, vStart + len);
     off = vStart + len;
 
@@ -189,6 +198,8 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
     }
     seen.add(type);
 
+    // RFC 7606 7.5: LOCAL_PREF means nothing across an AS boundary: dropped whatever its form.
+    if (type === AttrType.LocalPref && ctx.ebgp) { out.discarded.push('LOCAL_PREF from an external peer'); continue; }
     const expected = EXPECTED_FLAGS[type];
     if (expected === undefined) {
       if (!(flags & Flag.Optional)) throw attrError(UpdateSub.UnrecognizedWellKnown, `unrecognized well-known attribute ${type}`, flags, type, Buffer.from(v));

@@ -12,5 +12,9 @@ export {
 export { encodeAttributes, type PathAttributes, type AsPathSegment, AS_TRANS } from './attributes.js';
 export { packAnnouncements, packWithdrawals } from './pack.js';
 export { FSM_TABLE, STATES, EVENTS, transition, type State, type FsmEvent } from './fsm.js';
+export { classifyUpdate, classifyUpdateBytes, type UpdateVerdict, type Announced } from './adj-rib-in.js';
+export { routeRefreshVerdict, type RefreshVerdict } from './adj-rib-out.js';
+export { resolveCollision, mayConnect, supersededBy, bgpIdNumber, type CollisionVerdict } from './collision.js';
+export { initialSyncDone, type SyncPeer } from './graceful-restart.js';
 export { compareRoutes, selectBest, exportRoute, LOCAL, type RibRoute, type RouteSource, type ExportTarget } from './rib.js';
 export { canonicalPrefix, type AfiFamily } from './prefix.js';

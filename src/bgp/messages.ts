@@ -144,6 +144,8 @@ export function encodeEndOfRib(family: AfiFamily): Buffer {
 
 /** Which family an UPDATE marks End-of-RIB for, or null. */
 export function endOfRibFamily(u: UpdateMessage): AfiFamily | null {
+  // A malformed or discarded attribute means the list was not empty: not a marker.
+  if (u.treatAsWithdraw !== null || u.discarded.length > 0) return null;
   if (u.withdrawn.length === 0 && u.nlri.length === 0 && u.attrs === null && u.mpReach === null) {
     if (u.mpUnreach === null) return 4;
     if (u.mpUnreach.withdrawn.length === 0 && u.mpUnreach.safi === SAFI_UNICAST) return u.mpUnreach.afi === AFI_IPV4 ? 4 : u.mpUnreach.afi === AFI_IPV6 ? 6 : null;

@@ -1,16 +1,17 @@
 // One BGP connection driven by the FSM table: socket, framing, timers, and the actions
 // the table names. What the session means for routes (Adj-RIB-In, export) belongs to the
 // speaker, reached through SessionHost; a session only knows its own connection.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../log/index.js';
 import { BgpError, CeaseSub, ErrorCode, describeNotification, isValidNotification } from './errors.js';
-import { type FsmEvent, type State, fsmErrorSubcode, transition } from './fsm.js';
+import { type Action, type FsmEvent, type State, fsmErrorSubcode, transition } from './fsm.js';
 import {
   type Capabilities, type Message, type OpenMessage, type UpdateMessage, type RouteRefreshMessage, Framer, decodeMessage,
   encodeKeepalive, encodeNotification, encodeOpen, emptyCapabilities,
 } from './messages.js';
 import { AS_TRANS } from './attributes.js';
 import { type AfiFamily, afiOf, familyOfAfi, SAFI_UNICAST } from './prefix.js';
+import { openConnection } from './transport.js';
 import type { PeerConfig } from './types.js';
 
 export interface Negotiated {
@@ -39,6 +40,8 @@ export interface SessionHost {
   stateChanged(s: Session): void;
   /** The session went Idle and holds no connection any more. */
   idle(s: Session): void;
+  /** Whether this session may start an outgoing connection now (no other connection to the peer got further). */
+  mayConnect(s: Session): boolean;
 }
 
 let nextId = 1;
@@ -146,7 +149,7 @@ export class Session {
     this.fire('TcpConnectionFails');
   }
 
-  private codecContext() { return { fourOctetAs: this.negotiated?.fourOctetAs ?? false }; }
+  private codecContext() { return { fourOctetAs: this.negotiated?.fourOctetAs ?? false, ebgp: this.peer.asn !== this.host.localAsn() }; }
 
   private bindSocket(sock: net.Socket): void {
     this.socket = sock;
@@ -268,7 +271,8 @@ export class Session {
     delete this.timers[name];
   }
 
-  private act(a: string, from: State): void {
+  /** Performs one action of the table; a new Action without a case here does not compile. */
+  private act(a: Action, from: State): void {
     switch (a) {
       case 'initiateConnect': this.connect(); break;
       case 'dropConnection': this.detachSocket(); break;
@@ -335,13 +339,23 @@ export class Session {
         this.host.logger.info({ peer: this.label, reason: this.lastError }, 'bgp: session down');
         this.host.down(this, this.sentNotification || this.receivedNotification);
         break;
+      default: {
+        const unhandled: never = a;
+        throw new Error(`FSM action ${String(unhandled)} has no handler`);
+      }
     }
   }
 
   private connect(): void {
     this.detachSocket();
+    if (!this.host.mayConnect(this)) {
+      // A timer of a superseded connection: the peer is reached over another one already.
+      this.host.logger.debug({ peer: this.label }, 'bgp: not connecting: another connection to the peer is up');
+      this.fire('Stop');
+      return;
+    }
     this.initiatedLocally = true;
-    const sock = net.connect({ host: this.peer.address, port: this.peer.port ?? 179, ...(this.peer.localAddress ? { localAddress: this.peer.localAddress } : {}) });
+    const sock = openConnection(this.peer);
     this.socket = sock;
     const onFail = (err: Error) => {
       if (this.socket !== sock) return;

@@ -1,16 +1,25 @@
-// The speaker: sessions per configured peer, Adj-RIB-In per peer, the Loc-RIB, Adj-RIB-Out
-// per peer, graceful restart (restarting speaker and helper, RFC 4724), and the agent
-// facing API. One process-wide listener accepts connections and hands them to their peer.
-import net from 'node:net';
+// The speaker: wires sessions per configured peer to the Loc-RIB (loc-rib.ts), each
+// peer's Adj-RIB-In (adj-rib-in.ts) and Adj-RIB-Out (adj-rib-out.ts), graceful restart
+// (graceful-restart.ts), and the agent-facing API. One process-wide listener accepts
+// connections and hands them to their peer. Decisions live in those modules; this file
+// holds the timers and sockets and applies what they decide.
+import type net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log/index.js';
 import { type PathAttributes } from './attributes.js';
+import { AdjRibIn, importAllowed, importSource, classifyUpdate } from './adj-rib-in.js';
+import { AdjRibOut, ExportMemo, routeRefreshVerdict } from './adj-rib-out.js';
 import { BgpConfigError, BgpError, CeaseSub, ErrorCode, OpenSub } from './errors.js';
-import { type Capabilities, type OpenMessage, type RouteRefreshMessage, type UpdateMessage, encodeEndOfRib, endOfRibFamily } from './messages.js';
-import { packAnnouncements, packWithdrawals } from './pack.js';
-import { type AfiFamily, addressBytes, addressFamily, afiOf, canonicalPrefix, familyOfAfi, formatAddress, parsePrefix, SAFI_UNICAST } from './prefix.js';
-import { type Exported, type ExportTarget, type RibRoute, type RouteSource, LOCAL, exportRoute, selectBest } from './rib.js';
+import { HelperState, endOfRibComplete, familiesNotPreserved, helperRetention, initialSyncDone } from './graceful-restart.js';
+import { mayConnect, resolveCollision, supersededBy } from './collision.js';
+import { LocRib } from './loc-rib.js';
+import { type Capabilities, type OpenMessage, type RouteRefreshMessage, type UpdateMessage, encodeEndOfRib } from './messages.js';
+import { LocalRoutes } from './local-routes.js';
+import { canonicalAddress, needsReset, validatePeer } from './peer-config.js';
+import { type AfiFamily, type ParsedPrefix, addressFamily, afiOf, canonicalPrefix, parsePrefix, SAFI_UNICAST } from './prefix.js';
+import { type ExportTarget, type RibRoute, LOCAL } from './rib.js';
 import { Session, type SessionHost, familyCaps } from './session.js';
+import { createListener } from './transport.js';
 import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerState, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
 
 export interface SpeakerOptions {
@@ -40,41 +49,24 @@ export interface Speaker {
   stop(opts?: { graceful?: boolean }): Promise<void>;
 }
 
-interface AdjInEntry { route: RibRoute; eligible: boolean }
-
+/** One configured peer: its sessions (more than one only during a collision) and its RIBs. */
 interface PeerEntry {
   key: string;
   cfg: PeerConfig;
   refused: BgpConfigError | null;
   sessions: Set<Session>;
   established: Session | null;
-  adjIn: Map<string, AdjInEntry>;
-  adjOut: Map<string, Exported>;
-  pendingOut: Set<string>;
-  outSynced: boolean;
-  eor: Set<AfiFamily>;
-  stale: boolean;
-  restartTimer: NodeJS.Timeout | null;
-  eorTimer: NodeJS.Timeout | null;
+  adjIn: AdjRibIn;
+  adjOut: AdjRibOut;
+  /** Export target of the established session, computed once per session and policy. */
+  target: ExportTarget | null | undefined;
+  gr: HelperState;
   idleTimer: NodeJS.Timeout | null;
+  /** When it was configured (the restarting speaker's deferral counts from here). */
+  configuredAt: number;
   lastError: string | null;
   since: number;
   removed: boolean;
-}
-
-const RESET_FIELDS: (keyof PeerConfig)[] = ['port', 'asn', 'localAddress', 'passive', 'families', 'holdTimeSec', 'keepaliveSec', 'password'];
-
-function canonicalAddress(addr: string): string {
-  const a = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
-  return formatAddress(addressBytes(a));
-}
-
-function parseCommunity(text: string): { std?: number; large?: [number, number, number] } {
-  const parts = text.split(':').map(Number);
-  if (parts.some((n) => !Number.isInteger(n) || n < 0)) throw new BgpConfigError('INVALID_CONFIG', `community "${text}" is not numeric`);
-  if (parts.length === 2 && parts[0]! <= 0xffff && parts[1]! <= 0xffff) return { std: ((parts[0]! << 16) | parts[1]!) >>> 0 };
-  if (parts.length === 3 && parts.every((n) => n <= 0xffffffff)) return { large: [parts[0]!, parts[1]!, parts[2]!] };
-  throw new BgpConfigError('INVALID_CONFIG', `community "${text}" is not "asn:value" (16-bit each) or large "a:b:c" (32-bit each)`);
 }
 
 export function createSpeaker(opts: SpeakerOptions): Speaker {
@@ -86,6 +78,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   const gr = opts.gracefulRestart ?? {};
   const restartTimeSec = Math.min(4095, gr.restartTimeSec ?? 120);
   const eorTimeoutSec = gr.eorTimeoutSec ?? 120;
+  const peerDownAfterSec = Math.min(gr.peerDownAfterSec ?? 10, eorTimeoutSec);
+  let downCheckTimer: NodeJS.Timeout | null = null;
   let deferring = gr.restarting === true;
   let synced = false;
   let syncTimer: NodeJS.Timeout | null = null;
@@ -93,32 +87,16 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   let stopped = false;
 
   const peers = new Map<string, PeerEntry>();
-  const candidates = new Map<string, Map<string, RibRoute>>();
-  const best = new Map<string, RibRoute>();
-  const dirty = new Set<string>();
-  const emitted = new Map<string, string>();
-  const localRoutes = new Map<string, RibRoute>();
-  const localSources = new Map<string, RouteSource>();
-  let exportMemo = new WeakMap<RouteSource, Map<string, Exported | null>>();
-  let rejectPrefixes: { family: AfiFamily; length: number; bytes: Buffer }[] = [];
+  const rib = new LocRib();
+  const exportMemo = new ExportMemo();
+  const localRoutes = new LocalRoutes();
+  let rejectPrefixes: ParsedPrefix[] = [];
   let flushScheduled = false;
 
-  // ---- Loc-RIB ------------------------------------------------------------------
+  // ---- Loc-RIB: batched selection, then kernel and peers ----------------------------
 
   function setCandidate(prefix: string, source: string, r: RibRoute | null): void {
-    let m = candidates.get(prefix);
-    if (r) {
-      if (!m) candidates.set(prefix, (m = new Map()));
-      m.set(source, r);
-    } else if (m) {
-      m.delete(source);
-      if (m.size === 0) candidates.delete(prefix);
-    }
-    dirty.add(prefix);
-    scheduleFlush();
-  }
-
-  function scheduleFlush(): void {
+    rib.set(prefix, source, r);
     if (flushScheduled) return;
     flushScheduled = true;
     setImmediate(flush);
@@ -128,59 +106,34 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     flushScheduled = false;
     if (stopped) return;
     try {
-      flushRib();
+      const changed = rib.select();
+      if (deferring || changed.length === 0) return;
+      emitRouteChanges(changed);
+      for (const p of peers.values()) {
+        if (!p.adjOut.synced) continue;
+        for (const prefix of changed) queueExport(p, prefix);
+        flushOut(p);
+      }
     } catch (e) {
       logger.error({ err: e }, 'bgp: internal error while updating the Loc-RIB');
     }
   }
 
-  function flushRib(): void {
-    const changed: string[] = [];
-    for (const prefix of dirty) {
-      const m = candidates.get(prefix);
-      const nb = m ? selectBest(m.values()) : null;
-      const old = best.get(prefix) ?? null;
-      if (nb === old) continue;
-      if (nb) best.set(prefix, nb); else best.delete(prefix);
-      changed.push(prefix);
-    }
-    dirty.clear();
-    if (deferring || changed.length === 0) return;
-    emitRouteChanges(changed);
-    for (const p of peers.values()) {
-      if (!p.outSynced) continue;
-      for (const prefix of changed) queueExport(p, prefix);
-      flushOut(p);
-    }
-  }
-
   function emitRouteChanges(prefixes: Iterable<string>): void {
-    const out: RouteChange[] = [];
-    for (const prefix of prefixes) {
-      const b = best.get(prefix);
-      const prev = emitted.get(prefix);
-      if (b && b.src.peer !== LOCAL) {
-        if (prev !== b.src.nextHop) {
-          emitted.set(prefix, b.src.nextHop);
-          out.push({ prefix, nextHop: b.src.nextHop, family: b.family, withdrawn: false });
-        }
-      } else if (prev !== undefined) {
-        emitted.delete(prefix);
-        out.push({ prefix, nextHop: prev, family: addressFamily(prefix) as AfiFamily, withdrawn: true });
-      }
-    }
+    const out = rib.kernelChanges(prefixes);
     if (out.length) events.emit('routes', out);
   }
 
-  // ---- Adj-RIB-Out ----------------------------------------------------------------
+  // ---- Adj-RIB-Out --------------------------------------------------------------------
 
-  function exportTarget(p: PeerEntry): ExportTarget | null {
+  function targetOf(p: PeerEntry): ExportTarget | null {
+    if (p.target !== undefined) return p.target;
     const s = p.established;
-    if (!s) return null;
+    if (!s) return (p.target = null);
     const ebgp = p.cfg.asn !== localAsn;
     const local = s.socket?.localAddress ? canonicalAddress(s.socket.localAddress) : p.cfg.localAddress;
     const la = config.localAddresses ?? {};
-    return {
+    return (p.target = {
       key: p.key,
       ebgp,
       rrClient: p.cfg.routeReflectorClient === true,
@@ -188,100 +141,47 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       keepOriginalNextHop: p.cfg.keepOriginalNextHop === true,
       selfIpv4: local && addressFamily(local) === 4 ? local : la.ipv4,
       selfIpv6: local && addressFamily(local) === 6 ? local : la.ipv6,
-    };
-  }
-
-  const targets = new Map<string, ExportTarget | null>();
-  function targetOf(p: PeerEntry): ExportTarget | null {
-    if (!targets.has(p.key)) targets.set(p.key, exportTarget(p));
-    return targets.get(p.key)!;
-  }
-
-  function exportFor(p: PeerEntry, r: RibRoute): Exported | null {
-    const t = targetOf(p);
-    if (!t || !p.established?.families().includes(r.family)) return null;
-    let m = exportMemo.get(r.src);
-    if (!m) exportMemo.set(r.src, (m = new Map()));
-    const k = `${p.key}|${r.family}`;
-    if (m.has(k)) return m.get(k)!;
-    const e = exportRoute(r, t, { localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) });
-    m.set(k, e);
-    return e;
+    });
   }
 
   function queueExport(p: PeerEntry, prefix: string): void {
-    const b = best.get(prefix);
-    const e = b ? exportFor(p, b) : null;
-    const cur = p.adjOut.get(prefix);
-    if (e === (cur ?? null)) return;
-    if (e) p.adjOut.set(prefix, e); else if (cur) p.adjOut.delete(prefix); else return;
-    p.pendingOut.add(prefix);
+    const b = rib.best(prefix);
+    const t = targetOf(p);
+    const e = b && t && p.established?.families().includes(b.family)
+      ? exportMemo.get(b, t, { localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) })
+      : null;
+    p.adjOut.queue(prefix, e);
   }
 
   function flushOut(p: PeerEntry): void {
     const s = p.established;
-    if (!s || p.pendingOut.size === 0) return;
-    const fourOctetAs = s.negotiated?.fourOctetAs ?? false;
-    const withdraws: Record<AfiFamily, string[]> = { 4: [], 6: [] };
-    const groups = new Map<Exported, string[]>();
-    for (const prefix of p.pendingOut) {
-      const e = p.adjOut.get(prefix);
-      if (!e) { withdraws[addressFamily(prefix)].push(prefix); continue; }
-      let g = groups.get(e);
-      if (!g) groups.set(e, (g = []));
-      g.push(prefix);
-    }
-    p.pendingOut.clear();
-    for (const f of [4, 6] as const) if (withdraws[f].length) for (const m of packWithdrawals(f, withdraws[f])) s.send(m);
-    for (const [e, prefixes] of groups) {
-      const f = addressFamily(prefixes[0]!);
-      const msgs = f === 4
-        ? packAnnouncements(4, { ...e.attrs, nextHop: e.nextHop }, prefixes, { fourOctetAs })
-        : packAnnouncements(6, e.attrs, prefixes, { fourOctetAs }, e.nextHop);
-      for (const m of msgs) s.send(m);
-    }
+    if (!s || !p.adjOut.hasPending) return;
+    for (const m of p.adjOut.takeMessages(s.negotiated?.fourOctetAs ?? false)) s.send(m);
   }
 
   /** Brings a peer's Adj-RIB-Out in line with the whole Loc-RIB (session start, policy change). */
   function resyncOut(p: PeerEntry, sendEor: boolean): void {
-    targets.delete(p.key);
-    for (const prefix of best.keys()) queueExport(p, prefix);
-    for (const prefix of [...p.adjOut.keys()]) if (!best.has(prefix)) queueExport(p, prefix);
+    p.target = undefined;
+    for (const prefix of rib.prefixes()) queueExport(p, prefix);
+    for (const prefix of [...p.adjOut.prefixes()]) if (!rib.has(prefix)) queueExport(p, prefix);
     flushOut(p);
     if (sendEor && p.established) for (const f of p.established.families()) p.established.send(encodeEndOfRib(f));
-    p.outSynced = true;
+    p.adjOut.synced = true;
   }
 
-  // ---- Adj-RIB-In -----------------------------------------------------------------
-
-  function eligibleFor(p: PeerEntry, prefix: string): boolean {
-    if (p.cfg.asn !== localAsn && (p.cfg.importPolicy ?? 'Reject') !== 'Accept') return false;
-    if (rejectPrefixes.length) {
-      const pp = parsePrefix(prefix);
-      for (const r of rejectPrefixes) {
-        if (r.family !== pp.family || pp.length < r.length) continue;
-        if (prefixCovers(r, pp)) return false;
-      }
-    }
-    return true;
-  }
+  // ---- Adj-RIB-In ---------------------------------------------------------------------
 
   function setAdjIn(p: PeerEntry, prefix: string, route: RibRoute | null): void {
     if (route) {
-      const eligible = eligibleFor(p, prefix);
-      p.adjIn.set(prefix, { route, eligible });
-      setCandidate(prefix, p.key, eligible ? route : null);
+      const eligible = importAllowed(prefix, p.cfg.asn !== localAsn, p.cfg.importPolicy, rejectPrefixes);
+      setCandidate(prefix, p.key, p.adjIn.set(prefix, route, eligible));
     } else if (p.adjIn.delete(prefix)) {
       setCandidate(prefix, p.key, null);
     }
   }
 
   function purge(p: PeerEntry, onlyStale: boolean, family?: AfiFamily): void {
-    for (const [prefix, e] of p.adjIn) {
-      if (onlyStale && !e.route.stale) continue;
-      if (family && e.route.family !== family) continue;
-      setAdjIn(p, prefix, null);
-    }
+    for (const prefix of p.adjIn.select(onlyStale, family)) setAdjIn(p, prefix, null);
   }
 
   function ownAddress(ip: string): boolean {
@@ -292,57 +192,20 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     return false;
   }
 
-  function importSource(p: PeerEntry, s: Session, attrs: PathAttributes, nextHop: string): RouteSource | string {
-    const ebgp = p.cfg.asn !== localAsn;
-    const a: PathAttributes = { ...attrs };
-    if (ebgp) {
-      // RFC 7606 7.5 / RFC 4456: these have no meaning from another AS.
-      delete a.localPref; delete a.originatorId; delete a.clusterList;
-      a.localPref = 100;
-      const first = a.asPath[0];
-      if (!first || first.type !== 2 || first.asns[0] !== p.cfg.asn) return `AS_PATH does not start with the peer's AS ${p.cfg.asn}`;
-    }
-    if (a.asPath.some((seg) => seg.asns.includes(localAsn))) return `AS_PATH contains our AS ${localAsn} (loop)`;
-    if (a.originatorId === routerId) return 'ORIGINATOR_ID is our router id (reflection loop)';
-    if (config.clusterId && a.clusterList?.includes(config.clusterId)) return 'CLUSTER_LIST contains our cluster id (reflection loop)';
-    if (ownAddress(nextHop)) return `NEXT_HOP ${nextHop} is one of our addresses`;
-    return {
-      peer: p.key, attrs: a, nextHop, ebgp,
-      fromClient: p.cfg.routeReflectorClient === true,
-      peerRouterId: s.negotiated?.peerRouterId ?? p.key, peerAddress: p.key,
-    };
-  }
-
   function onUpdate(p: PeerEntry, s: Session, u: UpdateMessage): void {
-    for (const d of u.discarded) logger.info({ peer: p.key, reason: d }, 'bgp: attribute discarded (RFC 7606)');
-    const eor = endOfRibFamily(u);
-    if (eor !== null) { onEndOfRib(p, eor); return; }
-    const fams = s.families();
-    const withdrawn: string[] = [];
-    const announced: { family: AfiFamily; prefixes: string[]; nextHop: string }[] = [];
-    if (fams.includes(4)) {
-      withdrawn.push(...u.withdrawn);
-      if (u.nlri.length && u.attrs?.nextHop) announced.push({ family: 4, prefixes: u.nlri, nextHop: u.attrs.nextHop });
-      else if (u.nlri.length) withdrawn.push(...u.nlri);
-    }
-    for (const mp of [u.mpReach, u.mpUnreach]) {
-      if (!mp) continue;
-      const f = familyOfAfi(mp.afi);
-      if (f === null || mp.safi !== SAFI_UNICAST || !fams.includes(f)) {
-        logger.info({ peer: p.key, afi: mp.afi, safi: mp.safi }, 'bgp: ignoring NLRI of an address family not negotiated');
-        continue;
-      }
-      if ('withdrawn' in mp) withdrawn.push(...mp.withdrawn);
-      else if (mp.nlri.length) announced.push({ family: f, prefixes: mp.nlri, nextHop: mp.nextHop });
-    }
-    if (u.treatAsWithdraw || !u.attrs) {
-      if (u.treatAsWithdraw) logger.warn({ peer: p.key, code: u.treatAsWithdraw.code, subcode: u.treatAsWithdraw.subcode, error: u.treatAsWithdraw.message }, 'bgp: malformed UPDATE treated as withdraw (RFC 7606)');
-      for (const a of announced) withdrawn.push(...a.prefixes);
-      announced.length = 0;
-    }
-    for (const prefix of withdrawn) setAdjIn(p, prefix, null);
-    for (const a of announced) {
-      const src = importSource(p, s, u.attrs!, a.nextHop);
+    const v = classifyUpdate(u, s.families());
+    if (v.kind === 'end-of-rib') { onEndOfRib(p, v.family); return; }
+    if (v.kind === 'session-reset') return; // decoding errors never reach here: the session resets on them
+    for (const d of v.discarded) logger.info({ peer: p.key, reason: d }, 'bgp: attribute discarded (RFC 7606)');
+    for (const f of v.ignoredFamilies) logger.info({ peer: p.key, afi: f.afi, safi: f.safi }, 'bgp: ignoring NLRI of an address family not negotiated');
+    const w = v.treatAsWithdraw;
+    if (w) logger.warn({ peer: p.key, code: w.code, subcode: w.subcode, error: w.message }, 'bgp: malformed UPDATE treated as withdraw (RFC 7606)');
+    for (const prefix of v.withdrawn) setAdjIn(p, prefix, null);
+    for (const a of v.announced) {
+      const src = importSource({
+        peerKey: p.key, peerAsn: p.cfg.asn, localAsn, routerId, ...(config.clusterId ? { clusterId: config.clusterId } : {}),
+        fromClient: p.cfg.routeReflectorClient === true, peerRouterId: s.negotiated?.peerRouterId ?? p.key, ownAddress,
+      }, u.attrs as PathAttributes, a.nextHop);
       if (typeof src === 'string') {
         logger.info({ peer: p.key, reason: src, prefixes: a.prefixes.length }, 'bgp: routes not accepted');
         for (const prefix of a.prefixes) setAdjIn(p, prefix, null);
@@ -352,50 +215,86 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     }
   }
 
+  // ---- graceful restart: helper and deferral ------------------------------------------
+
   function onEndOfRib(p: PeerEntry, f: AfiFamily): void {
-    p.eor.add(f);
-    if (p.stale) purge(p, true, f);
-    const fams = p.established?.families() ?? [];
-    if (fams.every((x) => p.eor.has(x))) {
-      if (p.stale) { p.stale = false; logger.info({ peer: p.key }, 'bgp: End-of-RIB from restarting peer, stale routes removed'); }
-      clearTimer(p, 'eorTimer');
+    p.gr.eor.add(f);
+    if (p.gr.stale) purge(p, true, f);
+    if (endOfRibComplete(p.established?.families() ?? [], p.gr.eor)) {
+      if (p.gr.stale) { p.gr.stale = false; logger.info({ peer: p.key }, 'bgp: End-of-RIB from restarting peer, stale routes removed'); }
+      p.gr.clear('eor');
     }
     checkSynced();
   }
 
-  // ---- graceful restart: deferral and synced ----------------------------------------
+  /** The restarted peer is back: purge what it did not preserve, then wait for its End-of-RIB. */
+  function helperReestablished(p: PeerEntry, s: Session): void {
+    if (!p.gr.stale) return;
+    p.gr.clear('restart');
+    for (const f of familiesNotPreserved(s.negotiated?.peerGr ?? null)) purge(p, true, f);
+    p.gr.arm('eor', eorTimeoutSec, () => {
+      if (!p.gr.stale) return;
+      logger.warn({ peer: p.key }, 'bgp: no End-of-RIB from restarting peer in time, removing its stale routes');
+      purge(p, true);
+      p.gr.stale = false;
+    });
+  }
+
+  /** The session ended: keep the peer's routes as stale when graceful restart says so, else drop them. */
+  function helperDown(p: PeerEntry, s: Session, hard: boolean): void {
+    const keep = !p.removed && !stopped ? helperRetention(s.negotiated?.peerGr ?? null, hard, p.cfg.maxRestartTimeSec) : null;
+    if (keep) {
+      for (const f of [4, 6] as const) if (!keep.families.includes(f)) purge(p, false, f);
+      if (keep.keepSec > 0 && p.adjIn.size > 0) {
+        p.adjIn.markStale();
+        p.gr.stale = true;
+        logger.info({ peer: p.key, keepSec: keep.keepSec }, 'bgp: peer session lost; keeping its routes as stale (graceful restart helper)');
+        p.gr.arm('restart', keep.keepSec, () => {
+          logger.warn({ peer: p.key }, 'bgp: restarting peer did not come back in time, removing its routes');
+          purge(p, true);
+          p.gr.stale = false;
+        });
+        return;
+      }
+    }
+    p.gr.stale = false;
+    purge(p, false);
+  }
 
   function checkSynced(timedOut = false): void {
     if (synced || !configured) return;
     const live = [...peers.values()].filter((p) => !p.refused);
-    const done = live.every((p) => p.established && p.established.families().every((f) => p.eor.has(f)));
+    const now = Date.now();
+    const done = initialSyncDone(live.map((p) => ({
+      established: p.established !== null, families: p.established?.families() ?? [], eor: p.gr.eor,
+      opening: [...p.sessions].some((x) => x.state === 'OpenSent' || x.state === 'OpenConfirm'),
+      waitedSec: (now - p.configuredAt) / 1000,
+    })), peerDownAfterSec);
     if (!done && !timedOut) return;
     synced = true;
     if (syncTimer) { clearTimeout(syncTimer); syncTimer = null; }
+    if (downCheckTimer) { clearTimeout(downCheckTimer); downCheckTimer = null; }
     if (deferring) {
       deferring = false;
       flush();
-      emitRouteChanges(best.keys());
+      emitRouteChanges(rib.prefixes());
       for (const p of peers.values()) if (p.established) resyncOut(p, true);
     }
     logger.info({ peers: live.length, timedOut }, 'bgp: initial routing exchange complete');
     events.emit('synced', { peers: live.length, timedOut });
   }
 
-  function clearTimer(p: PeerEntry, k: 'restartTimer' | 'eorTimer' | 'idleTimer'): void {
-    const t = p[k];
-    if (t) clearTimeout(t);
-    p[k] = null;
-  }
-
-  // ---- sessions ---------------------------------------------------------------------
+  // ---- sessions -----------------------------------------------------------------------
 
   function entryOf(s: Session): PeerEntry | undefined {
     const p = peers.get(canonicalAddress(s.peer.address));
     return p && p.sessions.has(s) ? p : undefined;
   }
 
-  function ipNum(ip: string): number { return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0); }
+  function clearIdleTimer(p: PeerEntry): void {
+    if (p.idleTimer) clearTimeout(p.idleTimer);
+    p.idleTimer = null;
+  }
 
   const host: SessionHost = {
     logger,
@@ -424,17 +323,21 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
         return new BgpError(ErrorCode.OpenMessage, OpenSub.BadPeerAs, `peer AS ${peerAsn} is not the configured ${p.cfg.asn}`, data);
       }
       if (open.bgpId === routerId) return new BgpError(ErrorCode.OpenMessage, OpenSub.BadBgpIdentifier, `peer BGP identifier ${open.bgpId} equals ours`);
-      for (const other of p.sessions) {
+      for (const other of [...p.sessions]) {
         if (other === s) continue;
-        if (other.state === 'Established') {
-          if (open.capabilities.gracefulRestart) { other.replacedByRestart(); continue; }
-          return 'dump';
-        }
-        if (other.state === 'OpenSent' || other.state === 'OpenConfirm') {
-          // RFC 4271 6.8: the connection opened by the speaker with the higher identifier survives.
-          const keepLocal = ipNum(routerId) > ipNum(open.bgpId);
-          if (s.initiatedLocally === keepLocal) other.fire('OpenCollisionDump');
-          else return 'dump';
+        const v = resolveCollision(
+          { state: other.state, peerGr: (other.negotiated?.peerGr ?? null) !== null },
+          { initiatedLocally: s.initiatedLocally, hasGr: open.capabilities.gracefulRestart !== null },
+          routerId, open.bgpId,
+        );
+        switch (v) {
+          case 'none': break;
+          case 'close-new': return 'dump';
+          case 'close-other': other.fire('OpenCollisionDump'); break;
+          case 'peer-restarted':
+            logger.info({ peer: p.key }, 'bgp: peer connected again with graceful restart: it restarted (RFC 4724)');
+            other.replacedByRestart();
+            break;
         }
       }
       return null;
@@ -443,57 +346,23 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       const p = entryOf(s);
       if (!p) return;
       p.established = s;
+      // Connections that never exchanged an OPEN are superseded: their timers must not reconnect.
+      for (const o of [...p.sessions]) if (o !== s && supersededBy(o.state)) o.fire('Stop');
       p.since = Date.now();
       p.lastError = null;
-      p.eor = new Set();
-      targets.delete(p.key);
-      if (p.stale) {
-        clearTimer(p, 'restartTimer');
-        const keep = new Set((s.negotiated?.peerGr?.families ?? []).filter((f) => f.forwardingPreserved).map((f) => familyOfAfi(f.afi)));
-        for (const f of [4, 6] as const) if (!keep.has(f)) purge(p, true, f);
-        clearTimer(p, 'eorTimer');
-        p.eorTimer = setTimeout(() => {
-          p.eorTimer = null;
-          if (!p.stale) return;
-          logger.warn({ peer: p.key }, 'bgp: no End-of-RIB from restarting peer in time, removing its stale routes');
-          purge(p, true);
-          p.stale = false;
-        }, eorTimeoutSec * 1000);
-        p.eorTimer.unref();
-      }
+      p.gr.eor = new Set();
+      p.target = undefined;
+      helperReestablished(p, s);
       if (!deferring) resyncOut(p, true);
     },
     down(s: Session, hard: boolean) {
       const p = entryOf(s);
       if (!p || p.established !== s) return;
       p.established = null;
-      p.outSynced = false;
-      p.adjOut.clear();
-      p.pendingOut.clear();
-      targets.delete(p.key);
+      p.adjOut.reset();
+      p.target = undefined;
       p.lastError = s.lastError;
-      const peerGr = s.negotiated?.peerGr;
-      if (!hard && peerGr && !p.removed && !stopped) {
-        const fams = new Set(peerGr.families.map((f) => familyOfAfi(f.afi)));
-        for (const f of [4, 6] as const) if (!fams.has(f)) purge(p, false, f);
-        const keepSec = Math.min(peerGr.restartTimeSec, p.cfg.maxRestartTimeSec ?? 120);
-        if (keepSec > 0 && p.adjIn.size > 0) {
-          for (const e of p.adjIn.values()) e.route.stale = true;
-          p.stale = true;
-          logger.info({ peer: p.key, keepSec }, 'bgp: peer session lost; keeping its routes as stale (graceful restart helper)');
-          clearTimer(p, 'restartTimer');
-          p.restartTimer = setTimeout(() => {
-            p.restartTimer = null;
-            logger.warn({ peer: p.key }, 'bgp: restarting peer did not come back in time, removing its routes');
-            purge(p, true);
-            p.stale = false;
-          }, keepSec * 1000);
-          p.restartTimer.unref();
-          return;
-        }
-      }
-      p.stale = false;
-      purge(p, false);
+      helperDown(p, s, hard);
     },
     update(s: Session, u: UpdateMessage) {
       const p = entryOf(s);
@@ -501,14 +370,17 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     },
     routeRefresh(s: Session, r: RouteRefreshMessage) {
       const p = entryOf(s);
-      const f = familyOfAfi(r.afi);
-      if (!p || f === null || p.established !== s || !s.families().includes(f)) return;
-      for (const prefix of p.adjOut.keys()) if (addressFamily(prefix) === f) p.pendingOut.add(prefix);
+      if (!p || p.established !== s) return;
+      const v = routeRefreshVerdict(r, s.families());
+      if (v.kind === 'ignore') { logger.info({ peer: p.key, reason: v.reason }, 'bgp: ROUTE-REFRESH ignored'); return; }
+      p.adjOut.requeueFamily(v.family);
       flushOut(p);
     },
     stateChanged(s: Session) {
       const p = entryOf(s);
       if (p && s.lastError) p.lastError = s.lastError;
+      // A peer that stopped coming up (back to Active/Idle) may be what the deferral waited for.
+      if (p && !synced) checkSynced();
     },
     idle(s: Session) {
       const p = entryOf(s);
@@ -517,29 +389,40 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       p.sessions.delete(s);
       if (p.removed || stopped || p.sessions.size > 0) return;
       // Idle hold: a pause before the next attempt so a failing peer is not hammered.
-      clearTimer(p, 'idleTimer');
-      p.idleTimer = setTimeout(() => { p.idleTimer = null; startSession(p); }, Math.min(p.cfg.connectRetrySec ?? 10, 5) * 1000);
+      clearIdleTimer(p);
+      p.idleTimer = setTimeout(() => {
+        p.idleTimer = null;
+        // The peer may have connected to us meanwhile: that session owns the peer now.
+        if (p.removed || stopped || p.sessions.size > 0) return;
+        startSession(p);
+      }, Math.min(p.cfg.connectRetrySec ?? 10, 5) * 1000);
       p.idleTimer.unref();
+    },
+    mayConnect(s: Session) {
+      const p = entryOf(s);
+      return p !== undefined && !p.removed && !stopped && mayConnect([...p.sessions].filter((o) => o !== s).map((o) => o.state));
     },
   };
 
   function startSession(p: PeerEntry): Session {
+    clearIdleTimer(p);
     const s = new Session(p.cfg, host);
     p.sessions.add(s);
     s.fire(p.cfg.passive ? 'StartPassive' : 'Start');
     return s;
   }
 
-  // ---- listener ---------------------------------------------------------------------
+  // ---- listener -----------------------------------------------------------------------
 
   let server: net.Server | null = null;
   const listening = new Promise<{ host: string; port: number } | null>((resolve, reject) => {
     if (!opts.listen) { resolve(null); return; }
     const l = opts.listen;
-    server = net.createServer((sock) => onIncoming(sock));
-    server.once('error', (err) => reject(new BgpConfigError('INVALID_CONFIG', `cannot listen on ${l.host}:${l.port}: ${err.message}`)));
-    server.listen(l.port, l.host, () => {
-      const a = server!.address() as net.AddressInfo;
+    const srv = createListener((sock) => onIncoming(sock));
+    server = srv;
+    srv.once('error', (err) => reject(new BgpConfigError('INVALID_CONFIG', `cannot listen on ${l.host}:${l.port}: ${err.message}`)));
+    srv.listen(l.port, l.host, () => {
+      const a = srv.address() as net.AddressInfo;
       logger.info({ host: a.address, port: a.port }, 'bgp: listening');
       resolve({ host: a.address, port: a.port });
     });
@@ -560,17 +443,19 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     for (const s of p.sessions) {
       if (s.state === 'Connect' || s.state === 'Active') { s.attachIncoming(sock); return; }
     }
+    clearIdleTimer(p);
     const s = new Session(p.cfg, host);
     p.sessions.add(s);
     s.fire('StartPassive');
     s.attachIncoming(sock);
   }
 
-  // ---- configuration ----------------------------------------------------------------
+  // ---- configuration ------------------------------------------------------------------
 
   function removePeer(p: PeerEntry, subcode: number, why: string): void {
     p.removed = true;
-    for (const k of ['restartTimer', 'eorTimer', 'idleTimer'] as const) clearTimer(p, k);
+    p.gr.clearAll();
+    clearIdleTimer(p);
     for (const s of [...p.sessions]) s.cease(subcode, why);
     p.established = null;
     purge(p, false);
@@ -580,9 +465,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   function addPeer(cfg: PeerConfig): PeerEntry {
     const key = canonicalAddress(cfg.address);
     const p: PeerEntry = {
-      key, cfg, refused: null, sessions: new Set(), established: null, adjIn: new Map(), adjOut: new Map(),
-      pendingOut: new Set(), outSynced: false, eor: new Set(), stale: false, restartTimer: null, eorTimer: null,
-      idleTimer: null, lastError: null, since: Date.now(), removed: false,
+      key, cfg, refused: null, sessions: new Set(), established: null, adjIn: new AdjRibIn(), adjOut: new AdjRibOut(),
+      target: undefined, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
     };
     if (cfg.password) {
       p.refused = new BgpConfigError('MD5_UNSUPPORTED', `peer ${key}: TCP MD5 authentication (BGPPeer password) is not supported: Node.js cannot set TCP_MD5SIG on a socket; remove the password or peer through a router that terminates MD5`);
@@ -593,19 +477,12 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     return p;
   }
 
-  function validatePeer(c: PeerConfig): void {
-    try { canonicalAddress(c.address); } catch { throw new BgpConfigError('INVALID_CONFIG', `peer address "${c.address}" is not an IP address`); }
-    if (!Number.isInteger(c.asn) || c.asn < 1 || c.asn > 0xffffffff) throw new BgpConfigError('INVALID_CONFIG', `peer ${c.address}: AS number ${c.asn} is out of range`);
-    if (c.holdTimeSec !== undefined && c.holdTimeSec !== 0 && (c.holdTimeSec < 3 || c.holdTimeSec > 65535)) throw new BgpConfigError('INVALID_CONFIG', `peer ${c.address}: hold time ${c.holdTimeSec} must be 0 or 3-65535 s`);
-    if (c.routeReflectorClient && !config.clusterId) throw new BgpConfigError('INVALID_CONFIG', `peer ${c.address} is a route reflector client but no cluster id is configured`);
-  }
-
   function configure(cfg: SpeakerConfig): { refused: { peer: string; error: BgpConfigError }[] } {
     if (stopped) throw new BgpConfigError('INVALID_CONFIG', 'speaker is stopped');
     const prev = config;
     config = cfg;
     try {
-      for (const c of cfg.peers) validatePeer(c);
+      for (const c of cfg.peers) validatePeer(c, cfg);
       rejectPrefixes = (cfg.rejectPrefixes ?? []).map((x) => parsePrefix(canonicalPrefix(x)));
     } catch (e) {
       config = prev;
@@ -616,17 +493,16 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       for (const p of [...peers.values()]) removePeer(p, CeaseSub.OtherConfigurationChange, 'local AS or router id changed');
       localAsn = cfg.localAsn ?? localAsn;
       routerId = cfg.routerId ?? routerId;
-      for (const [prefix, r] of localRoutes) { r.src.peerRouterId = routerId; setCandidate(prefix, LOCAL, r); }
+      for (const r of localRoutes.renumber(routerId)) setCandidate(r.prefix, LOCAL, r);
     }
-    exportMemo = new WeakMap();
-    targets.clear();
+    exportMemo.clear();
+    for (const p of peers.values()) p.target = undefined;
     const wanted = new Map(cfg.peers.map((c) => [canonicalAddress(c.address), c]));
     for (const p of [...peers.values()]) if (!wanted.has(p.key)) removePeer(p, CeaseSub.PeerDeconfigured, 'peer removed from configuration');
     for (const [key, c] of wanted) {
       const p = peers.get(key);
       if (!p) { addPeer(c); continue; }
-      const reset = RESET_FIELDS.some((f) => JSON.stringify(p.cfg[f]) !== JSON.stringify(c[f]));
-      if (reset) {
+      if (needsReset(p.cfg, c)) {
         removePeer(p, CeaseSub.OtherConfigurationChange, 'peer configuration changed');
         addPeer(c);
         continue;
@@ -634,57 +510,32 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       // In-place change: policies, reflection, names. Re-import and re-export.
       p.cfg = c;
       for (const s of p.sessions) s.peer = c;
-      for (const [prefix, e] of p.adjIn) setAdjIn(p, prefix, e.route);
+      for (const [prefix, e] of [...p.adjIn]) setAdjIn(p, prefix, e.route);
     }
-    for (const p of peers.values()) if (p.outSynced) resyncOut(p, false);
+    for (const p of peers.values()) if (p.adjOut.synced) resyncOut(p, false);
     if (!configured) {
       configured = true;
       syncTimer = setTimeout(() => checkSynced(true), eorTimeoutSec * 1000);
       syncTimer.unref();
+      // When the unreachable peers count as down, the ones that are up may already be done.
+      downCheckTimer = setTimeout(() => { downCheckTimer = null; checkSynced(); }, peerDownAfterSec * 1000 + 50);
+      downCheckTimer.unref();
     }
     checkSynced();
     return { refused: [...peers.values()].filter((p) => p.refused).map((p) => ({ peer: p.key, error: p.refused! })) };
   }
 
-  // ---- local routes -----------------------------------------------------------------
+  // ---- local routes -------------------------------------------------------------------
 
   function announce(routes: LocalRoute[]): void {
-    const parsed = routes.map((r) => {
-      let prefix: string;
-      try { prefix = canonicalPrefix(r.prefix); } catch (e) { throw new BgpConfigError('INVALID_CONFIG', `announce: ${(e as Error).message}`); }
-      const comms = (r.communities ?? []).map(parseCommunity);
-      return { prefix, r, comms };
-    });
-    for (const { prefix, r, comms } of parsed) {
-      const std = comms.flatMap((c) => (c.std !== undefined ? [c.std] : []));
-      const large = comms.flatMap((c) => (c.large ? [c.large] : []));
-      const key = JSON.stringify([std, large, r.med ?? null]);
-      let src = localSources.get(key);
-      if (!src) {
-        const attrs: PathAttributes = { origin: 0, asPath: [] };
-        if (std.length) attrs.communities = std;
-        if (large.length) attrs.largeCommunities = large;
-        if (r.med !== undefined) attrs.med = r.med;
-        src = { peer: LOCAL, attrs, nextHop: '', ebgp: false, fromClient: false, peerRouterId: routerId, peerAddress: '0.0.0.0' };
-        localSources.set(key, src);
-      }
-      const cur = localRoutes.get(prefix);
-      if (cur && cur.src === src) continue;
-      const route: RibRoute = { prefix, family: parsePrefix(prefix).family, src, stale: false };
-      localRoutes.set(prefix, route);
-      setCandidate(prefix, LOCAL, route);
-    }
+    for (const r of localRoutes.announce(routes, routerId)) setCandidate(r.prefix, LOCAL, r);
   }
 
   function withdraw(prefixes: string[]): void {
-    for (const x of prefixes) {
-      let prefix: string;
-      try { prefix = canonicalPrefix(x); } catch (e) { throw new BgpConfigError('INVALID_CONFIG', `withdraw: ${(e as Error).message}`); }
-      if (localRoutes.delete(prefix)) setCandidate(prefix, LOCAL, null);
-    }
+    for (const prefix of localRoutes.withdraw(prefixes)) setCandidate(prefix, LOCAL, null);
   }
 
-  // ---- status and stop --------------------------------------------------------------
+  // ---- status and stop ----------------------------------------------------------------
 
   const RANK: Record<PeerState, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
 
@@ -699,7 +550,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
         received: p.adjIn.size, advertised: p.adjOut.size, lastError: p.lastError,
       };
       if (p.cfg.name) st.name = p.cfg.name;
-      if (p.stale) st.stale = true;
+      if (p.gr.stale) st.stale = true;
       return st;
     }).sort((a, b) => a.peer.localeCompare(b.peer));
   }
@@ -708,9 +559,11 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     if (stopped) return;
     stopped = true;
     if (syncTimer) clearTimeout(syncTimer);
+    if (downCheckTimer) clearTimeout(downCheckTimer);
     for (const p of peers.values()) {
       p.removed = true;
-      for (const k of ['restartTimer', 'eorTimer', 'idleTimer'] as const) clearTimer(p, k);
+      p.gr.clearAll();
+      clearIdleTimer(p);
       for (const s of [...p.sessions]) s.fire(o.graceful ? 'StopGraceful' : 'Stop');
     }
     const srv = server as net.Server | null;
@@ -725,17 +578,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     withdraw,
     on: (ev: string, fn: (...args: never[]) => void) => { events.on(ev, fn as (...a: unknown[]) => void); },
     off: (ev: string, fn: (...args: never[]) => void) => { events.off(ev, fn as (...a: unknown[]) => void); },
-    learnedRoutes: () => [...emitted].map(([prefix, nextHop]) => ({ prefix, nextHop, family: addressFamily(prefix), withdrawn: false })),
+    learnedRoutes: () => rib.learned(),
     status,
     stop,
   } as Speaker;
-}
-
-function prefixCovers(outer: { length: number; bytes: Buffer }, inner: { length: number; bytes: Buffer }): boolean {
-  const full = outer.length >> 3;
-  for (let i = 0; i < full; i++) if (outer.bytes[i] !== inner.bytes[i]) return false;
-  const rem = outer.length % 8;
-  if (rem === 0) return true;
-  const mask = (0xff << (8 - rem)) & 0xff;
-  return ((inner.bytes[full] ?? 0) & mask) === (outer.bytes[full] ?? 0);
 }

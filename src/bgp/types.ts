@@ -87,4 +87,9 @@ export interface GracefulRestartOptions {
   restarting?: boolean;
   /** Longest wait for End-of-RIB from a peer (seconds; default 120). */
   eorTimeoutSec?: number;
+  /**
+   * Restarting: a peer not Established and not exchanging OPENs this long after it was
+   * configured counts as down and does not hold back the others (seconds; default 10).
+   */
+  peerDownAfterSec?: number;
 }

@@ -152,7 +152,6 @@ test('UPDATE errors that leave session reset as the only answer', () => {
   const mp = '80 0f 03 0002 01';
   expectError(hex(`${MARKER} 0023 02 0000 000c ${mp} ${mp}`), 3, 1);
   expectError(hex(`${MARKER} 0026 02 0000 000f 80 0e 0c 0002 01 05 0102030405 00 00 00`), 3, 9);
-  expectError(hex(`${MARKER} 001c 02 0000 0005 40 01 05 00 00`), 3, 5);
   expectError(hex(`${MARKER} 0019 05 0001 00 01 0000`), 7, 1);
 });
 

@@ -148,6 +148,29 @@ test('graceful restart: helper keeps routes stale across a restart, then End-of-
   assert.is(changes.filter((c) => c === '-10.71.1.0/24').length, 0, 'the kept route was never withdrawn');
 });
 
+test('restarting with one peer down: the up peer gets our routes and End-of-RIB after peerDownAfterSec, not the whole deferral', async () => {
+  const b = await speaker('127.0.0.76', 64512);
+  const tb = learnedTable(b.s);
+  b.s.configure({ peers: [{ address: '127.0.0.75', asn: 64512, passive: true }] });
+  const aPort = await freePort('127.0.0.75');
+  const deadPort = await freePort('127.0.0.77');
+  const a = createSpeaker({ routerId: '127.0.0.75', localAsn: 64512, listen: { host: '127.0.0.75', port: aPort }, gracefulRestart: { restarting: true, eorTimeoutSec: 60, peerDownAfterSec: 3 } });
+  started.push(a);
+  await a.listening;
+  let syncedAt = 0;
+  let info: unknown = null;
+  a.on('synced', (i) => { syncedAt = Date.now(); info = i; });
+  const t0 = Date.now();
+  // 127.0.0.77 has nothing listening: connection refused, the peer never comes up.
+  a.configure({ peers: [peer(b, 64512, '127.0.0.75'), { address: '127.0.0.77', port: deadPort, asn: 64512, localAddress: '127.0.0.75', connectRetrySec: 1 }] });
+  a.announce([{ prefix: '10.75.0.0/24' }]);
+  await waitFor('A is synced although 127.0.0.77 is down', () => syncedAt > 0, 20_000);
+  assert.ok(syncedAt - t0 >= 3000, `not before the down peer had peerDownAfterSec (${syncedAt - t0} ms)`);
+  assert.equal(info, { peers: 2, timedOut: false }, 'ended by the rule, not by the 60 s timeout');
+  await waitFor('B (up) learns A\'s route', () => tb.get('10.75.0.0/24') === '127.0.0.75', 10_000);
+  assert.is.not(state(a, '127.0.0.77'), 'Established', 'the down peer is still down');
+});
+
 test('a peer removed from configuration gets Cease and its routes go', async () => {
   const a = await speaker('127.0.0.81', 64512);
   const b = await speaker('127.0.0.82', 64512);

@@ -1,0 +1,75 @@
+// The Loc-RIB: every candidate route per prefix (one per source: a peer's Adj-RIB-In or
+// the node's own announcements), the selected best of each, and what the kernel was last
+// told. Selection is batched: sources mark prefixes dirty, select() settles them at once,
+// so a 100k-prefix UPDATE burst runs the decision process once per prefix, not per change.
+import { addressFamily, type AfiFamily } from './prefix.js';
+import { type RibRoute, LOCAL, selectBest } from './rib.js';
+import type { RouteChange } from './types.js';
+
+export class LocRib {
+  private readonly candidates = new Map<string, Map<string, RibRoute>>();
+  private readonly bestOf = new Map<string, RibRoute>();
+  private readonly dirty = new Set<string>();
+  /** prefix -> next hop last reported to the kernel side (learned best routes only). */
+  private readonly emitted = new Map<string, string>();
+
+  /** Sets (or with null removes) one source's candidate for a prefix; selection waits for select(). */
+  set(prefix: string, source: string, r: RibRoute | null): void {
+    let m = this.candidates.get(prefix);
+    if (r) {
+      if (!m) this.candidates.set(prefix, (m = new Map()));
+      m.set(source, r);
+    } else if (m) {
+      m.delete(source);
+      if (m.size === 0) this.candidates.delete(prefix);
+    }
+    this.dirty.add(prefix);
+  }
+
+  /** Runs the decision process for every dirty prefix; returns those whose best route changed. */
+  select(): string[] {
+    const changed: string[] = [];
+    for (const prefix of this.dirty) {
+      const m = this.candidates.get(prefix);
+      const nb = m ? selectBest(m.values()) : null;
+      const old = this.bestOf.get(prefix) ?? null;
+      if (nb === old) continue;
+      if (nb) this.bestOf.set(prefix, nb); else this.bestOf.delete(prefix);
+      changed.push(prefix);
+    }
+    this.dirty.clear();
+    return changed;
+  }
+
+  best(prefix: string): RibRoute | undefined { return this.bestOf.get(prefix); }
+  has(prefix: string): boolean { return this.bestOf.has(prefix); }
+  prefixes(): IterableIterator<string> { return this.bestOf.keys(); }
+  get size(): number { return this.bestOf.size; }
+
+  /**
+   * What the kernel must change for these prefixes since it was last told: a learned best
+   * route with a new next hop is an add, a prefix whose best is gone or local is a withdraw.
+   */
+  kernelChanges(prefixes: Iterable<string>): RouteChange[] {
+    const out: RouteChange[] = [];
+    for (const prefix of prefixes) {
+      const b = this.bestOf.get(prefix);
+      const prev = this.emitted.get(prefix);
+      if (b && b.src.peer !== LOCAL) {
+        if (prev !== b.src.nextHop) {
+          this.emitted.set(prefix, b.src.nextHop);
+          out.push({ prefix, nextHop: b.src.nextHop, family: b.family, withdrawn: false });
+        }
+      } else if (prev !== undefined) {
+        this.emitted.delete(prefix);
+        out.push({ prefix, nextHop: prev, family: addressFamily(prefix) as AfiFamily, withdrawn: true });
+      }
+    }
+    return out;
+  }
+
+  /** Every learned route the kernel was told of. */
+  learned(): RouteChange[] {
+    return [...this.emitted].map(([prefix, nextHop]) => ({ prefix, nextHop, family: addressFamily(prefix), withdrawn: false }));
+  }
+}
