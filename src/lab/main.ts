@@ -10,7 +10,8 @@ import { readRecords } from './records.js';
 import { isAlive } from './procs.js';
 
 const STATE_DIR = process.env.TRELLIS_LAB_DIR ?? join(REPO_ROOT, '.lab');
-const PREFIX = 'trl-lab-';
+// Tests (test/e2e/readme.test.ts) run the lab under their own prefix and directory.
+const PREFIX = process.env.TRELLIS_LAB_PREFIX ?? 'trl-lab-';
 
 const USAGE = `usage: npm run lab -- [command]
   up [--hosts N] [--etcd 1|3]   build the cluster (default command; default 3 hosts, 1 etcd member)
