@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { loadClientConfig, type ClientConfig } from '../config/index.js';
 import type { Store } from '../store/index.js';
+import { loadContext } from './lab-context.js';
 
 export interface GlobalFlags { etcdEndpoints?: string; config?: string }
 
@@ -15,9 +16,19 @@ export function globalFlags(cmd: Command): GlobalFlags {
   };
 }
 
-/** trellisctl settings: --etcd-endpoints / --config flags, TRELLIS_* env, settings file. */
+/** Whether a context file may supply the endpoints: nothing more explicit set them. */
+function contextApplies(flags: GlobalFlags, env: NodeJS.ProcessEnv): boolean {
+  return flags.etcdEndpoints === undefined && flags.config === undefined && !env.TRELLIS_ETCD_ENDPOINTS && !env.TRELLIS_CONFIG;
+}
+
+/** trellisctl settings: --etcd-endpoints / --config flags, TRELLIS_* env, a lab context (lab-context.ts), settings file. */
 export function clientConfig(cmd: Command): ClientConfig {
-  return loadClientConfig(globalFlags(cmd), process.env);
+  const flags = globalFlags(cmd);
+  if (contextApplies(flags, process.env)) {
+    const ctx = loadContext();
+    if (ctx) return loadClientConfig({ ...flags, etcdEndpoints: ctx.context.etcdEndpoints.join(',') }, process.env);
+  }
+  return loadClientConfig(flags, process.env);
 }
 
 /** Opens the store for one command and closes it afterwards, whatever happens. */

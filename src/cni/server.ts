@@ -41,6 +41,14 @@ function parseRequest(text: string): AgentRequest {
   return { env: r.env, stdin: r.stdin };
 }
 
+/** "msg: details" of an encoded CNI error (the text itself when it is not one). */
+function replyError(stdout: string): string {
+  try {
+    const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
+    return [e.msg, e.details].filter(Boolean).join(': ') || stdout.trim();
+  } catch { return stdout.trim(); }
+}
+
 const errorReply = (e: CniError): AgentReply => ({ code: 1, stdout: `${JSON.stringify(encodeError('1.0.0', e))}\n` });
 
 /** True when something already answers on the path (another trellisd): it is not ours to take. */
@@ -69,13 +77,18 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     const req = parseRequest(text);
     const run = runCni(req.env, req.stdin, {
       deadlineMs: opts.deadlineMs ?? 60_000,
-      logger: (_conf, command) => log.child({ command, containerID: req.env.CNI_CONTAINERID }),
+      // The commands add containerID (and ifname) themselves.
+      logger: (_conf, command) => log.child({ command }),
       openStore: shared,
       locks,
     });
     inflight.add(run);
     try {
-      return await run;
+      const reply = await run;
+      // The plugin's error goes back to the runtime; the daemon's log says it too, so that a
+      // failed CNI call is seen from the node and not only in the runtime's output.
+      if (reply.code !== 0) log.warn({ command: req.env.CNI_COMMAND, containerID: req.env.CNI_CONTAINERID, error: replyError(reply.stdout) }, 'CNI call failed');
+      return reply;
     } finally {
       inflight.delete(run);
     }

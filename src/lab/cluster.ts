@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { createNetns, execIn } from './netns.js';
-import { etcdEndpoints, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { containerLabels, etcdEndpoints, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
 import { nsFetch, spawnInNetns } from './procs.js';
 import type { RecordBook } from './records.js';
 
@@ -121,7 +121,11 @@ export function cniEnv(c: ContainerPlan, command: 'ADD' | 'DEL' | 'CHECK'): Reco
     CNI_IFNAME: 'eth0',
     CNI_PATH: join(DIST, 'cni'),
     // The runtime's metadata: where the endpoint lives and what it is (Calico reads the same K8S_* args).
-    CNI_ARGS: `K8S_POD_NAMESPACE=${c.namespace};K8S_POD_NAME=${c.workload};TRELLIS_LABELS=app=${c.app}`,
+    CNI_ARGS: [
+      `K8S_POD_NAMESPACE=${c.namespace}`, `K8S_POD_NAME=${c.workload}`,
+      `TRELLIS_LABELS=${Object.entries(containerLabels(c)).map(([k, v]) => `${k}=${v}`).join(',')}`,
+      ...(c.ip ? [`IP=${c.ip}`] : []),
+    ].join(';'),
   };
 }
 
@@ -140,6 +144,11 @@ export function cniAddress(result: unknown): string | null {
   const ips = (result as { ips?: Array<{ address?: string }> } | null)?.ips ?? [];
   const v4 = ips.map((i) => i.address ?? '').find((a) => /^\d+\.\d+\.\d+\.\d+\//.test(a));
   return v4 ? v4.split('/')[0]! : null;
+}
+
+/** Unplugs a container as the runtime would (CNI DEL), then removes its namespace. */
+export async function stopContainer(plan: LabPlan, c: ContainerPlan, stateDir: string): Promise<void> {
+  await cni(plan, c, 'DEL', stateDir);
 }
 
 export async function startContainer(plan: LabPlan, c: ContainerPlan, book: RecordBook, stateDir: string): Promise<string> {

@@ -5,13 +5,15 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cleanupNetnsWithPrefix, deleteNetns } from './netns.js';
-import { planLab, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { etcdEndpoints, planAddedContainer, planLab, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { removeContext, startForward, writeContext } from './forward.js';
 import { isAlive, spawnInNetns, stopProcess } from './procs.js';
 import { readRecords, RecordBook, type ProcessRecord } from './records.js';
 import { birdc, buildFabric, etcdArgv, parseBirdProtocols, parseBirdRoutes, startBird, startEtcd, waitEtcd } from './topology.js';
 import {
-  apiGet, DEFAULT_TIMERS, REPO_ROOT, startContainer, startTrellisd, trellisctl, waitReady, writeClusterYaml, type LabTimers,
+  API_PORT, apiGet, DEFAULT_TIMERS, REPO_ROOT, startContainer, startTrellisd, stopContainer, trellisctl, waitReady, writeClusterYaml, type LabTimers,
 } from './cluster.js';
+import { birdSocket } from './topology.js';
 import { declaredFrom, measureMatrix, type MatrixResult } from './matrix.js';
 import type { MatrixDoc, StatusDoc } from '../api/index.js';
 
@@ -50,8 +52,12 @@ export interface Lab {
   trellisctl(args: string[], opts?: { reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   stopEtcdMember(index: number, signal?: NodeJS.Signals): Promise<void>;
   startEtcdMember(index: number): Promise<void>;
-  /** Runs argv in a host or container namespace. */
-  exec(target: string, argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** Runs argv in a host or container namespace (with TRELLIS_* set for the fabric; birdc on tor gets the lab's socket). */
+  exec(target: string, argv: string[], opts?: { inherit?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** Plugs one more container the way a runtime does (trellis-cni ADD); returns its address. */
+  addContainer(opts: { name: string; host: string; namespace: string; labels: Record<string, string>; ip?: string }): Promise<ContainerPlan & { address: string }>;
+  /** Unplugs a container (trellis-cni DEL) and removes its namespace and listener. */
+  removeContainer(name: string): Promise<void>;
   down(): Promise<string[]>;
 }
 
@@ -95,7 +101,19 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
       book.topology(topo);
     }
   }));
+  await startForwards(plan, book, opts.stateDir);
   return attach(opts.stateDir, book, topo);
+}
+
+/** Loopback forwards into etcd and every trellisd API, and the context file naming them. */
+async function startForwards(plan: LabPlan, book: RecordBook, stateDir: string): Promise<void> {
+  const etcd = await Promise.all(plan.etcd.map((m) => startForward(book, stateDir, `etcd-${m.name}`, plan.etcdNetns, `${m.address}:2379`)));
+  const apis = await Promise.all(plan.hosts.map((h) => startForward(book, stateDir, `api-${h.name}`, h.netns, `127.0.0.1:${API_PORT}`)));
+  writeContext(stateDir, {
+    source: `npm run lab (${stateDir})`,
+    etcdEndpoints: etcd.map((f) => f.url),
+    nodes: Object.fromEntries(plan.hosts.map((h, i) => [h.name, { api: apis[i]!.url }])),
+  });
 }
 
 export function openLab(stateDir: string): Lab {
@@ -118,6 +136,15 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
     return c;
   };
   const proc = (role: string) => book.records.processes.find((p) => p.role === role);
+  const removeContainerNs = async (c: ContainerPlan) => {
+    const listener = proc(`listener ${c.name}`);
+    if (listener) { await stopProcess(listener, 'SIGTERM', 2000); book.forgetProcess(listener.pid); }
+    await deleteNetns(c.netns);
+    book.forgetNamespace(c.netns);
+    plan.containers.splice(plan.containers.indexOf(c), 1);
+    delete topo.addresses[c.name];
+    book.topology(topo);
+  };
   const lab: Lab = {
     plan, stateDir, timers,
     get addresses() { return topo.addresses; },
@@ -163,13 +190,41 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
       spawnInNetns(book, `etcd ${m.name}`, plan.etcdNetns, argv, join(stateDir, 'logs', `etcd-${m.name}.log`));
       await waitEtcd(plan, 30_000);
     },
-    async exec(target, argv) {
+    async exec(target, argv, o = {}) {
+      const isHost = plan.hosts.some((h) => h.name === target);
       const ns = plan.hosts.find((h) => h.name === target)?.netns
         ?? plan.containers.find((c) => c.name === target)?.netns
         ?? (target === 'tor' ? plan.tor.netns : target === 'etcd' ? plan.etcdNetns : null);
       if (!ns) throw new Error(`no host or container "${target}"; hosts: ${plan.hosts.map((h) => h.name).join(', ')}; containers: ${plan.containers.map((c) => c.name).join(', ')}; also tor, etcd`);
-      const r = await execa('ip', ['netns', 'exec', ns, ...argv], { reject: false, stdin: 'inherit' });
+      // BIRD's default control socket is not the lab's.
+      const cmd = target === 'tor' && argv[0] === 'birdc' && !argv.includes('-s') ? ['birdc', '-s', birdSocket(stateDir), ...argv.slice(1)] : argv;
+      // Inside the fabric the context file's loopback forwards are out of reach: etcd and
+      // the host's own trellisd are named directly instead.
+      const env: Record<string, string> = { TRELLIS_CONTEXT: 'none', TRELLIS_ETCD_ENDPOINTS: etcdEndpoints(plan).join(',') };
+      if (isHost) env.TRELLIS_API_LISTEN = `127.0.0.1:${API_PORT}`;
+      const r = await execa('ip', ['netns', 'exec', ns, ...cmd], {
+        reject: false, stdin: 'inherit', env, ...(o.inherit ? { stdout: 'inherit' as const, stderr: 'inherit' as const } : {}),
+      });
       return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+    },
+    async addContainer(o) {
+      const c = planAddedContainer(plan, o);
+      plan.containers.push(c);
+      book.topology(topo);
+      try {
+        topo.addresses[c.name] = await startContainer(plan, c, book, stateDir);
+      } catch (err) {
+        // Nothing half-plugged stays behind: the namespace and its listener go, the record too.
+        await removeContainerNs(c).catch(() => undefined);
+        throw err;
+      }
+      book.topology(topo);
+      return { ...c, address: topo.addresses[c.name]! };
+    },
+    async removeContainer(name) {
+      const c = container(name);
+      await stopContainer(plan, c, stateDir);
+      await removeContainerNs(c);
     },
     down: () => labDown(stateDir),
   };
@@ -181,19 +236,22 @@ export async function labDown(stateDir: string): Promise<string[]> {
   const rec = readRecords(stateDir);
   if (!rec) return [];
   const gone: string[] = [];
-  // Daemons first, gently (trellisd and BIRD stop cleanly), then whatever is left.
-  for (const p of [...rec.processes].reverse()) {
-    if (isAlive(p)) {
+  // Every daemon at once, gently (trellisd and BIRD stop cleanly); etcd last so that a
+  // trellisd shutting down still finds its store. Then every namespace at once.
+  const stop = async (ps: ProcessRecord[]) => {
+    await Promise.all(ps.filter((p) => isAlive(p)).map(async (p) => {
       await stopProcess(p, 'SIGTERM', 3000);
       gone.push(`process ${p.pid} (${p.role})`);
-    }
-  }
-  for (const ns of [...rec.namespaces].reverse()) {
-    if (existsSync(`/run/netns/${ns}`)) {
-      await deleteNetns(ns);
-      gone.push(`netns ${ns}`);
-    }
-  }
+    }));
+  };
+  const isEtcd = (p: ProcessRecord) => p.role.startsWith('etcd ');
+  await stop(rec.processes.filter((p) => !isEtcd(p)));
+  await stop(rec.processes.filter(isEtcd));
+  await Promise.all(rec.namespaces.filter((ns) => existsSync(`/run/netns/${ns}`)).map(async (ns) => {
+    await deleteNetns(ns);
+    gone.push(`netns ${ns}`);
+  }));
+  removeContext(stateDir);
   // Namespaces created after a crash between record and create carry the prefix too.
   if (rec.prefix) for (const ns of await cleanupNetnsWithPrefix(rec.prefix)) gone.push(`netns ${ns}`);
   rmSync(join(stateDir, 'state.json'), { force: true });

@@ -24,16 +24,62 @@ export interface HostPlan {
 }
 export interface EtcdMemberPlan { name: string; address: string; clientUrl: string; peerUrl: string }
 export interface ContainerPlan {
-  /** "h1-a-web": host, tenant, app. */
+  /** "h1-a-web": host, tenant, app (or the name `lab add` was given). */
   name: string;
   netns: string;
   host: string;
-  tenant: (typeof TENANTS)[number];
+  tenant: string;
   namespace: string;
-  app: (typeof APPS)[number];
+  app: string;
   /** The workload name its WorkloadEndpoint gets. */
   workload: string;
+  /** What the runtime passes as CNI_CONTAINERID: the container's name, so that the
+   *  endpoint reads "h1-cni-h1-a-web-eth0" rather than a hash. */
   containerId: string;
+  /** Every label (default: app=<app>). */
+  labels?: Record<string, string>;
+  /** The address asked for (CNI_ARGS IP=), for `lab add --ip`. */
+  ip?: string;
+  /** Plugged by `lab add` rather than by `up`. */
+  added?: boolean;
+}
+
+/** Labels a container's endpoint carries. */
+export function containerLabels(c: ContainerPlan): Record<string, string> {
+  return c.labels ?? { app: c.app };
+}
+
+const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const LABEL_KEY_RE = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/;
+
+/** "app=web,tier=front" -> labels; throws naming the pair that is wrong. */
+export function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of text.split(',').filter((x) => x !== '')) {
+    const eq = kv.indexOf('=');
+    const k = kv.slice(0, eq);
+    const v = kv.slice(eq + 1);
+    if (eq <= 0 || !LABEL_KEY_RE.test(k) || !LABEL_VALUE_RE.test(v)) throw new RangeError(`--labels: "${kv}" is not key=value (e.g. app=web,tier=front)`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** The plan of a container `lab add` plugs (pure; throws RangeError on bad input). */
+export function planAddedContainer(plan: LabPlan, opts: { name: string; host: string; namespace: string; labels: Record<string, string>; ip?: string }): ContainerPlan {
+  if (!NAME_RE.test(opts.name)) throw new RangeError(`name "${opts.name}": lower-case letters, digits and '-', at most 32, starting and ending with a letter or digit`);
+  if (plan.containers.some((c) => c.name === opts.name)) throw new RangeError(`a container "${opts.name}" is already in the lab ("lab rm ${opts.name}" first)`);
+  if (!plan.hosts.some((h) => h.name === opts.host)) throw new RangeError(`--host ${opts.host}: no such host (hosts: ${plan.hosts.map((h) => h.name).join(', ')})`);
+  if (!NAME_RE.test(opts.namespace)) throw new RangeError(`--namespace "${opts.namespace}": not a valid namespace name`);
+  if (opts.ip !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(opts.ip)) throw new RangeError(`--ip ${opts.ip}: expected an IPv4 address from ${plan.pool}`);
+  const c: ContainerPlan = {
+    name: opts.name, netns: `${plan.prefix}c-${opts.name}`, host: opts.host, tenant: opts.namespace.replace(/^tenant-/, ''),
+    namespace: opts.namespace, app: opts.labels.app ?? '-', workload: opts.name, containerId: opts.name,
+    labels: opts.labels, added: true,
+  };
+  if (opts.ip !== undefined) c.ip = opts.ip;
+  return c;
 }
 export interface LabPlan {
   prefix: string;
@@ -65,7 +111,7 @@ export function planLab(opts: { prefix: string; hosts: number; etcdMembers: numb
         const name = `${h.name}-${tenant}-${app}`;
         containers.push({
           name, netns: `${p}${h.name}${tenant}${app.slice(0, 3)}`, host: h.name, tenant, namespace: `tenant-${tenant}`,
-          app, workload: `${app}-${h.name}`, containerId: `lab${name.replace(/-/g, '')}`,
+          app, workload: name, containerId: name,
         });
       }
     }

@@ -4,26 +4,33 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { execIn, inNetns } from './netns.js';
-import { processStartTime, type ProcessRecord, type RecordBook } from './records.js';
+import { processStat, type ProcessRecord, type RecordBook } from './records.js';
 
 export function spawnInNetns(book: RecordBook, role: string, netns: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
+  return spawnDetached(book, role, netns, argv, logFile, env);
+}
+
+/** As spawnInNetns; netns null runs in this process's namespace (the lab's loopback forwards). */
+export function spawnDetached(book: RecordBook, role: string, netns: string | null, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
   mkdirSync(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
-    const full = inNetns(netns, argv);
+    const full = netns === null ? argv : inNetns(netns, argv);
     const child = spawn(full[0]!, full.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: env ? { ...process.env, ...env } : process.env });
     if (!child.pid) throw new Error(`could not start ${role}: ${argv.join(' ')}`);
     child.unref();
-    book.process({ pid: child.pid, role, netns, argv });
+    book.process({ pid: child.pid, role, netns: netns ?? '', argv });
     return child.pid;
   } finally {
     closeSync(fd);
   }
 }
 
+/** Running, and the same process as recorded; a zombie has stopped (only its reaping is
+ *  left, which init may do late), so it counts as gone. */
 export function isAlive(rec: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
-  const st = processStartTime(rec.pid);
-  return st !== null && (rec.startTime === null || st === rec.startTime);
+  const st = processStat(rec.pid);
+  return st !== null && st.state !== 'Z' && st.state !== 'X' && (rec.startTime === null || st.startTime === rec.startTime);
 }
 
 /** Stops a recorded process (and its process group): SIGTERM, then SIGKILL after timeoutMs. */

@@ -40,14 +40,19 @@ export function readRecords(stateDir: string): LabRecords | null {
   }
 }
 
-/** /proc/<pid>/stat field 22 (start time in clock ticks), or null when the pid is gone. */
-export function processStartTime(pid: number): string | null {
+/** /proc/<pid>/stat fields 3 (state: R, S, Z ...) and 22 (start time in clock ticks), or null when the pid is gone. */
+export function processStat(pid: number): { state: string; startTime: string | null } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces; fields after it follow the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null;
+    return { state: rest[0] ?? '?', startTime: rest[19] ?? null };
   } catch { return null; }
+}
+
+/** /proc/<pid>/stat field 22 (start time in clock ticks), or null when the pid is gone. */
+export function processStartTime(pid: number): string | null {
+  return processStat(pid)?.startTime ?? null;
 }
 
 /** Appends to the records and writes them atomically (write + rename) before returning. */
@@ -72,6 +77,10 @@ export class RecordBook {
   process(rec: Omit<ProcessRecord, 'startTime'>): void {
     this.data.processes = this.data.processes.filter((p) => p.pid !== rec.pid);
     this.data.processes.push({ ...rec, startTime: processStartTime(rec.pid) });
+    this.save();
+  }
+  forgetNamespace(name: string): void {
+    this.data.namespaces = this.data.namespaces.filter((n) => n !== name);
     this.save();
   }
   forgetProcess(pid: number): void {

@@ -12,6 +12,12 @@ import { spawnInNetns, isAlive } from '../../src/lab/procs.js';
 import { labDown } from '../../src/lab/lab.js';
 import { parseBirdProtocols, parseBirdRoutes } from '../../src/lab/topology.js';
 import { renderMatrix } from '../../src/lab/matrix.js';
+import { parseLabels, planAddedContainer } from '../../src/lab/plan.js';
+import { parseFlags, UsageError } from '../../src/lab/flags.js';
+import { forwardArgv } from '../../src/lab/forward.js';
+import { cniEnv } from '../../src/lab/cluster.js';
+import { processStat } from '../../src/lab/records.js';
+import { spawn } from 'node:child_process';
 
 test('plan: hosts, AS per rack, addresses and two tenants with web and client on every host', () => {
   const p = planLab({ prefix: 'x-', hosts: 3, etcdMembers: 3 });
@@ -94,6 +100,51 @@ test('down removes what the records name even after a crash', async () => {
     assert.is(readRecords(dir), null, 'records cleared');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('lab flags: known ones parsed, an unknown one refused with the list the command knows', () => {
+  const f = parseFlags('up', ['--hosts', '2', '--etcd=3'], { '--hosts': 'value', '--etcd': 'value' }, 0);
+  assert.equal(f.values, { '--hosts': '2', '--etcd': '3' });
+  assert.throws(() => parseFlags('up', ['--runtime', 'docker'], { '--hosts': 'value', '--etcd': 'value' }, 0),
+    (e: unknown) => e instanceof UsageError && e.message === 'up: unknown flag --runtime (up knows: --hosts, --etcd)');
+  assert.throws(() => parseFlags('down', ['now'], {}, 0), /down: unexpected argument "now"/);
+  assert.throws(() => parseFlags('add', ['x', '--host'], { '--host': 'value' }, 1), /add: --host needs a value/);
+  assert.equal(parseFlags('add', ['x', '--host', 'h2'], { '--host': 'value' }, 1).positional, ['x']);
+});
+
+test('lab add: the container plan, its CNI call as a runtime makes it, and refusals', () => {
+  const p = planLab({ prefix: 'x-', hosts: 2, etcdMembers: 1 });
+  const c = planAddedContainer(p, { name: 'my-web', host: 'h2', namespace: 'tenant-a', labels: parseLabels('app=web,tier=front'), ip: '10.244.3.7' });
+  assert.equal([c.name, c.netns, c.host, c.namespace, c.containerId, c.added], ['my-web', 'x-c-my-web', 'h2', 'tenant-a', 'my-web', true]);
+  const env = cniEnv(c, 'ADD');
+  assert.is(env.CNI_ARGS, 'K8S_POD_NAMESPACE=tenant-a;K8S_POD_NAME=my-web;TRELLIS_LABELS=app=web,tier=front;IP=10.244.3.7');
+  assert.is(env.CNI_CONTAINERID, 'my-web', 'the container name is what the runtime passes');
+  assert.is(cniEnv(p.containers[0]!, 'ADD').CNI_ARGS, 'K8S_POD_NAMESPACE=tenant-a;K8S_POD_NAME=h1-a-web;TRELLIS_LABELS=app=web', 'the built-in containers');
+  assert.throws(() => planAddedContainer(p, { name: 'h1-a-web', host: 'h1', namespace: 'tenant-a', labels: {} }), /already in the lab/);
+  assert.throws(() => planAddedContainer(p, { name: 'ok', host: 'h7', namespace: 'tenant-a', labels: {} }), /--host h7: no such host \(hosts: h1, h2\)/);
+  assert.throws(() => planAddedContainer(p, { name: 'Bad_Name', host: 'h1', namespace: 'tenant-a', labels: {} }), /name "Bad_Name"/);
+  assert.throws(() => parseLabels('app'), /--labels: "app" is not key=value/);
+});
+
+test('forwards: socat on a unix socket inside, on a loopback port outside', () => {
+  assert.equal(forwardArgv('/l/fwd/etcd-e1.sock', 40000, '10.10.0.2:2379'), {
+    inside: ['socat', 'UNIX-LISTEN:/l/fwd/etcd-e1.sock,fork,unlink-early,mode=600', 'TCP:10.10.0.2:2379'],
+    outside: ['socat', 'TCP-LISTEN:40000,bind=127.0.0.1,fork,reuseaddr', 'UNIX-CONNECT:/l/fwd/etcd-e1.sock'],
+  });
+});
+
+test('a zombie counts as gone (init may reap it late)', async () => {
+  // bash starts a short sleep, then becomes a long one that never waits for it: a zombie.
+  const parent = spawn('bash', ['-c', 'sleep 0.1 & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = await new Promise<number>((r) => parent.stdout.once('data', (b: Buffer) => r(Number(String(b).trim()))));
+    const start = processStat(pid)?.startTime ?? null;
+    for (let i = 0; i < 50 && processStat(pid)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.is(processStat(pid)?.state, 'Z', 'the child is a zombie');
+    assert.not.ok(isAlive({ pid, startTime: start }), 'isAlive says a zombie is gone');
+  } finally {
+    parent.kill('SIGKILL');
   }
 });
 

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { print } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
+import { loadContext } from '../lab-context.js';
 
 /** One peer as GET /status reports it (the speaker's PeerStatus). */
 export interface PeerStatus {
@@ -33,13 +34,15 @@ function since(uptimeSec: number, now: number): string {
   return new Date(now - uptimeSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
 }
 
-/** The table `node status` prints: one row per peer, columns padded to their widest cell. */
-export function formatPeerTable(peers: PeerStatus[], now = Date.now()): string {
-  const header = ['PEER', 'NAME', 'AS', 'STATE', 'SINCE', 'RECEIVED', 'ADVERTISED', 'LAST ERROR'];
-  const rows = peers.map((p) => [
+/** The table `node status` prints: one row per peer, columns padded to their widest cell;
+ *  with byNode (every node of a context), a NODE column first. */
+export function formatPeerTable(peers: PeerStatus[], now = Date.now(), byNode?: Array<{ node: string; peers: PeerStatus[] }>): string {
+  const cells = (p: PeerStatus) => [
     p.peer, p.name ?? '-', String(p.asn), p.stale ? `${p.state} (stale)` : p.state, since(p.uptimeSec, now),
     String(p.received), String(p.advertised), p.lastError ?? '-',
-  ]);
+  ];
+  const header = [...(byNode ? ['NODE'] : []), 'PEER', 'NAME', 'AS', 'STATE', 'SINCE', 'RECEIVED', 'ADVERTISED', 'LAST ERROR'];
+  const rows = byNode ? byNode.flatMap((n) => n.peers.map((p) => [n.node, ...cells(p)])) : peers.map(cells);
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
@@ -64,15 +67,43 @@ export async function fetchPeers(base: string): Promise<PeerStatus[] | null> {
   return body.bgp.peers;
 }
 
+/** Which APIs to ask: --api, else --node from the context, else TRELLIS_API_LISTEN, else every
+ *  node of a context, else the local default. null node: the one local trellisd. */
+export function apiTargets(opts: { api?: string; node?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Array<{ node: string | null; base: string }> {
+  if (opts.api !== undefined) {
+    if (opts.node !== undefined) throw new CliError(EXIT.BAD_INPUT, '--api and --node: give one');
+    return [{ node: null, base: apiBase(opts.api, env) }];
+  }
+  const ctx = opts.node !== undefined || !env.TRELLIS_API_LISTEN ? loadContext(cwd, env) : null;
+  if (opts.node !== undefined) {
+    if (!ctx) throw new CliError(EXIT.BAD_INPUT, `--node ${opts.node}: no context file names nodes (run "npm run lab", or use --api URL)`);
+    const n = ctx.context.nodes[opts.node];
+    if (!n) throw new CliError(EXIT.BAD_INPUT, `--node ${opts.node}: not in ${ctx.file} (nodes: ${Object.keys(ctx.context.nodes).join(', ') || 'none'})`);
+    return [{ node: opts.node, base: apiBase(n.api, env) }];
+  }
+  if (!env.TRELLIS_API_LISTEN && ctx && Object.keys(ctx.context.nodes).length > 0) {
+    return Object.entries(ctx.context.nodes).map(([node, n]) => ({ node, base: apiBase(n.api, env) }));
+  }
+  return [{ node: null, base: apiBase(undefined, env) }];
+}
+
 export function register(program: Command): void {
   const node = program.command('node').description('this node: BGP peers and daemon status');
   node.command('status')
-    .description('show BGP peer status from the local trellisd (GET /status)')
+    .description('show BGP peer status from trellisd (GET /status): the local one, --node NAME of a lab context, or every node of the context')
     .option('--api <url>', `trellisd API (default: TRELLIS_API_LISTEN or ${DEFAULT_API})`)
+    .option('--node <name>', 'the node of the context (.lab/context.json, written by npm run lab) to ask')
     .option('-o, --output <format>', 'table or json', 'table')
-    .action(async (opts: { api?: string; output: string }) => {
+    .action(async (opts: { api?: string; node?: string; output: string }) => {
       if (opts.output !== 'table' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: use table or json`);
-      const peers = await fetchPeers(apiBase(opts.api));
+      const targets = apiTargets(opts);
+      if (targets.length > 1) {
+        const byNode = await Promise.all(targets.map(async (t) => ({ node: t.node!, peers: (await fetchPeers(t.base)) ?? [] })));
+        if (opts.output === 'json') { print(JSON.stringify(Object.fromEntries(byNode.map((n) => [n.node, n.peers])), null, 2)); return; }
+        print(formatPeerTable([], Date.now(), byNode));
+        return;
+      }
+      const peers = await fetchPeers(targets[0]!.base);
       if (opts.output === 'json') { print(JSON.stringify(peers ?? [], null, 2)); return; }
       if (peers === null) { print('BGP is not running on this node (no bgp section in /status)'); return; }
       if (peers.length === 0) { print('no BGP peers configured'); return; }

@@ -8,6 +8,7 @@ import { ExplainError, explainFlow, formatExplanation, type ExplainInput, type K
 import { print, withStore } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
 import { readResources } from '../files.js';
+import { missingProfileNotes, resolveEndpointRef } from './explain-refs.js';
 
 /** The kinds that shape policy decisions. */
 const POLICY_KINDS: Kind[] = ['Namespace', 'Profile', 'NetworkPolicy', 'GlobalNetworkPolicy', 'WorkloadEndpoint', 'HostEndpoint'];
@@ -52,8 +53,8 @@ export function register(program: Command): void {
   const policy = program.command('policy').description('policy tools');
   policy.command('explain')
     .description('explain which policy or profile rule allows or denies a new connection')
-    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT, or an address/CIDR outside the cluster')
-    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT')
+    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT (its name, workload or container), or an address/CIDR')
+    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), or an endpoint\'s address')
     .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP/8, ICMPv6/128 ...', '80/TCP')
     .option('--src-port <port>', 'source port, for rules that test it (default: unknown, such rules do not match)')
     .option('--ip-version <4|6>', 'address family to explain when both ends have both (default 4)')
@@ -61,10 +62,10 @@ export function register(program: Command): void {
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: ExplainOpts, cmd: Command) => {
       if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: expected text or json`);
-      if (!/^[^/]+\/[^/]+$/.test(opts.to)) throw new CliError(EXIT.BAD_INPUT, `--to "${opts.to}": expected NAMESPACE/ENDPOINT`);
+      const fromIsCidr = /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(opts.from) && (opts.from.includes('.') || opts.from.includes(':'));
       const input: ExplainInput = {
         resources: [],
-        from: /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(opts.from) && (opts.from.includes('.') || opts.from.includes(':')) ? { cidr: opts.from } : { endpoint: opts.from },
+        from: fromIsCidr ? { cidr: opts.from } : { endpoint: opts.from },
         to: { endpoint: opts.to },
         ...parsePortSpec(opts.port),
       };
@@ -77,6 +78,8 @@ export function register(program: Command): void {
         input.srcPort = Number(opts.srcPort);
       }
       input.resources = await loadResources(cmd, opts.file);
+      input.to = { endpoint: resolveEndpointRef(input.resources, opts.to, '--to') };
+      if (!fromIsCidr) input.from = { endpoint: resolveEndpointRef(input.resources, opts.from, '--from') };
       let result;
       try {
         result = explainFlow(input);
@@ -84,6 +87,7 @@ export function register(program: Command): void {
         if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, err.message);
         throw err;
       }
+      result.notes.push(...missingProfileNotes(input.resources, [result.to, ...(result.egress ? [result.from] : [])]));
       print(opts.output === 'json' ? JSON.stringify(result, null, 2) : formatExplanation(result));
     });
 }
