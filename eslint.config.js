@@ -16,13 +16,17 @@ const faceOnly = {
 
 // Which subsystems each one may NOT import: dependencies point one way.
 const forbidden = {
-  log: ['model', 'store', 'ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab', 'config'],
-  model: ['log', 'store', 'ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab', 'config'],
-  calc: ['store', 'ipam', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
-  bgp: ['store', 'ipam', 'calc', 'agent', 'cli', 'cni', 'api', 'lab'],
-  store: ['ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
-  ipam: ['calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
-  dataplane: ['store', 'ipam', 'bgp', 'agent', 'cli', 'cni', 'api', 'lab'],
+  log: ['model', 'store', 'ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab', 'config'],
+  model: ['log', 'store', 'ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab', 'config'],
+  calc: ['store', 'ipam', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab'],
+  bgp: ['store', 'ipam', 'calc', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab'],
+  store: ['ipam', 'calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab'],
+  ipam: ['calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab'],
+  dataplane: ['store', 'ipam', 'bgp', 'agent', 'cli', 'cni', 'workload', 'docker', 'api', 'lab'],
+  // The attach path every runtime face shares: cni and docker sit above it.
+  workload: ['calc', 'dataplane', 'bgp', 'agent', 'cli', 'cni', 'docker', 'api', 'lab', 'config'],
+  cni: ['docker', 'agent', 'cli', 'api', 'lab'],
+  docker: ['cni', 'agent', 'cli', 'api', 'lab'],
 };
 
 const layering = Object.entries(forbidden).map(([sub, bans]) => ({

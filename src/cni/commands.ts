@@ -1,21 +1,19 @@
-// ADD, DEL and CHECK. ADD records an undo step after each change and, if a later step
-// fails, runs them in reverse: a failed ADD leaves no address, interface or endpoint.
-// DEL is idempotent: whatever is already gone is skipped.
+// ADD, DEL, CHECK, GC and STATUS: the CNI protocol around the shared attach path
+// (src/workload), which allocates, wires the veth, writes the endpoint and undoes all of it
+// when a step fails. DEL is idempotent: whatever is already gone is skipped.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { handleInfo, IpamError, listHandles, type IpamStore } from '../ipam/index.js';
+import { API_VERSION, type WorkloadEndpoint } from '../model/index.js';
 import {
-  allocate, handleInfo, IpamError, listHandles, releaseByHandle, type IpamStore,
-} from '../ipam/index.js';
-import { API_VERSION, type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
-import { nodeNameOf, planAdd, storeSettings, type CniEnv, type NetConf, type Plan, type StoreSettings } from './config.js';
-import { containerMac, endpointName, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, hostVethName, ipamHandle } from './names.js';
-import { configureContainer, createVethAndHostSide, deleteHostVeth, inspect, NetlinkError } from './netlink.js';
+  attach, containerMac, detach, endpointKey, endpointKeyOf, endpointName, endpointPorts, gatewayOf, HOST_VETH_MAC,
+  hostVethName, inspect, ipamHandle, NetlinkError, withPrefix, type AttachStep, type WorkloadStore,
+} from '../workload/index.js';
+import { nodeNameOf, planAdd, storeSettings, type CniEnv, type NetConf, type StoreSettings } from './config.js';
 import { CNI_ERR, CniError, encodeResult, type CniResult } from './spec.js';
 
 /** The store operations the plugin uses (src/store's Store satisfies it). */
-export interface CniStore extends IpamStore {
-  apply(r: WorkloadEndpoint): Promise<unknown>;
-  delete(key: ResourceKey): Promise<void>;
+export interface CniStore extends IpamStore, WorkloadStore {
   close(): Promise<void>;
 }
 
@@ -51,28 +49,13 @@ export function toCniError(e: unknown): CniError {
 }
 
 /** Test hook: TRELLIS_CNI_FAULT=<step> fails ADD right after that step, to exercise the undo path. */
-function fault(deps: Deps, step: string): void {
-  if (deps.env.TRELLIS_CNI_FAULT === step) throw new CniError(CNI_ERR.INTERNAL, `injected fault after ${step}`);
+function faultHook(deps: Deps): ((step: AttachStep) => void) | undefined {
+  const at = deps.env.TRELLIS_CNI_FAULT;
+  if (!at) return undefined;
+  return (step) => { if (step === at) throw new CniError(CNI_ERR.INTERNAL, `injected fault after ${step}`); };
 }
 
-function endpointPorts(plan: Plan): EndpointPort[] {
-  return plan.portMappings.map((p) => {
-    const proto = (p.protocol ?? 'tcp').toLowerCase();
-    return {
-      name: `hp-${p.hostPort}-${proto}`,
-      protocol: proto === 'udp' ? 'UDP' : proto === 'sctp' ? 'SCTP' : 'TCP',
-      port: p.containerPort,
-      hostPort: p.hostPort,
-      ...(p.hostIP ? { hostIP: p.hostIP } : {}),
-    };
-  });
-}
-
-const withPrefix = (a: string) => `${a}/${a.includes(':') ? 128 : 32}`;
-
-function endpointKey(namespace: string, name: string): ResourceKey {
-  return { kind: 'WorkloadEndpoint', namespace, name };
-}
+const cniEndpointName = (node: string, containerID: string, ifname: string) => endpointName(node, 'cni', containerID, ifname);
 
 export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Record<string, unknown>> {
   const plan = planAdd(conf, env, deps.env);
@@ -80,72 +63,47 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: Deps): Promise<Re
   const handle = ipamHandle(env.containerID, env.ifname);
   const host = hostVethName(env.containerID, env.ifname);
   const mac = containerMac(env.containerID, env.ifname);
-  const name = endpointName(plan.nodeName, env.containerID, env.ifname);
+  const name = cniEndpointName(plan.nodeName, env.containerID, env.ifname);
   const log = deps.log.child({ containerID: env.containerID, ifname: env.ifname, host });
   const store = await deps.openStore(plan.store);
-  const undo: Array<[string, () => Promise<unknown>]> = [];
   try {
-    // One address per family asked for, all under the one handle (DEL and undo release them together).
-    const addresses: string[] = [];
-    await deps.ipamLock(async () => {
-      for (const family of plan.families) {
-        const alloc = await allocate(store, {
-          node: plan.nodeName, handle, family,
-          ...(family === 4 && plan.requestedIPv4 ? { address: plan.requestedIPv4 } : {}),
-          ...(plan.pools ? { pools: plan.pools } : {}),
-          attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
-        });
-        if (addresses.length === 0) undo.push(['release addresses', () => deps.ipamLock(() => releaseByHandle(store, handle))]);
-        addresses.push(alloc.address);
-        log.debug({ address: alloc.address, block: alloc.block, borrowed: alloc.borrowed }, 'allocated');
-      }
-    });
-    fault(deps, 'ipam');
-    // Before the attempt: a batch that fails half-way may have made the pair (the host end's
-    // name is this container's own, so deleting whatever has it is right).
-    undo.push(['delete veth', () => deleteHostVeth(host)]);
-    await createVethAndHostSide({ host, ifname: env.ifname, netns: env.netns, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) }, addresses);
-    await configureContainer(env.netns, env.ifname, addresses);
-    fault(deps, 'veth');
-    const ports = endpointPorts(plan);
-    const wep: WorkloadEndpoint = {
-      apiVersion: API_VERSION,
-      kind: 'WorkloadEndpoint',
-      metadata: {
-        name, namespace: plan.namespace,
-        ...(Object.keys(plan.labels).length ? { labels: plan.labels } : {}),
-        annotations: { 'trellis.dev/network': plan.network, 'trellis.dev/netns': env.netns },
-      },
-      spec: {
-        orchestrator: 'cni', workload: plan.workload, node: plan.nodeName, containerID: env.containerID,
-        endpoint: env.ifname, interfaceName: host, mac, ipNetworks: addresses.map(withPrefix), profiles: plan.profiles,
-        ...(ports.length ? { ports } : {}),
-      },
-    };
-    await store.apply(wep);
-    undo.push(['delete endpoint', () => store.delete(endpointKey(plan.namespace, name)).catch(ignoreNotFound)]);
-    fault(deps, 'endpoint');
+    const ports = endpointPorts(plan.portMappings);
+    const afterStep = faultHook(deps);
+    const { addresses } = await attach(store, {
+      node: plan.nodeName, handle, families: plan.families,
+      ...(plan.requestedIPv4 ? { requested: { v4: plan.requestedIPv4 } } : {}),
+      ...(plan.pools ? { pools: plan.pools } : {}),
+      attrs: { endpoint: `${plan.namespace}/${name}`, containerID: env.containerID, network: plan.network },
+      veth: { host, ifname: env.ifname, mac, ...(plan.mtu ? { mtu: plan.mtu } : {}) },
+      netns: env.netns,
+      endpoint: (addrs): WorkloadEndpoint => ({
+        apiVersion: API_VERSION,
+        kind: 'WorkloadEndpoint',
+        metadata: {
+          name, namespace: plan.namespace,
+          ...(Object.keys(plan.labels).length ? { labels: plan.labels } : {}),
+          annotations: { 'trellis.dev/network': plan.network, 'trellis.dev/netns': env.netns },
+        },
+        spec: {
+          orchestrator: 'cni', workload: plan.workload, node: plan.nodeName, containerID: env.containerID,
+          endpoint: env.ifname, interfaceName: host, mac, ipNetworks: addrs.map(withPrefix), profiles: plan.profiles,
+          ...(ports.length ? { ports } : {}),
+        },
+      }),
+    }, { log, ipamLock: deps.ipamLock, ...(afterStep ? { afterStep } : {}) });
     log.info({ addresses, endpoint: `${plan.namespace}/${name}` }, 'ADD done');
-    const v6 = (a: string) => a.includes(':');
     const result: CniResult = {
       interfaces: [{ name: host, mac: HOST_VETH_MAC }, { name: env.ifname, mac, sandbox: env.netns }],
-      ips: addresses.map((a) => ({ address: withPrefix(a), gateway: v6(a) ? GATEWAY_V6 : GATEWAY_V4, interface: 1 })),
-      routes: addresses.map((a) => (v6(a) ? { dst: '::/0', gw: GATEWAY_V6 } : { dst: '0.0.0.0/0', gw: GATEWAY_V4 })),
+      ips: addresses.map((a) => ({ address: withPrefix(a), gateway: gatewayOf(a), interface: 1 })),
+      routes: addresses.map((a) => ({ dst: a.includes(':') ? '::/0' : '0.0.0.0/0', gw: gatewayOf(a) })),
       dns: {},
     };
     return encodeResult(plan.version, result);
   } catch (e) {
-    for (const [what, step] of undo.reverse()) {
-      try { await step(); } catch (ue) { log.error({ err: ue }, `undo failed: ${what}`); }
-    }
     throw toCniError(e);
   } finally {
     await store.close().catch(() => undefined);
   }
-}
-
-function ignoreNotFound(e: unknown): void {
-  if ((e as { code?: unknown })?.code !== 'NOT_FOUND') throw e;
 }
 
 /** The namespace ADD would have used, if the configuration still yields one. */
@@ -160,20 +118,14 @@ export async function cmdDel(env: CniEnv, conf: NetConf, deps: Deps): Promise<vo
   const host = hostVethName(env.containerID, env.ifname);
   const store = await deps.openStore(settings);
   try {
-    // Endpoint first, address last: a DEL cut short is finished by the next one.
     const info = await handleInfo(store, handle);
     const recorded = info?.attrs.endpoint;
-    const name = endpointName(node, env.containerID, env.ifname);
+    const name = cniEndpointName(node, env.containerID, env.ifname);
     const keys = new Set<string>();
     if (recorded) keys.add(recorded);
     const ns = plannedNamespace(conf, env, deps);
     if (ns) keys.add(`${ns}/${name}`);
-    for (const k of keys) {
-      const slash = k.indexOf('/');
-      await store.delete(endpointKey(k.slice(0, slash), k.slice(slash + 1))).catch(ignoreNotFound);
-    }
-    await deleteHostVeth(host);
-    const released = await deps.ipamLock(() => releaseByHandle(store, handle));
+    const released = await detach(store, { handle, host, endpoints: [...keys].map(endpointKeyOf) }, deps);
     deps.log.info({ containerID: env.containerID, ifname: env.ifname, released }, 'DEL done');
   } catch (e) {
     throw toCniError(e);
@@ -191,7 +143,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: Deps): Promise<
   const handle = ipamHandle(env.containerID, env.ifname);
   const host = hostVethName(env.containerID, env.ifname);
   const mac = containerMac(env.containerID, env.ifname);
-  const name = endpointName(plan.nodeName, env.containerID, env.ifname);
+  const name = cniEndpointName(plan.nodeName, env.containerID, env.ifname);
   const store = await deps.openStore(plan.store);
   try {
     const problems: string[] = [];
@@ -235,12 +187,7 @@ export async function cmdGc(conf: NetConf, deps: Deps): Promise<string[]> {
       if (containerID === undefined || !h.handle.startsWith(`${containerID}.`)) continue; // not one of ours
       const ifname = h.handle.slice(containerID.length + 1);
       const ep = h.attrs.endpoint;
-      if (ep) {
-        const slash = ep.indexOf('/');
-        await store.delete(endpointKey(ep.slice(0, slash), ep.slice(slash + 1))).catch(ignoreNotFound);
-      }
-      await deleteHostVeth(hostVethName(containerID, ifname));
-      await deps.ipamLock(() => releaseByHandle(store, h.handle));
+      await detach(store, { handle: h.handle, host: hostVethName(containerID, ifname), endpoints: ep ? [endpointKeyOf(ep)] : [] }, deps);
       collected.push(h.handle);
     }
     deps.log.info({ collected }, 'GC done');

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { hostVethName } from '../../src/cni/names.js';
+import { hostVethName } from '../../src/workload/index.js';
 import { ipamUsage } from '../../src/ipam/index.js';
 import type { Netns } from '../../src/lab/index.js';
 import { ROOT, containerId, netConf, runPlugin, setupHarness, type Harness, type PluginResult } from './_harness.js';

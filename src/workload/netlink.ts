@@ -1,6 +1,6 @@
-// The plugin's changes to the kernel, made with ip(8) in batches: the veth pair, the
-// container's address and routes (through nsenter into CNI_NETNS), and the host side.
-// The host side lives in whatever namespace the runtime runs the plugin in.
+// The attach path's changes to the kernel, made with ip(8) in batches: the veth pair, the
+// container's address and routes (through nsenter into its sandbox), and the host side.
+// The host side lives in whatever namespace the caller runs in (the runtime's).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from './names.js';
@@ -44,6 +44,15 @@ const nsenter = (netns: string, argv: string[]) => ['nsenter', `--net=${netns}`,
 
 const prefixLen = (address: string) => (address.includes(':') ? 128 : 32);
 
+export interface VethSpec {
+  host: string;
+  ifname: string;
+  /** The sandbox to create the container end in; absent: it stays here for the runtime to move (Docker). */
+  netns?: string;
+  mac: string;
+  mtu?: number;
+}
+
 /**
  * Creates the pair, the container end directly inside the sandbox (fails if the name is
  * taken there), and sets up the host end, in one ip(8) batch (every process spawned costs
@@ -54,11 +63,12 @@ const prefixLen = (address: string) => (address.includes(':') ? 128 : 32);
  * The dataplane keeps the same routes (same protocol) and owns forwarding and policy. A
  * batch stops at its first failure: the caller deletes the host end whatever happened.
  */
-export async function createVethAndHostSide(o: { host: string; ifname: string; netns: string; mac: string; mtu?: number }, addresses: string[]): Promise<void> {
+export async function createVethAndHostSide(o: VethSpec, addresses: string[]): Promise<void> {
   const mtu = o.mtu ? ` mtu ${o.mtu}` : '';
   const v6 = addresses.some((a) => a.includes(':'));
-  await must(`creating veth ${o.host} / ${o.ifname} in ${o.netns}`, ['ip', '-batch', '-'], [
-    `link add ${o.host} address ${HOST_VETH_MAC}${mtu} type veth peer name ${o.ifname} address ${o.mac}${mtu} netns ${o.netns}`,
+  const where = o.netns ? ` netns ${o.netns}` : '';
+  await must(`creating veth ${o.host} / ${o.ifname}${o.netns ? ` in ${o.netns}` : ''}`, ['ip', '-batch', '-'], [
+    `link add ${o.host} address ${HOST_VETH_MAC}${mtu} type veth peer name ${o.ifname} address ${o.mac}${mtu}${where}`,
     ...(v6 ? [`addr add ${GATEWAY_V6}/64 dev ${o.host} nodad`] : []),
     `link set ${o.host} up`,
     ...addresses.map((a) => `route replace ${a}/${prefixLen(a)} dev ${o.host} scope link proto ${ROUTE_PROTO_WORKLOAD}`),

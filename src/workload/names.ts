@@ -28,8 +28,8 @@ export function ipamHandle(containerID: string, ifname: string): string {
   return `${containerID}.${ifname}`;
 }
 
-/** "<node>-cni-<containerID>-<ifname>", lower-cased to a valid resource name. */
-export function endpointName(node: string, containerID: string, ifname: string): string {
-  const raw = `${node}-cni-${containerID}-${ifname}`.toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
+/** "<node>-<orchestrator>-<containerID>-<ifname>", lower-cased to a valid resource name. */
+export function endpointName(node: string, orchestrator: string, containerID: string, ifname: string): string {
+  const raw = `${node}-${orchestrator}-${containerID}-${ifname}`.toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
   return raw.replace(/^[^a-z0-9]+/, '').replace(/[^a-z0-9]+$/, '').slice(0, 253).replace(/[^a-z0-9]+$/, '');
 }
