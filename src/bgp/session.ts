@@ -12,6 +12,7 @@ import {
 import { AS_TRANS } from './attributes.js';
 import { type AfiFamily, afiOf, familyOfAfi, SAFI_UNICAST } from './prefix.js';
 import type { PeerConfig } from './types.js';
+import { connectTcp } from './md5.js';
 
 export interface Negotiated {
   holdTimeSec: number;
@@ -341,7 +342,7 @@ export class Session {
   private connect(): void {
     this.detachSocket();
     this.initiatedLocally = true;
-    const sock = net.connect({ host: this.peer.address, port: this.peer.port ?? 179, ...(this.peer.localAddress ? { localAddress: this.peer.localAddress } : {}) });
+    const sock = connectTcp({ host: this.peer.address, port: this.peer.port ?? 179, ...(this.peer.localAddress ? { localAddress: this.peer.localAddress } : {}), ...(this.peer.password ? { password: this.peer.password } : {}) });
     this.socket = sock;
     const onFail = (err: Error) => {
       if (this.socket !== sock) return;

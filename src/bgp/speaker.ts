@@ -11,6 +11,7 @@ import { packAnnouncements, packWithdrawals } from './pack.js';
 import { type AfiFamily, addressBytes, addressFamily, afiOf, canonicalPrefix, familyOfAfi, formatAddress, parsePrefix, SAFI_UNICAST } from './prefix.js';
 import { type Exported, type ExportTarget, type RibRoute, type RouteSource, LOCAL, exportRoute, selectBest } from './rib.js';
 import { Session, type SessionHost, familyCaps } from './session.js';
+import { createMd5Listener, md5Support } from './md5.js';
 import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerState, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
 
 export interface SpeakerOptions {
@@ -533,12 +534,13 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   // ---- listener ---------------------------------------------------------------------
 
   let server: net.Server | null = null;
+  const md5 = createMd5Listener();
   const listening = new Promise<{ host: string; port: number } | null>((resolve, reject) => {
     if (!opts.listen) { resolve(null); return; }
     const l = opts.listen;
     server = net.createServer((sock) => onIncoming(sock));
     server.once('error', (err) => reject(new BgpConfigError('INVALID_CONFIG', `cannot listen on ${l.host}:${l.port}: ${err.message}`)));
-    server.listen(l.port, l.host, () => {
+    md5.listen(server, l.host, l.port, () => {
       const a = server!.address() as net.AddressInfo;
       logger.info({ host: a.address, port: a.port }, 'bgp: listening');
       resolve({ host: a.address, port: a.port });
@@ -575,6 +577,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     p.established = null;
     purge(p, false);
     peers.delete(p.key);
+    md5.removeKey(p.key);
   }
 
   function addPeer(cfg: PeerConfig): PeerEntry {
@@ -585,8 +588,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       idleTimer: null, lastError: null, since: Date.now(), removed: false,
     };
     if (cfg.password) {
-      p.refused = new BgpConfigError('MD5_UNSUPPORTED', `peer ${key}: TCP MD5 authentication (BGPPeer password) is not supported: Node.js cannot set TCP_MD5SIG on a socket; remove the password or peer through a router that terminates MD5`);
-      p.lastError = p.refused.message;
+      const err = md5.setKey(key, cfg.password);
+      if (err) { p.refused = new BgpConfigError(md5Support().ok ? 'INVALID_CONFIG' : 'MD5_UNSUPPORTED', err); p.lastError = err; }
     }
     peers.set(key, p);
     if (!p.refused) startSession(p);
