@@ -39,7 +39,7 @@ async function trellis(): Promise<SpeakerHost> {
   const h = startSpeakerHost({ routerId: TRL4, localAsn: TRL_AS, listen: { host: '::', port: TRL_PORT } }, ns!.name);
   cleanup.push(async () => { h.kill(); await h.exited; });
   const ev = await waitFor('Trellis speaker listening or failing to', () => h.events.find((e) => e.event === 'listening' || e.event === 'error'), 10_000);
-  assert.is(ev.event, 'listening', `Trellis listens on [::]:${TRL_PORT}: ${JSON.stringify(ev)}`);
+  assert.is(ev!.event, 'listening', `Trellis listens on [::]:${TRL_PORT}: ${JSON.stringify(ev)}`);
   return h;
 }
 
