@@ -14,3 +14,4 @@ export { packAnnouncements, packWithdrawals } from './pack.js';
 export { FSM_TABLE, STATES, EVENTS, transition, type State, type FsmEvent } from './fsm.js';
 export { compareRoutes, selectBest, exportRoute, LOCAL, type RibRoute, type RouteSource, type ExportTarget } from './rib.js';
 export { canonicalPrefix, type AfiFamily } from './prefix.js';
+export { md5Support, passwordProblem, MD5_MAX_KEY_BYTES } from './md5.js';
