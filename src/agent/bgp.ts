@@ -7,13 +7,15 @@ import type { Logger } from '../log/index.js';
 import type { Resource } from '../model/index.js';
 import { communitiesFor, desiredBgp } from '../calc/index.js';
 import type { BgpPort, LearnedRoute } from './ports.js';
+import { createPasswordBook, DEFAULT_SECRETS_DIR, type PeerProblem, type PeerWant } from './bgp-passwords.js';
 
 /** What the agent asks of the BGP calculation for this node. */
 export interface NodeBgp {
   localAsn: number;
   routerId: string;
   listenPort: number;
-  speaker: SpeakerConfig;
+  /** Peers may carry passwordSecret: the port reads those keys before the speaker sees them. */
+  speaker: Omit<SpeakerConfig, 'peers'> & { peers: PeerWant[] };
   /** Communities to attach to a local prefix. */
   communities?: (prefix: string) => string[];
 }
@@ -29,7 +31,7 @@ export function nodeBgpFromCalc(logger: Logger): BgpCalc {
       if (!told.has(p)) { told.add(p); logger.warn({ problem: p }, 'BGP configuration problem'); }
     }
     if (!d.enabled) return null;
-    const speaker: SpeakerConfig = { localAddresses: d.localAddresses, peers: d.peers.map((p) => ({ ...p })) };
+    const speaker: NodeBgp['speaker'] = { localAddresses: d.localAddresses, peers: d.peers.map((p) => ({ ...p })) };
     if (d.clusterId) speaker.clusterId = d.clusterId;
     return {
       localAsn: d.localAsn, routerId: d.routerId, listenPort: d.listenPort, speaker,
@@ -50,6 +52,8 @@ export interface BgpPortOptions {
   eorTimeoutSec?: number;
   /** Listen address; '::' (default) takes IPv6 and, v4-mapped, IPv4 peers too. */
   listenHost?: string;
+  /** Where BGPPeer password.secretKeyRef keys are read: DIR/NAME/KEY (default /etc/trellis/secrets). */
+  secretsDir?: string;
 }
 
 export function createBgpPort(opts: BgpPortOptions): BgpPort {
@@ -64,6 +68,18 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
   // A fresh start has no stale routes to protect: learned routes flow at once.
   if (!opts.restarting) eorResolve();
   let listenKey = '';
+  const passwords = createPasswordBook(opts.secretsDir ?? DEFAULT_SECRETS_DIR);
+  // Per-peer configuration problems (by address): shown on that peer, never failing the node.
+  let problems = new Map<string, PeerProblem>();
+  const told = new Map<string, string>();
+  const tell = (next: Map<string, PeerProblem>) => {
+    for (const [peer, p] of next) {
+      if (told.get(peer) === p.message) continue;
+      told.set(peer, p.message);
+      log.error({ peer, name: p.name, err: p.message }, 'BGP peer cannot be configured');
+    }
+    for (const peer of [...told.keys()]) if (!next.has(peer)) { told.delete(peer); log.info({ peer }, 'BGP peer configuration problem resolved'); }
+  };
   let communities: (prefix: string) => string[] = () => [];
   const route = (prefix: string) => {
     const c = communities(prefix);
@@ -86,9 +102,13 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
         eorResolve();
         return;
       }
-      const key = JSON.stringify(want);
       communities = want.communities ?? (() => []);
-      if (key === last && speaker) { configured = true; return; }
+      const resolved = passwords.resolve(want.speaker.peers);
+      const next = new Map(resolved.problems.map((p) => [p.peer, p]));
+      const speakerCfg: SpeakerConfig = { ...want.speaker, peers: resolved.peers };
+      // Keys read from files are part of what changed (a rotated secret resets that session).
+      const key = JSON.stringify([want, resolved.peers]);
+      if (key === last && speaker) { configured = true; problems = next; tell(next); return; }
       const lk = `${want.listenPort}`;
       if (speaker && lk !== listenKey) {
         log.info({ listenPort: want.listenPort }, 'BGP listen port changed: restarting the speaker');
@@ -111,11 +131,18 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
         });
         if (prefixes.length) speaker.announce(prefixes.map(route));
       }
-      const result = speaker.configure({ ...want.speaker, localAsn: want.localAsn, routerId: want.routerId });
-      for (const r of result.refused) log.error({ peer: r.peer, err: r.error.message }, 'BGP peer refused');
+      const result = speaker.configure({ ...speakerCfg, localAsn: want.localAsn, routerId: want.routerId });
+      // A peer the speaker refuses (e.g. TCP-MD5 unavailable here) is that peer's problem alone.
+      for (const r of result.refused) {
+        const c = resolved.peers.find((p) => p.address === r.peer);
+        const p: PeerProblem = { peer: r.peer, asn: c?.asn ?? 0, message: r.error.message, excluded: false };
+        if (c?.name) p.name = c.name;
+        next.set(r.peer, p);
+      }
+      problems = next;
+      tell(next);
       last = key;
       configured = true;
-      if (result.refused.length) throw new Error(result.refused.map((r) => `peer ${r.peer}: ${r.error.message}`).join('; '));
     },
     async setLocalPrefixes(next) {
       const gone = prefixes.filter((p) => !next.includes(p));
@@ -126,7 +153,12 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
       if (added.length) speaker.announce(added.map(route));
     },
     status() {
-      return (speaker?.status() ?? []).map((p) => ({ ...p, name: p.name, lastError: p.lastError }));
+      const out = (speaker?.status() ?? []).map((p) => ({ ...p, name: p.name, lastError: problems.get(p.peer)?.message ?? p.lastError }));
+      for (const p of problems.values()) {
+        if (!p.excluded || out.some((s) => s.peer === p.peer)) continue;
+        out.push({ peer: p.peer, name: p.name, asn: p.asn, state: 'Idle', uptimeSec: 0, received: 0, advertised: 0, lastError: p.message });
+      }
+      return out.sort((a, b) => a.peer.localeCompare(b.peer));
     },
     onRoutes(cb) { routesCb = cb; },
     endOfRib: () => eor,

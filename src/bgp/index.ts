@@ -18,3 +18,4 @@ export { resolveCollision, mayConnect, supersededBy, bgpIdNumber, type Collision
 export { initialSyncDone, type SyncPeer } from './graceful-restart.js';
 export { compareRoutes, selectBest, exportRoute, LOCAL, type RibRoute, type RouteSource, type ExportTarget } from './rib.js';
 export { canonicalPrefix, type AfiFamily } from './prefix.js';
+export { md5Support, passwordProblem, MD5_MAX_KEY_BYTES } from './md5.js';

@@ -20,6 +20,7 @@ import { type AfiFamily, type ParsedPrefix, addressFamily, afiOf, canonicalPrefi
 import { type ExportTarget, type RibRoute, LOCAL } from './rib.js';
 import { Session, type SessionHost, familyCaps } from './session.js';
 import { createListener } from './transport.js';
+import { createMd5Listener, md5Support } from './md5.js';
 import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerState, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
 
 export interface SpeakerOptions {
@@ -415,13 +416,14 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   // ---- listener -----------------------------------------------------------------------
 
   let server: net.Server | null = null;
+  const md5 = createMd5Listener();
   const listening = new Promise<{ host: string; port: number } | null>((resolve, reject) => {
     if (!opts.listen) { resolve(null); return; }
     const l = opts.listen;
     const srv = createListener((sock) => onIncoming(sock));
     server = srv;
     srv.once('error', (err) => reject(new BgpConfigError('INVALID_CONFIG', `cannot listen on ${l.host}:${l.port}: ${err.message}`)));
-    srv.listen(l.port, l.host, () => {
+    md5.listen(srv, l.host, l.port, () => {
       const a = srv.address() as net.AddressInfo;
       logger.info({ host: a.address, port: a.port }, 'bgp: listening');
       resolve({ host: a.address, port: a.port });
@@ -460,6 +462,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     p.established = null;
     purge(p, false);
     peers.delete(p.key);
+    md5.removeKey(p.key);
   }
 
   function addPeer(cfg: PeerConfig): PeerEntry {
@@ -469,8 +472,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       target: undefined, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
     };
     if (cfg.password) {
-      p.refused = new BgpConfigError('MD5_UNSUPPORTED', `peer ${key}: TCP MD5 authentication (BGPPeer password) is not supported: Node.js cannot set TCP_MD5SIG on a socket; remove the password or peer through a router that terminates MD5`);
-      p.lastError = p.refused.message;
+      const err = md5.setKey(key, cfg.password);
+      if (err) { p.refused = new BgpConfigError(md5Support().ok ? 'INVALID_CONFIG' : 'MD5_UNSUPPORTED', err); p.lastError = err; }
     }
     peers.set(key, p);
     if (!p.refused) startSession(p);

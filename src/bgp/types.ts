@@ -22,7 +22,7 @@ export interface PeerConfig {
   holdTimeSec?: number;
   keepaliveSec?: number;
   connectRetrySec?: number;
-  /** TCP MD5 password: refused (Node cannot set TCP_MD5SIG); see README. */
+  /** TCP-MD5 (RFC 2385) key for this peer, both directions; see src/bgp/md5.ts. */
   password?: string;
   /** This peer is our route reflector client (needs a cluster id on the speaker). */
   routeReflectorClient?: boolean;

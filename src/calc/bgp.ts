@@ -17,7 +17,10 @@ export interface DesiredBgpPeer {
   families: (4 | 6)[];
   holdTimeSec?: number;
   keepaliveSec?: number;
+  /** TCP-MD5 key given inline in the BGPPeer. */
   password?: string;
+  /** TCP-MD5 key held in a secret (BGPPeer password.secretKeyRef, as in Calico): the agent reads it. */
+  passwordSecret?: { name: string; key: string };
   routeReflectorClient?: boolean;
   importPolicy?: 'Accept' | 'Reject';
   exportPolicy?: 'Reject' | 'LocalBlocks' | 'All';
@@ -160,7 +163,9 @@ export function desiredBgp(input: { nodeName: string; resources: Resource[] }): 
     const ka = parseDurationSec(s.keepaliveTime); if (ka !== undefined) common.keepaliveSec = ka;
     const mrt = parseDurationSec(s.maxRestartTime); if (mrt !== undefined) common.maxRestartTimeSec = mrt;
     if (s.keepOriginalNextHop) common.keepOriginalNextHop = true;
-    if (s.password !== undefined) common.password = typeof s.password === 'string' ? s.password : `secret:${s.password.secretKeyRef.name}/${s.password.secretKeyRef.key}`;
+    // A secret reference is resolved by the agent (I/O); never used as the key text itself.
+    if (typeof s.password === 'string') common.password = s.password;
+    else if (s.password !== undefined) common.passwordSecret = { name: s.password.secretKeyRef.name, key: s.password.secretKeyRef.key };
     if (s.peerSelector !== undefined) {
       // Node-to-node peerings by selector are reciprocal: selected nodes peer back.
       for (const n of nodes) {

@@ -16,7 +16,7 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-function startProcess(argv: string[], dir: string): Daemon {
+export function startProcess(argv: string[], dir: string): Daemon {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });

@@ -94,14 +94,28 @@ test('a silent peer: hold timer expiry sends NOTIFICATION 4 and drops its routes
   await waitFor('routes of the dead peer removed', () => ta.size === 0);
 });
 
-test('TCP MD5 peers are refused with a typed error and never connect', async () => {
+test('TCP-MD5: two speakers with the same key establish; a different key, or none, never does', async () => {
   const a = await speaker('127.0.0.51', 64512);
-  const r = a.s.configure({ peers: [{ address: '127.0.0.52', asn: 64512, password: 'secret' }] });
-  assert.is(r.refused.length, 1);
-  assert.is(r.refused[0]!.error.code, 'MD5_UNSUPPORTED');
-  const st = a.s.status()[0]!;
-  assert.is(st.state, 'Idle');
-  assert.match(st.lastError ?? '', /TCP_MD5SIG/);
+  const b = await speaker('127.0.0.52', 64512);
+  assert.equal(a.s.configure({ peers: [peer(b, 64512, a.addr, { password: 'k1' })] }).refused, [], 'a peer with a password is accepted');
+  b.s.configure({ peers: [peer(a, 64512, b.addr, { password: 'k1' })] });
+  await waitFor('signed session Established', () => state(a.s, b.addr) === 'Established' && state(b.s, a.addr) === 'Established');
+  // b changes its key: a's kernel drops b's segments, so no session comes back.
+  b.s.configure({ peers: [peer(a, 64512, b.addr, { password: 'k2' })] });
+  await waitFor('old session gone after the key change', () => state(a.s, b.addr) !== 'Established');
+  for (let i = 0; i < 8; i++) {
+    await sleep(400);
+    assert.is.not(state(a.s, b.addr), 'Established', 'a different key never establishes (a)');
+    assert.is.not(state(b.s, a.addr), 'Established', 'a different key never establishes (b)');
+  }
+  b.s.configure({ peers: [peer(a, 64512, b.addr)] });
+  for (let i = 0; i < 8; i++) {
+    await sleep(400);
+    assert.is.not(state(a.s, b.addr), 'Established', 'no key against a key never establishes');
+  }
+  const tooLong = a.s.configure({ peers: [peer(b, 64512, a.addr, { password: 'x'.repeat(81) })] });
+  assert.is(tooLong.refused.length, 1, 'an 81-byte key is refused');
+  assert.match(tooLong.refused[0]!.error.message, /^TCP-MD5 password is 81 bytes/, 'the reason, without a peer prefix');
 });
 
 test('route reflection: client routes reach other clients with next hop unchanged; plain iBGP does not re-advertise', async () => {
