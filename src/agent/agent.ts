@@ -148,7 +148,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const source: ApiSource = {
     status: statusDoc,
     readiness,
-    storeSynced: () => synced,
+    storeSynced: () => status.state.store.synced,
     explain: (q) => explainForApi(cache.explainView(), q),
     matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol),
     registry: metrics.registry,

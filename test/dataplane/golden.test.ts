@@ -22,7 +22,7 @@ import { renderFullRestore, renderIptables, renderSets, renderSetsRestore } from
 import { parseResourceTexts, type Resource } from '../../src/model/index.js';
 import { clusterResources, DEFAULT_TIMERS } from '../../src/lab/cluster.js';
 import { planLab, type LabPlan } from '../../src/lab/plan.js';
-import { endpointName, hostVethName } from '../../src/cni/names.js';
+import { endpointName, hostVethName } from '../../src/workload/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const GOLDEN = join(import.meta.dirname, 'golden', 'lab-h1.txt');
@@ -46,7 +46,7 @@ function labResources(): Resource[] {
     const ord = plan.containers.filter((x) => x.host === c.host).indexOf(c);
     return JSON.stringify({
       apiVersion: 'trellis.dev/v1', kind: 'WorkloadEndpoint',
-      metadata: { name: endpointName(c.host, c.containerId, IFNAME), namespace: c.namespace, labels: { app: c.app } },
+      metadata: { name: endpointName(c.host, 'cni', c.containerId, IFNAME), namespace: c.namespace, labels: { app: c.app } },
       spec: {
         orchestrator: 'cni', workload: c.workload, node: c.host, containerID: c.containerId, endpoint: IFNAME,
         interfaceName: hostVethName(c.containerId, IFNAME), ipNetworks: [`${labAddress(plan, hostIndex, ord)}/32`], profiles: [c.namespace],
