@@ -4,11 +4,16 @@
 // namespace).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { createNetns, execIn } from './netns.js';
 import { containerLabels, etcdEndpoints, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
-import { nsFetch, spawnInNetns } from './procs.js';
+import { spawnInNetns } from './procs.js';
+import { forwardSocket, httpOverSocket, startInsideForward } from './forward.js';
 import type { RecordBook } from './records.js';
+
+// yaml is loaded only by the commands that write configuration (up): every other lab
+// command would pay ≈ 0.1-0.2 s of CPU loading it for nothing.
+const stringify = (v: unknown): string => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify(v);
 
 /** The repository root (dist/lab/ or src/lab/ -> ../..). */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -81,21 +86,28 @@ export function startTrellisd(plan: LabPlan, host: HostPlan, book: RecordBook, s
   mkdirSync(dir, { recursive: true });
   const cfg = join(dir, 'trellisd.yaml');
   writeFileSync(cfg, trellisdConfigYaml(plan, host, stateDir, timers));
-  return spawnInNetns(book, `trellisd ${host.name}`, host.netns, [process.execPath, join(DIST, 'agent', 'main.js'), '--config', cfg], trellisdLog(stateDir, host.name));
+  const pid = spawnInNetns(book, `trellisd ${host.name}`, host.netns, [process.execPath, join(DIST, 'agent', 'main.js'), '--config', cfg], trellisdLog(stateDir, host.name));
+  // The API's inside forward outlives trellisd restarts (it connects per request).
+  if (!book.records.processes.some((p) => p.role.startsWith(`forward api-${host.name} (in `))) {
+    startInsideForward(book, stateDir, `api-${host.name}`, host.netns, `127.0.0.1:${API_PORT}`);
+  }
+  return pid;
 }
 
-export async function apiGet(host: HostPlan, path: string): Promise<{ status: number; body: string }> {
-  return nsFetch(host.netns, `http://127.0.0.1:${API_PORT}${path}`, { timeoutMs: 10_000 });
+/** GET from a host's trellisd API over the lab's forward socket (forward.ts): no process
+ *  per request, so polling it costs next to nothing (a node per request did: ≈ 0.15 s of CPU). */
+export async function apiGet(stateDir: string, host: HostPlan, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  return httpOverSocket(forwardSocket(stateDir, `api-${host.name}`), path, timeoutMs);
 }
 
-export async function waitReady(host: HostPlan, timeoutMs: number): Promise<void> {
+export async function waitReady(stateDir: string, host: HostPlan, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const r = await apiGet(host, '/readyz');
+    const r = await apiGet(stateDir, host, '/readyz', 2000);
     if (r.status === 200) return;
     last = `${r.status} ${r.body}`;
-    await new Promise((res) => setTimeout(res, 250));
+    await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error(`trellisd on ${host.name} not ready after ${timeoutMs} ms: ${last}`);
 }

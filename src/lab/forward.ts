@@ -4,6 +4,7 @@
 // namespace listens on a free loopback port and relays to that socket. The loopback URLs
 // go into the context file trellisctl reads (.lab/context.json).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { formatContext, type ClusterContext } from '../cli/index.js';
@@ -33,16 +34,43 @@ export function forwardArgv(sock: string, port: number, target: string): { insid
   };
 }
 
-/** Starts both halves of one forward; name is what it serves ("etcd-e1", "api-h2"). */
-export async function startForward(book: RecordBook, stateDir: string, name: string, netns: string, target: string): Promise<Forward> {
+/** The unix socket the inside half of forward NAME listens on. */
+export function forwardSocket(stateDir: string, name: string): string {
+  return join(stateDir, 'fwd', `${name}.sock`);
+}
+
+/** Starts the inside half of forward NAME ("etcd-e1", "api-h2"): from then on the lab
+ *  itself reaches the target over the socket (httpOverSocket), with no process per request. */
+export function startInsideForward(book: RecordBook, stateDir: string, name: string, netns: string, target: string): string {
   mkdirSync(join(stateDir, 'fwd'), { recursive: true });
-  const sock = join(stateDir, 'fwd', `${name}.sock`);
+  const sock = forwardSocket(stateDir, name);
+  spawnDetached(book, `forward ${name} (in ${netns})`, netns, forwardArgv(sock, 0, target).inside, join(stateDir, 'logs', `fwd-${name}.log`));
+  return sock;
+}
+
+/** Starts the loopback half of forward NAME (its inside half already running). */
+export async function startOutsideForward(book: RecordBook, stateDir: string, name: string): Promise<Forward> {
+  const sock = forwardSocket(stateDir, name);
   const port = await freeLoopbackPort();
-  const argv = forwardArgv(sock, port, target);
-  const log = join(stateDir, 'logs', `fwd-${name}.log`);
-  spawnDetached(book, `forward ${name} (in ${netns})`, netns, argv.inside, log);
-  spawnDetached(book, `forward ${name} (127.0.0.1:${port})`, null, argv.outside, log);
+  spawnDetached(book, `forward ${name} (127.0.0.1:${port})`, null, forwardArgv(sock, port, '').outside, join(stateDir, 'logs', `fwd-${name}.log`));
   return { name, url: `http://127.0.0.1:${port}` };
+}
+
+/** One HTTP GET over a unix socket; status 0 (and the error as body) when nothing answers
+ *  or it takes longer than timeoutMs. */
+export function httpOverSocket(sock: string, path: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((done) => {
+    const req = request({ socketPath: sock, path, method: 'GET', headers: { host: 'lab' }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+      res.on('error', (e) => done({ status: 0, body: e.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (e) => done({ status: 0, body: e.message }));
+    req.end();
+  });
 }
 
 export function contextPath(stateDir: string): string {

@@ -71,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`lab: up in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for BGP to carry every block\n`);
       await waitConverged(lab, 60_000).catch((e: Error) => process.stderr.write(`${e.message}; showing what there is\n`));
       const ok = await report(lab, color);
-      process.stderr.write('lab: running; trellisctl reaches it from here with no flags (.lab/context.json): "npx trellisctl get wep -A", "npx trellisctl node status --node h2";\n' +
+      process.stderr.write('lab: running; trellisctl reaches it from here with no flags (.lab/context.json): "npm link" once, then "trellisctl get wep -A", "trellisctl node status --node h2" (or npx trellisctl ...);\n' +
         '     "npm run lab -- status", "npm run lab -- exec h1-a-client socat - TCP:h2-a-web:80" (container names resolve), "npm run lab -- down"\n');
       return ok ? 0 : 1;
     }

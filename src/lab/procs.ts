@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { execIn, inNetns } from './netns.js';
+import { inNetns } from './netns.js';
 import { processStat, type ProcessRecord, type RecordBook } from './records.js';
 
 export function spawnInNetns(book: RecordBook, role: string, netns: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
@@ -48,12 +48,4 @@ export async function stopProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime'>,
   }
   kill('SIGKILL');
   for (let i = 0; i < 40 && isAlive(rec); i++) await new Promise((r) => setTimeout(r, 50));
-}
-
-/** GET a URL from inside a namespace (where the lab's addresses live) with node's fetch. */
-export async function nsFetch(netns: string, url: string, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
-  const script = 'const [u,h]=process.argv.slice(1);fetch(u,{headers:JSON.parse(h),signal:AbortSignal.timeout(' + (opts.timeoutMs ?? 5000) +
-    ')}).then(async r=>{process.stdout.write(JSON.stringify({status:r.status,body:await r.text()}))}).catch(e=>{process.stdout.write(JSON.stringify({status:0,body:String(e&&e.message||e)}))})';
-  const r = await execIn(netns, [process.execPath, '-e', script, url, JSON.stringify(opts.headers ?? {})], { timeoutMs: (opts.timeoutMs ?? 5000) + 5000 });
-  try { return JSON.parse(String(r.stdout)) as { status: number; body: string }; } catch { return { status: 0, body: String(r.stderr || r.stdout) }; }
 }

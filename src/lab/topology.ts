@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { connectNetns, createNetns, execIn } from './netns.js';
 import { birdConfig, FABRIC_CIDR, type LabPlan } from './plan.js';
-import { nsFetch, spawnInNetns } from './procs.js';
+import { spawnInNetns } from './procs.js';
+import { forwardSocket, httpOverSocket, startInsideForward } from './forward.js';
 import type { RecordBook } from './records.js';
 
 async function ns(book: RecordBook, name: string): Promise<void> {
@@ -55,18 +56,20 @@ export function etcdArgv(plan: LabPlan, memberIndex: number, dataDir: string): s
 export async function startEtcd(plan: LabPlan, book: RecordBook, stateDir: string): Promise<number[]> {
   const pids = plan.etcd.map((m, i) =>
     spawnInNetns(book, `etcd ${m.name}`, plan.etcdNetns, etcdArgv(plan, i, join(stateDir, 'etcd', m.name)), join(stateDir, 'logs', `etcd-${m.name}.log`)));
-  await waitEtcd(plan, 30_000);
+  // Each member's inside forward: the lab's own health checks and, later, the loopback half.
+  for (const m of plan.etcd) startInsideForward(book, stateDir, `etcd-${m.name}`, plan.etcdNetns, `${m.address}:2379`);
+  await waitEtcd(plan, stateDir, 30_000);
   return pids;
 }
 
-export async function waitEtcd(plan: LabPlan, timeoutMs: number): Promise<void> {
+export async function waitEtcd(plan: LabPlan, stateDir: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const r = await nsFetch(plan.etcdNetns, `${plan.etcd[0]!.clientUrl}/health`, { timeoutMs: 1000 });
+    const r = await httpOverSocket(forwardSocket(stateDir, `etcd-${plan.etcd[0]!.name}`), '/health', 1000);
     if (r.status === 200 && r.body.includes('"true"')) return;
     last = `${r.status} ${r.body}`;
-    await new Promise((res) => setTimeout(res, 200));
+    await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error(`etcd in ${plan.etcdNetns} not healthy after ${timeoutMs} ms (last answer: ${last}); see ${plan.etcdNetns} logs`);
 }

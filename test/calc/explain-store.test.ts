@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseResourceTexts } from '../../src/model/index.js';
 import { openStore } from '../../src/store/index.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliEntry } from '../helpers/cli.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const files = [
@@ -20,7 +21,7 @@ let etcd: TestEtcd | undefined;
 test.after(async () => { await etcd?.stop(); });
 
 function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'policy', 'explain', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [...cliEntry(), 'policy', 'explain', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { explainFlow, type ExplainResult } from '../../src/calc/index.js';
 import { parseResourceTexts } from '../../src/model/index.js';
+import { cliEntry } from '../helpers/cli.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const policiesDir = join(root, 'policies');
@@ -58,7 +59,7 @@ test('tenant-b -> tenant-a web TCP 80: allowed by web-from-tenant-b', () => {
 });
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'policy', 'explain', ...args], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...cliEntry(), 'policy', 'explain', ...args], { cwd: root, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -3,10 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliEntry } from '../helpers/cli.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { KINDS, parseResourceText } from '../../src/model/index.js';
 
@@ -21,27 +22,9 @@ let prefix = '/cli0/';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-/** The newest modification time of any file under the given folders. */
-function newest(paths: string[]): number {
-  let t = 0;
-  for (const p of paths) {
-    const st = statSync(p);
-    if (st.isDirectory()) t = Math.max(t, newest(readdirSync(p).map((e) => join(p, e))));
-    else t = Math.max(t, st.mtimeMs);
-  }
-  return t;
-}
-
-// The built bin when `npm test` has just built it (the shipped artefact, and a third of a
-// second faster per call than compiling on the fly); the TypeScript source otherwise.
-const built = join(root, 'dist/cli/main.js');
-const entry = existsSync(built) && statSync(built).mtimeMs >= newest(['src/cli', 'src/store', 'src/config', 'src/model', 'src/log'].map((d) => join(root, d)))
-  ? [built]
-  : ['--import', 'tsx', join(root, 'src/cli/main.ts')];
-
 function ctl(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [...entry, ...args], {
+    const child = spawn(process.execPath, [...cliEntry(), ...args], {
       cwd: root,
       env: { ...process.env, TRELLIS_CONFIG: emptyConfig, TRELLIS_ETCD_ENDPOINTS: etcd.endpoints.join(','), TRELLIS_STORE_PREFIX: prefix, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliEntry } from '../helpers/cli.js';
 import { parseResourceText } from '../../src/model/index.js';
 import { CliError, formatContext, parseContext } from '../../src/cli/index.js';
 import { missingProfileNotes, resolveEndpointRef } from '../../src/cli/commands/explain-refs.js';
@@ -25,14 +26,15 @@ function ctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
   // A user's shell: none of the suite's TRELLIS_* settings.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRELLIS_')));
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, [...cliEntry(), ...args], {
       cwd: work, env: { ...base, TRELLIS_STORE_PREFIX: '/ctx/', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    child.on('close', (code) => done({ code, stdout, stderr }));
+    const t0 = Date.now();
+    child.on('close', (code) => { if (process.env.CLI_TIMING) console.error(`[${Date.now() - t0} ms] ${args.join(' ')}`); done({ code, stdout, stderr }); });
   });
 }
 const expectExit = (r: Run, code: number, what: string) => assert.is(r.code, code, `${what}: exit ${r.code}, expected ${code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);

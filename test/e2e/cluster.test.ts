@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.js';
 import { probeTcp } from '../../src/lab/matrix.js';
-import { apiGet, labCniSocket, trellisdLog } from '../../src/lab/cluster.js';
+import { labCniSocket, trellisdLog } from '../../src/lab/cluster.js';
 import { freePort } from '../../src/store/index.js';
 import { addressOf, learnedRoutes, startLab, stopLab, waitUntil } from './helpers.js';
 
@@ -35,7 +35,7 @@ test('every host has an Established session with the ToR, which carries every bl
     const st = await lab.status(h.name);
     assert.ok(st.bgp.advertised.length > 0, `${h.name} advertises its blocks`);
     for (const block of st.bgp.advertised) assert.is(torRoutes[block], h.address, `ToR route for ${h.name}'s ${block} points at ${h.address}`);
-    const metrics = (await apiGet(h, '/metrics')).body;
+    const metrics = (await lab.api(h.name, '/metrics')).body;
     assert.match(metrics, /^trellis_bgp_sessions_established 1$/m, `${h.name} /metrics counts its session`);
     assert.match(metrics, new RegExp(`^trellis_bgp_session_state\\{peer="${h.torAddress.replace(/\./g, '\\.')}",state="Established"\\} 1$`, 'm'), `${h.name} session state gauge`);
   }

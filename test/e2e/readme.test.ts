@@ -1,7 +1,8 @@
 // The README's lab, trellisctl and explain commands, run as printed against a fresh lab:
 // every line of a ```sh readme-test block, in order, from the repository's root, must exit 0
 // (so a README command that a change breaks fails the suite); "offline" blocks need no lab
-// and run while it is built. The lab runs under this file's namespace prefix and in a
+// and run beside the lab's commands. `npm link` links into a temporary npm prefix on this
+// test's PATH, so the suite never puts a trellisctl on the machine's. The lab runs under this file's namespace prefix and in a
 // temporary directory, so it never meets a user's lab.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -22,8 +23,9 @@ test('the README holds the lab walk-through: up first, down last, trellisctl and
   assert.ok(commands.length >= 12, `expected the README's readme-test blocks to hold at least 12 lab commands, found ${commands.length}`);
   assert.ok(offline.length >= 3, `expected at least 3 offline README commands, found ${offline.length}`);
   assert.is(commands[0], 'npm run lab', 'the first README command builds the lab');
+  assert.is(commands[1], 'npm link', 'the second puts trellisctl on PATH');
   assert.is(commands.at(-1), 'npm run lab -- down', 'the last README command takes the lab down');
-  for (const must of ['npx trellisctl node status --node h2', 'npm run lab -- add my-web', 'npm run lab -- exec tor birdc', 'npx trellisctl policy explain']) {
+  for (const must of ['npx trellisctl node status --node h2', 'trellisctl get wep -A', 'npm run lab -- add my-web', 'npm run lab -- exec tor birdc', 'trellisctl policy explain']) {
     assert.ok(commands.some((c) => c.startsWith(must)), `the README runs "${must}..."`);
   }
 });
@@ -31,18 +33,21 @@ test('the README holds the lab walk-through: up first, down last, trellisctl and
 // What some commands must print, beyond exiting 0 (keyed by the command's start).
 const EXPECT: Array<[string, RegExp]> = [
   ['npm run lab -- status', /matrix: (\d+)\/\1 as declared/],
-  ['npx trellisctl node status --node h2', /Established/],
-  ['npx trellisctl policy explain --from tenant-a/h1-a-client', /^ALLOWED: tenant-a\/h1-cni-h1-a-client-eth0/m],
+  ['trellisctl node status --node h2', /Established/],
+  ['trellisctl policy explain --from tenant-a/h1-a-client', /^ALLOWED: tenant-a\/h1-cni-h1-a-client-eth0/m],
   ['npm run lab -- exec h1-b-client socat', /^ok$/m],
   ['npm run lab -- exec tor birdc show route', /via 10\.10\.2\.2/],
-  ['npx trellisctl get wep -A', /h2-cni-h2-a-web-eth0/],
+  ['trellisctl get wep -A', /h2-cni-h2-a-web-eth0/],
 ];
 
 test('every README command runs against a fresh lab as printed', async () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'trellis-readme-'));
   // A user's shell would not carry the suite's TRELLIS_* settings.
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRELLIS_') || k === 'TRELLIS_NETNS_PREFIX'));
-  Object.assign(env, { TRELLIS_LAB_DIR: stateDir, TRELLIS_LAB_PREFIX: `${testNetnsPrefix()}rd-`, TRELLIS_CONTEXT: join(stateDir, 'context.json'), NO_COLOR: '1' });
+  Object.assign(env, {
+    TRELLIS_LAB_DIR: stateDir, TRELLIS_LAB_PREFIX: `${testNetnsPrefix()}rd-`, TRELLIS_CONTEXT: join(stateDir, 'context.json'), NO_COLOR: '1',
+    npm_config_prefix: join(stateDir, 'npm'), PATH: `${join(stateDir, 'npm', 'bin')}:${process.env.PATH ?? ''}`,
+  });
   const started = Date.now();
   const run = async (cmd: string) => {
     const t0 = Date.now();
@@ -50,17 +55,18 @@ test('every README command runs against a fresh lab as printed', async () => {
     const out = String(r.all ?? '');
     assert.is(r.exitCode, 0, `README command "${cmd}" exited ${r.exitCode} after ${Date.now() - t0} ms:\n${out.slice(-3000)}`);
     for (const [start, re] of EXPECT) {
-      if (cmd.startsWith(start)) assert.match(out, re, `README command "${cmd}" printed no ${re}:\n${out.slice(-3000)}`);
+      if (cmd.replace(/^npx /, '').startsWith(start)) assert.match(out, re, `README command "${cmd}" printed no ${re}:\n${out.slice(-3000)}`);
     }
     if (process.env.README_TIMING) console.error(`[${Date.now() - t0} ms] ${cmd}`);
   };
   try {
-    const [up, ...rest] = commands;
+    const [up, link, ...rest] = commands;
+    await run(up!);
+    await run(link!);
     const side = Promise.all(offline.map(run));
     side.catch(() => undefined);
-    await run(up!);
-    await side;
     for (const cmd of rest) await run(cmd);
+    await side;
   } finally {
     await execa('node', [join(REPO_ROOT, 'dist', 'lab', 'main.js'), 'down'], { cwd: REPO_ROOT, env, extendEnv: false, reject: false });
     rmSync(stateDir, { recursive: true, force: true });

@@ -2,17 +2,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { allocate } from '../../src/ipam/index.js';
 import { API_VERSION } from '../../src/model/index.js';
 import { etcdUp, freshStore, pool, teardown } from './_fixture.js';
+import { cliEntry, ROOT } from '../helpers/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 
 async function cli(prefix: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const e = await etcdUp();
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--etcd-endpoints', e.endpoints[0]!, ...args], {
+    execFile(process.execPath, [...cliEntry(), '--etcd-endpoints', e.endpoints[0]!, ...args], {
       cwd: ROOT, env: { ...process.env, TRELLIS_STORE_PREFIX: prefix, TRELLIS_CONFIG: undefined },
     }, (err, stdout, stderr) => done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
