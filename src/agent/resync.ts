@@ -2,6 +2,7 @@
 // IPAM blocks left empty past their grace period, then reconcile against the kernel read
 // back, and resync the learned routes too.
 import cron from 'node-cron';
+import { EMPTY_BLOCK_GRACE_MS } from '../ipam/index.js';
 import type { Logger } from '../log/index.js';
 import type { LearnedRoutes } from './learned.js';
 import type { ApplyLoop } from './loop.js';
@@ -10,8 +11,8 @@ import type { IpamPort } from './ports.js';
 import { resyncCron } from './schedule.js';
 import type { AgentStatus } from './status.js';
 
-/** A container restarted right away keeps its block for this long after it emptied. */
-export const EMPTY_BLOCK_GRACE_MS = 5 * 60_000;
+// Its home is ipam (trellisctl names it in the hint after an IPPool is deleted).
+export { EMPTY_BLOCK_GRACE_MS };
 
 export interface ResyncDeps {
   node: string;

@@ -15,6 +15,6 @@ export { explainFlow, formatExplanation, ExplainError } from '../calc/index.js';
 export type { ExplainInput, ExplainResult, Verdict } from '../calc/index.js';
 export type { PeerStatus } from '../bgp/index.js';
 export {
-  checkLeaks, handleOfAddress, ipamUsage, IpamError, releaseByHandle,
+  checkLeaks, EMPTY_BLOCK_GRACE_MS, handleOfAddress, ipamUsage, IpamError, releaseByHandle,
 } from '../ipam/index.js';
-export type { IpamUsage, Leak } from '../ipam/index.js';
+export type { BlockUsage, IpamUsage, Leak } from '../ipam/index.js';

@@ -33,6 +33,10 @@ function ordAddress(b: LoadedBlock, ord: string): string {
   return bigIntToIp(b.net.family, b.net.base + BigInt(ord));
 }
 
+/** How long trellisd keeps an empty block (a container restarted right away gets its block
+ *  back); it gives the block back at its first resync after that. */
+export const EMPTY_BLOCK_GRACE_MS = 5 * 60_000;
+
 /**
  * Releases the node's affine blocks that have been empty for at least graceMs: each
  * deletion is guarded by the block's mod revision, so a concurrent allocation wins.

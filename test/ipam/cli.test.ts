@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { allocate } from '../../src/ipam/index.js';
+import { allocate, releaseByHandle } from '../../src/ipam/index.js';
+import { poolDeletedNote } from '../../src/cli/commands/ipam.js';
 import { API_VERSION } from '../../src/model/index.js';
 import { etcdUp, freshStore, pool, teardown } from './_fixture.js';
 import { cliEntry, ROOT } from '../helpers/cli.js';
@@ -52,6 +53,35 @@ test('ipam show, check and release', async () => {
   assert.match(byAddr.stdout, 'kept.eth0');
   const bad = await cli(s.prefix, ['ipam', 'release']);
   assert.is(bad.code, 2, 'neither flag is bad input');
+});
+
+test('deleting an IPPool says which of its blocks stay advertised, and why; ipam show explains pool (none)', async () => {
+  const s = await freshStore();
+  await s.create(pool('p2', '10.60.0.0/24'));
+  const busy = await allocate(s, { node: 'n1', handle: 'busy.eth0', attrs: { endpoint: 'default/busy' } });
+  await allocate(s, { node: 'n2', handle: 'brief.eth0', attrs: { endpoint: 'default/brief' } });
+  await releaseByHandle(s, 'brief.eth0');
+  const del = await cli(s.prefix, ['delete', 'ippool', 'p2']);
+  assert.is(del.code, 0, del.stderr);
+  assert.match(del.stdout, /^IPPool p2 deleted$/m);
+  assert.ok(busy.address.startsWith('10.60.0.'), `n1's address from its first block: ${busy.address}`);
+  assert.is(del.stderr.trim(), 'trellisctl: note: IPPool p2 deleted; nothing new is allocated from its blocks, but 10.60.0.0/26 (1 address, node n1) stays advertised ' +
+    'while it holds addresses (remove those containers to free it); 10.60.0.64/26 is empty and stays advertised until released, 5 min after it emptied, ' +
+    'at its node\'s next resync. "trellisctl ipam show" lists them under pool (none).', 'the note after deleting the pool');
+  const show = await cli(s.prefix, ['ipam', 'show']);
+  assert.match(show.stdout, /10\.60\.0\.64\/26\s+\(none\)\s+n2\s+0/, `the empty block under pool (none): ${show.stdout}`);
+  assert.match(show.stdout, /Blocks of pool \(none\) belong to no IPPool .* an empty one is released 5 min after it emptied, at that node's next resync\./, 'ipam show explains them');
+  const none = await cli(s.prefix, ['delete', 'ippool', 'p2']);
+  assert.is(none.code, 1, 'deleting it again is refused');
+  assert.not.match(none.stderr, /note:/, 'and gets no note');
+});
+
+test('poolDeletedNote: a pool without blocks, several busy blocks', () => {
+  assert.is(poolDeletedNote('p', []), 'IPPool p had no blocks: nothing of it is left.');
+  const b = (cidr: string, used: number, affinity: string) => ({ cidr, affinity, used, free: 64 - used, borrowed: 0, emptySince: null });
+  assert.is(poolDeletedNote('p', [b('10.0.0.0/26', 2, 'h1'), b('10.0.0.64/26', 1, 'h2')]),
+    'IPPool p deleted; nothing new is allocated from its blocks, but 10.0.0.0/26 (2 addresses, node h1), 10.0.0.64/26 (1 address, node h2) stay advertised ' +
+    'while they hold addresses (remove those containers to free them). "trellisctl ipam show" lists them under pool (none).');
 });
 
 test.after(teardown);

@@ -2,7 +2,7 @@
 // leaked allocations, and releasing a handle by hand.
 import type { Command } from 'commander';
 import {
-  checkLeaks, handleOfAddress, ipamUsage, IpamError, releaseByHandle, type IpamUsage, type Leak,
+  checkLeaks, EMPTY_BLOCK_GRACE_MS, handleOfAddress, ipamUsage, IpamError, releaseByHandle, type BlockUsage, type IpamUsage, type Leak,
 } from '../core.js';
 import { print, withStore } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
@@ -28,8 +28,25 @@ export function formatUsage(u: IpamUsage): string {
       ...[...blocks, ...orphans].map((b) => [b.cidr, b.pool, b.affinity ?? '-', String(b.used), String(b.free), String(b.borrowed), b.emptySince ?? '-']),
     ]));
   }
+  if (orphans.length > 0) out.push('', ORPHAN_HINT);
   out.push('', `${u.handles} handle(s)`);
   return out.join('\n');
+}
+
+const graceMin = EMPTY_BLOCK_GRACE_MS / 60_000;
+const ORPHAN_HINT = `Blocks of pool (none) belong to no IPPool (deleted, or its CIDR changed): nothing new is allocated from them; ` +
+  `each stays advertised by its node while it holds addresses, and an empty one is released ${graceMin} min after it emptied, at that node's next resync.`;
+
+/** What trellisctl says after deleting an IPPool, so that its blocks still being advertised are no surprise. */
+export function poolDeletedNote(pool: string, blocks: BlockUsage[]): string {
+  if (blocks.length === 0) return `IPPool ${pool} had no blocks: nothing of it is left.`;
+  const busy = blocks.filter((b) => b.used > 0);
+  const empty = blocks.filter((b) => b.used === 0);
+  const parts = [
+    ...(busy.length ? [`${busy.map((b) => `${b.cidr} (${b.used} address${b.used === 1 ? '' : 'es'}, node ${b.affinity ?? '-'})`).join(', ')} stay${busy.length === 1 ? 's' : ''} advertised while ${busy.length === 1 ? 'it holds' : 'they hold'} addresses (remove those containers to free ${busy.length === 1 ? 'it' : 'them'})`] : []),
+    ...(empty.length ? [`${empty.map((b) => b.cidr).join(', ')} ${empty.length === 1 ? 'is' : 'are'} empty and stay${empty.length === 1 ? 's' : ''} advertised until released, ${graceMin} min after ${empty.length === 1 ? 'it' : 'they'} emptied, at ${empty.length === 1 ? 'its' : 'their'} node's next resync`] : []),
+  ];
+  return `IPPool ${pool} deleted; nothing new is allocated from its blocks, but ${parts.join('; ')}. "trellisctl ipam show" lists them under pool (none).`;
 }
 
 export function formatLeaks(leaks: Leak[]): string {

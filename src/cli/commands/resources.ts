@@ -2,8 +2,9 @@
 // Input files are read and validated as a whole before the first write (all or nothing);
 // each write is then its own etcd transaction, reported one line per resource.
 import { Command, Option } from 'commander';
-import { describeKey, isStoreRefusal, NAMESPACED_KINDS, resourceKey, type Kind, type Resource, type ResourceKey, type Store, type Stored } from '../core.js';
+import { describeKey, ipamUsage, isStoreRefusal, NAMESPACED_KINDS, resourceKey, type Kind, type Resource, type ResourceKey, type Store, type Stored } from '../core.js';
 import { withStore, print } from '../context.js';
+import { poolDeletedNote } from './ipam.js';
 import { CliError, EXIT } from '../errors.js';
 import { readResources } from '../files.js';
 import { resolveKind } from '../kinds.js';
@@ -100,8 +101,11 @@ export function register(program: Command): void {
         const refused: string[] = [];
         for (const key of keys) {
           try {
+            // A pool's blocks outlive it (see poolDeletedNote): read them before they are orphans.
+            const blocks = key.kind === 'IPPool' ? (await ipamUsage(store)).pools.find((p) => p.name === key.name)?.blocks ?? [] : null;
             await store.delete(key);
             print(`${describeKey(key)} deleted`);
+            if (blocks) process.stderr.write(`trellisctl: note: ${poolDeletedNote(key.name, blocks)}\n`);
           } catch (err) {
             if (isStoreRefusal(err)) {
               process.stderr.write(`trellisctl: ${err.message}\n`);
