@@ -42,11 +42,12 @@ function parseRequest(text: string): AgentRequest {
 }
 
 /** "msg: details" of an encoded CNI error (the text itself when it is not one). */
-function replyError(stdout: string): string {
+/** The CNI error object in a reply's stdout, for the daemon's log line. */
+function replyError(stdout: string): { code: number | null; error: string } {
   try {
     const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
-    return [e.msg, e.details].filter(Boolean).join(': ') || stdout.trim();
-  } catch { return stdout.trim(); }
+    return { code: typeof e.code === 'number' ? e.code : null, error: [e.msg, e.details].filter(Boolean).join(': ') || stdout.trim() };
+  } catch { return { code: null, error: stdout.trim() }; }
 }
 
 const errorReply = (e: CniError): AgentReply => ({ code: 1, stdout: `${JSON.stringify(encodeError('1.0.0', e))}\n` });
@@ -87,7 +88,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       const reply = await run;
       // The plugin's error goes back to the runtime; the daemon's log says it too, so that a
       // failed CNI call is seen from the node and not only in the runtime's output.
-      if (reply.code !== 0) log.warn({ command: req.env.CNI_COMMAND, containerID: req.env.CNI_CONTAINERID, error: replyError(reply.stdout) }, 'CNI call failed');
+      if (reply.code !== 0) log.warn({ command: req.env.CNI_COMMAND, containerID: req.env.CNI_CONTAINERID, ifname: req.env.CNI_IFNAME, ...replyError(reply.stdout) }, 'CNI call failed');
       return reply;
     } finally {
       inflight.delete(run);

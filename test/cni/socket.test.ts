@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { hostVethName } from '../../src/workload/index.js';
@@ -15,6 +15,7 @@ import { ROOT, containerId, netConf, runPlugin, setupHarness, type Harness, type
 let h: Harness;
 let server: ChildProcess;
 let sock: string;
+let serverLog: string;
 const sandbox = (tag: string): Promise<Netns> => h.sandbox(tag);
 
 async function usedAddresses(): Promise<number> {
@@ -40,7 +41,8 @@ function rawRequest(text: string): Promise<string> {
 test.before(async () => {
   h = await setupHarness('cnis', [{ name: 'p1', cidr: '10.61.0.0/24' }]);
   sock = join(h.dir, 'run', 'cni.sock');
-  server = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'test/cni/_agent-socket.ts'), sock], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  serverLog = join(h.dir, 'agent-socket.log');
+  server = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'test/cni/_agent-socket.ts'), sock, serverLog], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     server.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('serving')) resolve(); });
     server.on('exit', (code) => reject(new Error(`CNI socket server exited ${code}`)));
@@ -84,6 +86,13 @@ test('errors through trellisd are the spec\'s error objects, with the same code 
   const [x, y] = [await run({ TRELLIS_CNI_SOCKET: sock }), await run({ TRELLIS_CNI_SOCKET: '' })];
   assert.equal([x.code, x.json?.code], [1, 7], x.stdout);
   assert.is(x.stdout, y.stdout, 'byte for byte the same error');
+  // The daemon says it too: one warn line naming the call, its code and the runtime's message.
+  const lines = readFileSync(serverLog, 'utf8').split('\n').filter((l) => l.includes(containerId(9)));
+  assert.is(lines.length, 1, `one log line for the failed call, got:\n${lines.join('\n')}`);
+  assert.is(lines[0]!.split('"containerID"').length - 1, 1, `containerID once in the line: ${lines[0]}`);
+  const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal({ level: line.level, msg: line.msg, sub: line.sub, command: line.command, containerID: line.containerID, ifname: line.ifname, code: line.code, error: line.error },
+    { level: 40, msg: 'CNI call failed', sub: 'cni-socket', command: 'ADD', containerID: containerId(9), ifname: 'eth0', code: 7, error: x.json?.msg }, `the failure's log line: ${lines[0]}`);
 });
 
 test('a garbage or oversized request is refused with an error object, and the server keeps serving', async () => {
