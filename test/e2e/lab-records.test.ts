@@ -17,7 +17,8 @@ import { parseFlags, UsageError } from '../../src/lab/flags.js';
 import { forwardArgv } from '../../src/lab/forward.js';
 import { cniEnv } from '../../src/lab/cluster.js';
 import { processStat } from '../../src/lab/records.js';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 
 test('plan: hosts, AS per rack, addresses and two tenants with web and client on every host', () => {
   const p = planLab({ prefix: 'x-', hosts: 3, etcdMembers: 3 });
@@ -132,6 +133,40 @@ test('forwards: socat on a unix socket inside, on a loopback port outside', () =
     inside: ['socat', 'UNIX-LISTEN:/l/fwd/etcd-e1.sock,fork,unlink-early,mode=600', 'TCP:10.10.0.2:2379'],
     outside: ['socat', 'TCP-LISTEN:40000,bind=127.0.0.1,fork,reuseaddr', 'UNIX-CONNECT:/l/fwd/etcd-e1.sock'],
   });
+});
+
+test('prep.sh runs the install check and the build only when their inputs changed', () => {
+  // A stand-in checkout: the real prep.sh, a .ci/install and an npm that only note they ran.
+  const root = mkdtempSync(join(tmpdir(), 'trellis-prep-'));
+  try {
+    const ran = join(root, 'ran.txt');
+    for (const d of ['src/lab', '.ci', 'bin']) mkdirSync(join(root, d), { recursive: true });
+    copyFileSync(join(import.meta.dirname, '../../src/lab/prep.sh'), join(root, 'src/lab/prep.sh'));
+    writeFileSync(join(root, '.ci/install'), `echo install >> ${ran}\n`);
+    writeFileSync(join(root, 'bin/npm'), `#!/bin/sh\necho build >> ${ran}\n`, { mode: 0o755 });
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/a.ts']) writeFileSync(join(root, f), '{}');
+    const old = new Date(Date.now() - 60_000);
+    for (const f of ['.ci/install', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/a.ts']) utimesSync(join(root, f), old, old);
+    const prep = (what: string, env: Record<string, string> = {}) => {
+      const r = spawnSync('bash', [join(root, 'src/lab/prep.sh'), what], { env: { ...process.env, PATH: `${join(root, 'bin')}:${process.env.PATH ?? ''}`, TRELLIS_LAB_FORCE: '', ...env }, encoding: 'utf8' });
+      assert.is(r.status, 0, `prep.sh ${what}: ${r.stderr}`);
+    };
+    const runs = () => (existsSync(ran) ? readFileSync(ran, 'utf8').trim().split('\n') : []);
+    prep('install'); prep('build');
+    assert.equal(runs(), ['install', 'build'], 'the first time both run');
+    prep('install'); prep('build');
+    assert.equal(runs(), ['install', 'build'], 'nothing changed: neither runs again');
+    writeFileSync(join(root, 'src/a.ts'), '{"changed":1}');
+    prep('install'); prep('build');
+    assert.equal(runs(), ['install', 'build', 'build'], 'a source changed: only the build runs');
+    writeFileSync(join(root, 'package-lock.json'), '{"changed":1}');
+    prep('install'); prep('build');
+    assert.equal(runs(), ['install', 'build', 'build', 'install'], 'the lock file changed: only the install runs');
+    prep('build', { TRELLIS_LAB_FORCE: '1' });
+    assert.equal(runs().at(-1), 'build', 'TRELLIS_LAB_FORCE=1 builds whatever the stamps say');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('a zombie counts as gone (init may reap it late)', async () => {
