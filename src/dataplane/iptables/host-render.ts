@@ -29,7 +29,7 @@ import type { DispatchChain } from './dispatch.js';
 export const HOST_CHAINS = {
   fromHep: 'trl-from-hep', toHep: 'trl-to-hep', fromHepFw: 'trl-from-hep-fw', toHepFw: 'trl-to-hep-fw',
   failsafeIn: 'trl-failsafe-in', failsafeOut: 'trl-failsafe-out',
-  manglePre: 'trl-mangle-pre', preAccept: 'trl-pre-accept',
+  wlToHost: 'trl-wl-to-host', manglePre: 'trl-mangle-pre', preAccept: 'trl-pre-accept',
   rawPre: 'trl-raw-pre', rawOut: 'trl-raw-out', untracked: 'trl-untracked',
 } as const;
 
@@ -165,7 +165,7 @@ export interface HostFilterPart {
   /** First in trl-input/trl-output/trl-forward (untracked accepts). */
   head: string[];
   /** The end of trl-input: what a workload's traffic to the host meets after its egress policy. */
-  endpointToHost: (guard: string) => string;
+  endpointToHost: (guard: string) => string[];
   inputTail: string[];
   outputTail: string[];
   forwardHead: string[];
@@ -187,8 +187,13 @@ const ACTION_TARGET = { Drop: 'DROP', Return: 'RETURN', Accept: 'ACCEPT' } as co
 export function renderHost(ds: DesiredState, family: Family, guards: readonly string[], rules: RuleRenderContext): HostRender {
   const h = hostOf(ds);
   const action = ACTION_TARGET[h.endpointToHost];
-  const endpointToHost = (g: string) => `-i ${g} -m comment --comment "DefaultEndpointToHostAction ${h.endpointToHost}" -j ${action}`;
   const eps = byInterface(h);
+  const all = eps.find((e) => e.interfaceName === ALL_INTERFACES);
+  const wlToHost = all !== undefined && all.ingress.policies.length > 0;
+  const endpointToHost = (g: string) => [
+    ...(wlToHost ? [`-i ${g} -j ${HOST_CHAINS.wlToHost}`] : []),
+    `-i ${g} -m comment --comment "DefaultEndpointToHostAction ${h.endpointToHost}" -j ${action}`,
+  ];
   if (eps.length === 0) {
     return { filter: { chains: [], head: [], endpointToHost, inputTail: [], outputTail: [], forwardHead: [], forwardTail: [] }, mangle: null, raw: null };
   }
@@ -208,6 +213,20 @@ export function renderHost(ds: DesiredState, family: Family, guards: readonly st
     { name: HOST_CHAINS.failsafeOut, body: failsafeRules(outbound, inbound, 'out', family, ACCEPT_CHAIN, false) },
   ];
   for (const ep of eps) chains.push(localChain(f, ep, 'ingress'), localChain(f, ep, 'egress'), forwardChain(f, ep, 'ingress'), forwardChain(f, ep, 'egress'));
+  if (wlToHost) {
+    // A workload's traffic to the host, once its egress policy allowed it, meets the
+    // all-interfaces endpoint's ingress policies (not its profiles, nor the failsafes): an
+    // allow accepts, a deny or no policy allowing drops, a pass leaves it to the default action.
+    chains.push({
+      name: HOST_CHAINS.wlToHost,
+      body: [
+        clearMark,
+        ...policyRun(f, all.ingress.policies, 'ingress', `-j ${ACCEPT_CHAIN}`),
+        `${notPassed} -m comment --comment "no policy of the all-interfaces host endpoint allowed" -j DROP`,
+        setAccept,
+      ],
+    });
+  }
   chains.push(...f.used.values());
   const anyUntracked = eps.some((e) => e.untrackedIngress.length + e.untrackedEgress.length > 0);
   const head = anyUntracked ? [`-m mark --mark ${markAccept} -m conntrack --ctstate UNTRACKED -m comment --comment "allowed by doNotTrack policy" -j ACCEPT`] : [];

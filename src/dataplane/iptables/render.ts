@@ -402,7 +402,7 @@ function hookChains(ds: DesiredState, host: HostRender): ChainSpec[] {
     chain(DISPATCH.filter.INPUT, [
       ...h.head,
       ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
-      ...guards.map((g) => h.endpointToHost(g)),
+      ...guards.flatMap((g) => h.endpointToHost(g)),
       ...h.inputTail,
     ]),
     // The address dispatch clears the verdict id first: a miss (not a workload address) leaves
