@@ -118,7 +118,7 @@ test('deny-all on the all-interfaces endpoint still answers SSH, BGP and etcd (f
 test('TCP 80 to the host from tenant a only; a named endpoint (up1) takes its interface from "*"; an interface without an endpoint stays open', async () => {
   const webFromA = policy('host-web-from-a', [tcpRule('Allow', 80, 'GlobalNetworkPolicy host-web-from-a ingress[0]', { srcSets: ['ta'] })]);
   const all = hep('all', '*', { ingress: { policies: [webFromA.id], profiles: [] } });
-  await apply(hostLabState({ heps: [all, hep('mgmt', 'up1', { ingress: { policies: [allowAll.id], profiles: [] }, egress: { policies: [allowAll.id], profiles: [] } })], policies: [webFromA, allowAll] }));
+  await apply(hostLabState({ endpointToHost: 'Accept', heps: [all, hep('mgmt', 'up1', { ingress: { policies: [allowAll.id], profiles: [] }, egress: { policies: [allowAll.id], profiles: [] } })], policies: [webFromA, allowAll] }));
   await expectReach([
     ['a-client', c('trla2'), HOST_UPLINK_IP, 80, true],
     ['b-client', c('trlb2'), HOST_UPLINK_IP, 80, false],

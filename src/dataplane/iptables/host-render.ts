@@ -67,7 +67,8 @@ function failsafeRules(own: readonly FailsafePort[], other: readonly FailsafePor
   const peer = dir === 'in' ? '-s' : '-d';
   const line = (f: FailsafePort, portOpt: '--dport' | '--sport') => {
     const net = f.net ? `${peer} ${f.net} ` : '';
-    return `${net}-p ${f.protocol} -m ${f.protocol} ${portOpt} ${f.port} -m comment --comment ${quote(`failsafe ${dir} ${f.protocol}:${f.port}${f.net ? `:${f.net}` : ''}`)} -j ${target}`;
+    const what = `${portOpt === '--dport' ? `failsafe ${dir}` : `failsafe ${dir === 'in' ? 'out' : 'in'} reply`} ${f.protocol}:${f.port}${f.net ? `:${f.net}` : ''}`;
+    return `${net}-p ${f.protocol} -m ${f.protocol} ${portOpt} ${f.port} -m comment --comment ${quote(what)} -j ${target}`;
   };
   const fits = (f: FailsafePort) => !f.net || addrFamily(f.net) === family;
   return [
