@@ -184,10 +184,24 @@ test('doNotTrack: an untracked allow passes both ways with no conntrack entry, a
   assert.match(tracked.stdout, /dport=22/, 'the failsafe SSH flow, by contrast, is tracked (the check can see entries)');
 });
 
+test('a foreign flush of filter leaves a policed host closed, not open; the next resync brings policy back', async () => {
+  const ds = hostLabState({ heps: [hep('all', '*', { ingress: { policies: [denyAll.id], profiles: [] }, egress: { policies: [denyAll.id], profiles: [] } })], policies: [denyAll] });
+  await apply(ds);
+  await lab.host.run(['iptables', '-F']);
+  await expectReach([
+    ['outside web after the flush', lab.outside, HOST_UPLINK_IP, 80, false],
+    ['mgmt web after the flush', mgmt, MGMT_HOST_IP, 80, false],
+    ['host over loopback after the flush', lab.host, '127.0.0.1', 80, true],
+  ]);
+  const r = await dp.reconcile(ds, { resync: true });
+  assert.equal(r.errors, []);
+  await expectReach([['outside ssh after the resync (failsafe back)', lab.outside, HOST_UPLINK_IP, 22, true]]);
+});
+
 test('removing the last host endpoint takes its chains, the mangle chains and the IPv4 raw chains away', async () => {
   await apply(hostLabState());
   const dump = await lab.host.run(['iptables-save']);
-  const left = dump.split('\n').filter((l) => /trl-(h[a-z]+-|from-hep|to-hep|failsafe|mangle-pre|raw-|untracked|wl-to-host)/.test(l));
+  const left = dump.split('\n').filter((l) => /trl-(h[a-z]+-|from-hep|to-hep|sec-from-hep|sec-to-hep|failsafe|mangle-pre|raw-|untracked|wl-to-host)/.test(l));
   assert.equal(left, [], `host endpoint objects left behind:\n${left.join('\n')}`);
 });
 

@@ -157,6 +157,15 @@ test('doNotTrack in raw: failsafes both ways (replies too: no conntrack), an all
   assert.equal(chainOf(ds, 'trl-raw-pre', 'raw', 6), ['-i trl+ -m rpfilter --invert -m comment --comment "spoofed source" -j DROP', '-j trl-raw-hep-in']);
 });
 
+test('security guard: a packet on a policed interface that filter let through without MARK_ACCEPT is dropped (a foreign flush leaves the host closed)', () => {
+  const ds = full();
+  const guard = '-m mark ! --mark 0x10000/0x10000 -m comment --comment "not accepted by the host endpoint rules" -j DROP';
+  assert.equal(chainOf(ds, 'trl-sec-from-hep', 'security'), ['-i lo -j RETURN', '-i trl+ -j RETURN', `-i eth1 ${guard}`, guard]);
+  assert.equal(chainOf(ds, 'trl-sec-input', 'security').at(-1), '-j trl-sec-from-hep');
+  assert.equal(chainOf(ds, 'trl-sec-output', 'security').at(-1), '-j trl-sec-to-hep');
+  assert.equal(chainOf(ds, 'trl-sec-forward', 'security').slice(-2), ['-j trl-sec-from-hep', '-j trl-sec-to-hep']);
+});
+
 test('a policy a host endpoint needs but was not given drops (fail closed)', () => {
   const ds = hostLabState({ heps: [hep('all', '*', { ingress: { policies: ['GlobalNetworkPolicy/gone'], profiles: [] } })] });
   assert.ok(chainOf(ds, 'trl-hi-+all').includes('-m comment --comment "missing policy GlobalNetworkPolicy/gone" -j DROP'));

@@ -31,6 +31,7 @@ export const HOST_CHAINS = {
   failsafeIn: 'trl-failsafe-in', failsafeOut: 'trl-failsafe-out',
   wlToHost: 'trl-wl-to-host', manglePre: 'trl-mangle-pre', preAccept: 'trl-pre-accept',
   rawPre: 'trl-raw-pre', rawOut: 'trl-raw-out', untracked: 'trl-untracked',
+  secFromHep: 'trl-sec-from-hep', secToHep: 'trl-sec-to-hep',
 } as const;
 
 const MAX_CHAIN_LEN = 28;
@@ -177,6 +178,12 @@ export interface HostTablePart { chains: DispatchChain[]; hooks: Array<{ hook: s
 
 export interface HostRender {
   filter: HostFilterPart;
+  /**
+   * The security table's guard for host endpoint traffic, as for workloads: every packet
+   * filter lets through on a policed interface carries MARK_ACCEPT, so a foreign flush of
+   * filter leaves the host fail closed (failsafes included) until the next resync, not open.
+   */
+  security: { chains: DispatchChain[]; input: string[]; output: string[]; forward: string[] };
   /** preDNAT (null: no endpoint has a preDNAT policy). */
   mangle: HostTablePart | null;
   /** doNotTrack: rules for trl-raw-pre and the raw chains (null: no endpoint has one). */
@@ -196,7 +203,10 @@ export function renderHost(ds: DesiredState, family: Family, guards: readonly st
     `-i ${g} -m comment --comment "DefaultEndpointToHostAction ${h.endpointToHost}" -j ${action}`,
   ];
   if (eps.length === 0) {
-    return { filter: { chains: [], head: [], endpointToHost, inputTail: [], outputTail: [], forwardHead: [], forwardTail: [] }, mangle: null, raw: null };
+    return {
+      filter: { chains: [], head: [], endpointToHost, inputTail: [], outputTail: [], forwardHead: [], forwardTail: [] },
+      security: { chains: [], input: [], output: [], forward: [] }, mangle: null, raw: null,
+    };
   }
   const policies = new Map(h.policies.map((p) => [p.id, p]));
   const profiles = new Map(ds.profiles.map((p) => [p.id, p]));
@@ -290,5 +300,16 @@ export function renderHost(ds: DesiredState, family: Family, guards: readonly st
     rc.push(...r.used.values());
     raw = { pre: rin.length ? [`-j ${preName}`] : [], out: rout.length ? [`-j ${outName}`] : [], chains: rc };
   }
-  return { filter, mangle, raw };
+  const guard = '-m mark ! --mark 0x10000/0x10000 -m comment --comment "not accepted by the host endpoint rules" -j DROP';
+  const secDispatch = (name: string, flag: '-i' | '-o'): DispatchChain => ({
+    name,
+    body: [`${flag} lo -j RETURN`, ...guards.map((g) => `${flag} ${g} -j RETURN`),
+      ...eps.map((ep) => (ep.interfaceName === ALL_INTERFACES ? guard : `${flag} ${ep.interfaceName} ${guard}`))],
+  });
+  const security = {
+    chains: [secDispatch(HOST_CHAINS.secFromHep, '-i'), secDispatch(HOST_CHAINS.secToHep, '-o')],
+    input: [`-j ${HOST_CHAINS.secFromHep}`], output: [`-j ${HOST_CHAINS.secToHep}`],
+    forward: [`-j ${HOST_CHAINS.secFromHep}`, `-j ${HOST_CHAINS.secToHep}`],
+  };
+  return { filter, security, mangle, raw };
 }

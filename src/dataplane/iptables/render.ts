@@ -503,14 +503,18 @@ function natTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRend
   };
 }
 
-/** The security table's guard: a workload packet filter did not accept (no MARK_ACCEPT) is dropped. */
-function securityTable(ds: DesiredState, family: Family): TableSpec {
+/** The security table's guard: a workload packet filter did not accept (no MARK_ACCEPT) is dropped; so is a host endpoint's. */
+function securityTable(ds: DesiredState, family: Family, host: HostRender): TableSpec {
   const guards = ifaceGuards(ds.endpoints);
   const drop = (dir: '-i' | '-o') => guards.map((g) => `${dir} ${g} -m mark ! --mark ${markAccept} -m comment --comment "not accepted by the filter rules" -j DROP`);
   const s = DISPATCH.security;
+  const h = host.security;
   return {
     table: 'security', family,
-    chains: [chain(s.FORWARD, [...drop('-i'), ...drop('-o')]), chain(s.INPUT, drop('-i')), chain(s.OUTPUT, drop('-o'))].sort((a, b) => byCodePoint(a.name, b.name)),
+    chains: [
+      chain(s.FORWARD, [...drop('-i'), ...drop('-o'), ...h.forward]), chain(s.INPUT, [...drop('-i'), ...h.input]), chain(s.OUTPUT, [...drop('-o'), ...h.output]),
+      ...h.chains.map((c) => chain(c.name, c.body)),
+    ].sort((a, b) => byCodePoint(a.name, b.name)),
     hooks: [{ hook: 'FORWARD', chain: s.FORWARD }, { hook: 'INPUT', chain: s.INPUT }, { hook: 'OUTPUT', chain: s.OUTPUT }],
   };
 }
@@ -568,7 +572,7 @@ export function renderIptables(ds: DesiredState, m: RenderMemo = createRenderMem
     if (raw) tables.push(raw);
     const mangle = mangleTable(family, host);
     if (mangle) tables.push(mangle);
-    tables.push(securityTable(ds, family));
+    tables.push(securityTable(ds, family, host));
   }
   return { tables, setRefs };
 }
