@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { connectNetns, createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { createDataplane, type Dataplane } from '../../src/dataplane/index.js';
-import type { DesiredState } from '../../src/calc/index.js';
+import { explainToHost, formatHostVerdict, type DesiredState } from '../../src/calc/index.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, createLab, tcp, waitServing, type Lab } from './_lab.js';
 import { HOST_EPS, hep, hostLabState, policy, tcpRule } from './_host-state.js';
 import { rule } from './_state.js';
@@ -196,6 +196,34 @@ test('a foreign flush of filter leaves a policed host closed, not open; the next
   const r = await dp.reconcile(ds, { resync: true });
   assert.equal(r.errors, []);
   await expectReach([['outside ssh after the resync (failsafe back)', lab.outside, HOST_UPLINK_IP, 22, true]]);
+});
+
+test('explain agrees with the kernel for flows to the host, packet by packet (failsafe, named and all-interfaces endpoints, workloads)', async () => {
+  const webFromA = policy('host-web-from-a', [tcpRule('Allow', 80, 'GlobalNetworkPolicy host-web-from-a ingress[0]', { srcSets: ['ta'] })]);
+  const states: Array<[string, DesiredState]> = [
+    ['one tenant', hostLabState({ endpointToHost: 'Accept', heps: [hep('all', '*', { ingress: { policies: [webFromA.id], profiles: [] } }), hep('mgmt', 'up1', { ingress: { policies: [allowAll.id], profiles: [] } })], policies: [webFromA, allowAll] })],
+    ['deny-all', hostLabState({ heps: [hep('all', '*', { ingress: { policies: [denyAll.id], profiles: [] }, egress: { policies: [denyAll.id], profiles: [] } })], policies: [denyAll] })],
+    ['no endpoint', hostLabState({ endpointToHost: 'Drop' })],
+  ];
+  const wl = (ds: DesiredState, iface: string) => ({ workload: ds.endpoints.find((e) => e.interfaceName === iface)! });
+  const ip = (iface: string) => HOST_EPS.find((e) => e.iface === iface)!.ip;
+  const wrong: string[] = [];
+  for (const [name, ds] of states) {
+    await apply(ds);
+    const flows: Array<[string, Netns, string, string, number, { iface: string } | ReturnType<typeof wl>]> = [
+      ['outside', lab.outside, OUTSIDE_IP, HOST_UPLINK_IP, 80, { iface: 'up0' }],
+      ['outside ssh', lab.outside, OUTSIDE_IP, HOST_UPLINK_IP, 22, { iface: 'up0' }],
+      ['mgmt', mgmt, MGMT_IP, MGMT_HOST_IP, 80, { iface: 'up1' }],
+      ['a-client', c('trla2'), ip('trla2'), HOST_UPLINK_IP, 80, wl(ds, 'trla2')],
+      ['b-client', c('trlb2'), ip('trlb2'), HOST_UPLINK_IP, 80, wl(ds, 'trlb2')],
+    ];
+    await Promise.all(flows.map(async ([label, from, src, dst, port, via]) => {
+      const kernel = (await tcp(from, dst, port)) !== null;
+      const v = explainToHost(ds, via, { src, dst, family: 4, protocol: 6, port });
+      if (v.allowed !== kernel) wrong.push(`${name}: ${label} -> ${dst}:${port}: kernel ${kernel ? 'allowed' : 'denied'}, explain says ${formatHostVerdict(v)}`);
+    }));
+  }
+  assert.equal(wrong, [], wrong.join('\n'));
 });
 
 test('removing the last host endpoint takes its chains, the mangle chains and the IPv4 raw chains away', async () => {
