@@ -15,7 +15,7 @@ import { startApiServer, type ApiServer, type ApiSource, type MatrixDoc, type Re
 import { createAdvertiser, type Advertiser } from './advertise.js';
 import { createAgentApplyLoop } from './apply.js';
 import { createResourceCache, type ResourceCache } from './cache.js';
-import { hostConfigOf } from './host.js';
+import { explainToHostForApi, hostConfigOf } from './host.js';
 import { endpointView } from './endpoints.js';
 import { explainForApi, matrixFor } from './explain.js';
 import { storeFeed } from './feed.js';
@@ -160,7 +160,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     status: statusDoc,
     readiness,
     storeSynced: () => status.state.store.synced,
-    explain: (q) => explainForApi(cache.explainView(), q),
+    explain: (q) => (/^(HOST|HostEndpoint)\//.test(q.to) ? explainToHostForApi(cache.desired(), q) : explainForApi(cache.explainView(), q)),
     matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol),
     registry: metrics.registry,
     refreshMetrics,
