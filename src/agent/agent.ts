@@ -15,6 +15,7 @@ import { startApiServer, type ApiServer, type ApiSource, type MatrixDoc, type Re
 import { createAdvertiser, type Advertiser } from './advertise.js';
 import { createAgentApplyLoop } from './apply.js';
 import { createResourceCache, type ResourceCache } from './cache.js';
+import { explainToHostForApi, hostConfigOf } from './host.js';
 import { endpointView } from './endpoints.js';
 import { explainForApi, matrixFor } from './explain.js';
 import { storeFeed } from './feed.js';
@@ -97,7 +98,8 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const parts: AgentParts = await (opts.parts ?? realParts)({ config, logger: log, netns: opts.netns, bgp: bgpEnabled, store });
 
   const status = createAgentStatus();
-  const cache = createResourceCache(node);
+  const hostConfig = hostConfigOf(config);
+  const cache = createResourceCache(node, hostConfig);
   const learned = parts.bgp
     ? createLearnedRoutes({ dataplane: parts.dataplane, log, onInstalled: (n) => metrics.learnedRoutes.set(n) })
     : null;
@@ -136,6 +138,15 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       endpoints: endpointsDoc(),
       policies: (s.dataplane.desired?.policies ?? []).map((p) => ({ id: p.id, order: p.order })),
       profiles: (s.dataplane.desired?.profiles ?? []).map((p) => p.id),
+      host: {
+        failsafe: { inbound: hostConfig.failsafeInbound, outbound: hostConfig.failsafeOutbound },
+        defaultEndpointToHostAction: hostConfig.endpointToHost,
+        endpoints: (s.dataplane.desired?.host?.endpoints ?? []).map((e) => ({
+          id: e.id, interfaceName: e.interfaceName, ingress: e.ingress.policies, egress: e.egress.policies, profiles: e.ingress.profiles,
+          forwardIngress: e.forwardIngress, forwardEgress: e.forwardEgress, preDnatIngress: e.preDnatIngress,
+          untrackedIngress: e.untrackedIngress, untrackedEgress: e.untrackedEgress,
+        })),
+      },
       bgp: {
         configured: parts.bgp?.configured ?? false, peers: parts.bgp?.status() ?? [],
         advertised: advertiser?.state.advertised ?? [], learned: learned?.state.routes.length ?? 0,
@@ -149,7 +160,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     status: statusDoc,
     readiness,
     storeSynced: () => status.state.store.synced,
-    explain: (q) => explainForApi(cache.explainView(), q),
+    explain: (q) => (/^(HOST|HostEndpoint)\//.test(q.to) ? explainToHostForApi(cache.desired(), q) : explainForApi(cache.explainView(), q)),
     matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol),
     registry: metrics.registry,
     refreshMetrics,

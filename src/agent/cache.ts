@@ -2,7 +2,7 @@
 // sync and patched by watch events. It feeds calc's incremental calculator as it
 // changes, so the desired state after one change costs about that change, not a full
 // recompute over every endpoint and policy.
-import { createCalculator, createClusterView, type DesiredState, type ExplainView } from '../calc/index.js';
+import { createCalculator, createClusterView, type DesiredState, type ExplainView, type HostConfig } from '../calc/index.js';
 import { resourceKey, type Resource, type ResourceKey } from '../model/index.js';
 
 export interface ResourceCache {
@@ -26,9 +26,9 @@ export function cacheKey(k: ResourceKey): string {
 
 const same = (a: Resource, b: Resource): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-export function createResourceCache(nodeName: string): ResourceCache {
+export function createResourceCache(nodeName: string, host?: HostConfig): ResourceCache {
   const items = new Map<string, Resource>();
-  const calc = createCalculator(nodeName);
+  const calc = createCalculator(nodeName, host ? { host } : {});
   const view = createClusterView(calc);
   let generation = 0;
   return {

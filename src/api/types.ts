@@ -42,9 +42,20 @@ export interface StatusDoc {
   /** Policies and profiles in force on this node's endpoints, by id, in order. */
   policies: Array<{ id: string; order: number | null }>;
   profiles: string[];
+  /** Host protection: the failsafes no policy can close, the workload-to-host action, this node's policed host endpoints. */
+  host?: HostStatusDoc;
   bgp: { configured: boolean; peers: PeerStatusDoc[]; advertised: string[]; learned: number };
   lastApply: ApplyDoc | null;
   lastError: ErrorDoc | null;
+}
+
+export interface HostStatusDoc {
+  failsafe: { inbound: Array<{ protocol: string; port: number; net?: string }>; outbound: Array<{ protocol: string; port: number; net?: string }> };
+  defaultEndpointToHostAction: string;
+  endpoints: Array<{
+    id: string; interfaceName: string; ingress: string[]; egress: string[]; profiles: string[];
+    forwardIngress: string[]; forwardEgress: string[]; preDnatIngress: string[]; untrackedIngress: string[]; untrackedEgress: string[];
+  }>;
 }
 
 export interface ReadinessDoc {

@@ -389,6 +389,8 @@ export interface CompiledPolicy {
   state: PolicyState;
   /** Sets its applied rules reference. */
   sets: SetDef[];
+  /** preDNAT or doNotTrack: applies to host endpoints only. */
+  hostOnly: boolean;
 }
 
 /** Calico's default when `types` is absent: Ingress, plus Egress when there are egress
@@ -407,8 +409,6 @@ function compileRules(rules: Rule[] | undefined, ctx: Omit<RuleContext, 'origin'
 export function compilePolicy(r: NetworkPolicy | GlobalNetworkPolicy): CompiledPolicy | null {
   const namespaced = r.kind === 'NetworkPolicy';
   const namespace = namespaced ? (r.metadata.namespace ?? 'default') : undefined;
-  // preDNAT and doNotTrack policies apply only to host endpoints, which Trellis does not police.
-  if (r.kind === 'GlobalNetworkPolicy' && (r.spec.preDNAT || r.spec.doNotTrack)) return null;
   const name = namespaced ? `${namespace}/${r.metadata.name}` : r.metadata.name;
   const id = `${r.kind}/${name}`;
   const label = `${r.kind} ${name}`;
@@ -437,7 +437,14 @@ export function compilePolicy(r: NetworkPolicy | GlobalNetworkPolicy): CompiledP
     }];
     state = { id, order: r.spec.order ?? null, ingress: types.ingress ? deny('ingress') : [], egress: types.egress ? deny('egress') : [] };
   }
-  return { id, sortName: name, order: r.spec.order ?? null, scope, ingress: types.ingress, egress: types.egress, state, sets: sortedDefs(sets) };
+  let hostOnly = false;
+  if (r.kind === 'GlobalNetworkPolicy') {
+    if (r.spec.applyOnForward) state.applyOnForward = true;
+    if (r.spec.preDNAT) state.preDNAT = true;
+    if (r.spec.doNotTrack) state.doNotTrack = true;
+    hostOnly = r.spec.preDNAT === true || r.spec.doNotTrack === true;
+  }
+  return { id, sortName: name, order: r.spec.order ?? null, scope, ingress: types.ingress, egress: types.egress, state, sets: sortedDefs(sets), hostOnly };
 }
 
 /** Calico's order: by `order` (absent = after every numbered policy), then by name. */

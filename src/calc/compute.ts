@@ -2,16 +2,17 @@
 // calculator is tested against, and what `policy explain` evaluates. Straightforward
 // scans, no caches: this file says what the answer is, incremental.ts says how to keep
 // it cheaply.
-import { resourceKey, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { resourceKey, type HostEndpoint, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import {
   comparePolicies, compilePolicy, compileProfile, compareStrings, endpointInSet, endpointMembers, endpointState,
   hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
   type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
 import { createLabelIndex } from './label-index.js';
-import type { DesiredState, EndpointState } from './state.js';
+import { defaultHostConfig, hostEndpointState, isLocalHostEndpoint, type HostConfig } from './host-endpoints.js';
+import type { DesiredState, EndpointState, HostEndpointState } from './state.js';
 
-export interface ComputeInput { nodeName: string; resources: readonly Resource[] }
+export interface ComputeInput { nodeName: string; resources: readonly Resource[]; host?: HostConfig }
 
 /** The latest resource per key, in a stable order (a later duplicate replaces an earlier one). */
 export function latestByKey(resources: readonly Resource[]): Resource[] {
@@ -23,7 +24,7 @@ export function latestByKey(resources: readonly Resource[]): Resource[] {
   return [...m.values()];
 }
 
-export function computeDesiredState({ nodeName, resources }: ComputeInput): DesiredState {
+export function computeDesiredState({ nodeName, resources, host = defaultHostConfig() }: ComputeInput): DesiredState {
   const all = latestByKey(resources);
   const namespaceLabels = new Map<string, Record<string, string>>();
   const profiles = new Map<string, CompiledProfile>();
@@ -42,13 +43,16 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
 
   const endpoints: EndpointInfo[] = [];
   const locals: Array<{ r: WorkloadEndpoint; info: EndpointInfo }> = [];
+  const localHosts: Array<{ r: HostEndpoint; info: EndpointInfo }> = [];
   for (const r of all) {
     if (r.kind === 'WorkloadEndpoint') {
       const info = workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels);
       endpoints.push(info);
       if (r.spec.node === nodeName) locals.push({ r, info });
     } else if (r.kind === 'HostEndpoint') {
-      endpoints.push(hostEndpointInfo(r, profileLabels));
+      const info = hostEndpointInfo(r, profileLabels);
+      endpoints.push(info);
+      if (isLocalHostEndpoint(r, nodeName)) localHosts.push({ r, info });
     }
   }
 
@@ -56,7 +60,7 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
   const usedProfiles = new Map<string, CompiledProfile>();
   const epStates: EndpointState[] = [];
   for (const { r, info } of locals) {
-    const applies = (p: CompiledPolicy) => p.scope.matches(info.labels, { global: false });
+    const applies = (p: CompiledPolicy) => !p.hostOnly && p.scope.matches(info.labels, { global: false });
     const ingress = policies.filter((p) => p.ingress && applies(p));
     const egress = policies.filter((p) => p.egress && applies(p));
     for (const p of [...ingress, ...egress]) usedPolicies.set(p.id, p);
@@ -67,8 +71,22 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
   }
   epStates.sort((a, b) => compareStrings(a.id, b.id));
 
+  // Host endpoints: selectors see them with global() true, and every policy kind applies.
+  const usedHostPolicies = new Map<string, CompiledPolicy>();
+  const hepStates: HostEndpointState[] = [];
+  for (const { r, info } of localHosts) {
+    const applies = (p: CompiledPolicy) => p.scope.matches(info.labels, { global: true });
+    const ingress = policies.filter((p) => p.ingress && applies(p));
+    const egress = policies.filter((p) => p.egress && applies(p));
+    for (const p of [...ingress, ...egress]) usedHostPolicies.set(p.id, p);
+    const profs = info.profiles.map((n) => profiles.get(n)).filter((p): p is CompiledProfile => p !== undefined);
+    for (const p of profs) usedProfiles.set(p.id, p);
+    hepStates.push(hostEndpointState(r, info, ingress.map((p) => p.state), egress.map((p) => p.state), [...new Set(profs.map((p) => p.id))]));
+  }
+  hepStates.sort((a, b) => compareStrings(a.id, b.id));
+
   const defs = new Map<string, SetDef>();
-  for (const p of [...usedPolicies.values(), ...usedProfiles.values()]) for (const d of p.sets) defs.set(d.id, d);
+  for (const p of [...usedPolicies.values(), ...usedHostPolicies.values(), ...usedProfiles.values()]) for (const d of p.sets) defs.set(d.id, d);
   // Set members: every endpoint cluster-wide that the set's selector matches (the label
   // index only narrows which endpoints are tested).
   const index = createLabelIndex();
@@ -91,5 +109,11 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
     ipsets: ipsets.sort((a, b) => compareStrings(a.id, b.id)),
     routes: routesOf(epStates),
     nat: natOf(pools),
+    host: {
+      endpoints: hepStates,
+      policies: [...usedHostPolicies.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
+      failsafe: { inbound: host.failsafeInbound, outbound: host.failsafeOutbound },
+      endpointToHost: host.endpointToHost,
+    },
   };
 }

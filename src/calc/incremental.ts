@@ -18,7 +18,9 @@ import { createEndpointIndex, type EndpointIndex, type EndpointResource } from '
 import { createSetIndex, type SetIndex } from './set-index.js';
 import { createPolicyIndex, type PolicyIndex } from './policy-index.js';
 import { createUsage, type Usage } from './usage.js';
-import type { DesiredState, EndpointState, NatState, PolicyState, ProfileState, RouteState } from './state.js';
+import { defaultHostConfig, hostEndpointState, isLocalHostEndpoint, type HostConfig } from './host-endpoints.js';
+import type { DesiredState, EndpointState, HostState, NatState, PolicyState, ProfileState, RouteState } from './state.js';
+import type { HostEndpoint } from '../model/index.js';
 
 export interface Calculator {
   readonly nodeName: string;
@@ -35,6 +37,7 @@ export interface Calculator {
 type Labels = Record<string, string>;
 
 export interface LocalEndpoint { r: WorkloadEndpoint; info: EndpointInfo }
+export interface LocalHostEndpoint { r: HostEndpoint; info: EndpointInfo }
 
 /** What the output cache holds and what is stale. */
 export interface OutputCache {
@@ -47,11 +50,15 @@ export interface CalculatorParts {
   readonly endpoints: EndpointIndex;
   readonly sets: SetIndex;
   readonly policies: PolicyIndex;
+  /** The same policies matched against this node's host endpoints (global() true, every kind). */
+  readonly hostPolicies: PolicyIndex;
   readonly profiles: Usage<CompiledProfile>;
   readonly namespaceLabels: ReadonlyMap<string, Labels>;
   readonly pools: ReadonlyMap<string, IPPool>;
   /** This node's workload endpoints. */
   readonly locals: ReadonlyMap<string, LocalEndpoint>;
+  /** This node's policed host endpoints. */
+  readonly localHosts: ReadonlyMap<string, LocalHostEndpoint>;
   readonly output: OutputCache;
 }
 
@@ -72,8 +79,14 @@ function sameLabels(a: Labels, b: Labels): boolean {
   return true;
 }
 
-export function createCalculator(nodeName: string): Calculator {
+export interface CalculatorOptions { host?: HostConfig }
+
+export function createCalculator(nodeName: string, opts: CalculatorOptions = {}): Calculator {
+  const hostConfig = opts.host ?? defaultHostConfig();
   let gen = 0;
+  const localHosts = new Map<string, LocalHostEndpoint>();
+  let hostDirty = true;
+  let host: HostState | null = null;
   const namespaceLabels = new Map<string, Labels>();
   const pools = new Map<string, IPPool>();
   const locals = new Map<string, LocalEndpoint>();
@@ -98,6 +111,7 @@ export function createCalculator(nodeName: string): Calculator {
   let nat: NatState = { masqueradeSources: [], allPools: [] };
 
   const policies = createPolicyIndex({ hold: sets.hold, listChanged: () => { policyListDirty = true; } });
+  const hostPolicies = createPolicyIndex({ hold: sets.hold, listChanged: () => { hostDirty = true; } }, { hostEndpoints: true, ownerPrefix: 'hpolicy:' });
   const profiles = createUsage<CompiledProfile>('profile:', { hold: sets.hold, listChanged: () => { profileListDirty = true; } });
   const profileLabels = (name: string) => profiles.items.get(name)?.labels;
 
@@ -124,10 +138,30 @@ export function createCalculator(nodeName: string): Calculator {
       : hostEndpointInfo(r, profileLabels);
   }
 
+  function dropLocalHost(key: string): void {
+    const lh = localHosts.get(key);
+    if (!lh) return;
+    hostPolicies.drop(key);
+    setProfileUse(key, lh.info.profiles, []);
+    localHosts.delete(key);
+    hostDirty = true;
+  }
+
+  function putHostEndpoint(key: string, r: HostEndpoint, after: EndpointInfo, before: EndpointInfo | undefined): void {
+    if (!isLocalHostEndpoint(r, nodeName)) { dropLocalHost(key); return; }
+    const old = localHosts.get(key);
+    localHosts.set(key, { r, info: after });
+    if (!old || !sameLabels(before?.labels ?? {}, after.labels)) hostPolicies.match(key, after.labels);
+    setProfileUse(key, old ? old.info.profiles : [], after.profiles);
+    hostDirty = true;
+  }
+
   function putEndpoint(key: string, r: EndpointResource | undefined): void {
     const after = r ? infoOf(r) : undefined;
     const before = endpoints.put(key, r, after);
     sets.moveEndpoint(key, before, after);
+    if (r?.kind === 'HostEndpoint' && after) { putHostEndpoint(key, r, after, before); return; }
+    dropLocalHost(key);
 
     if (r === undefined || r.kind !== 'WorkloadEndpoint' || r.spec.node !== nodeName || !after) { dropLocal(key); return; }
     const old = locals.get(key);
@@ -154,7 +188,12 @@ export function createCalculator(nodeName: string): Calculator {
     profiles.sync(name, true);
     if (!sameLabels(old?.labels ?? {}, cp?.labels ?? {})) relabel(endpoints.withProfile(name));
     // Endpoint states list only profiles that exist.
-    if ((old === undefined) !== (cp === undefined)) for (const k of profiles.users.get(name) ?? []) dirtyEndpoints.add(k);
+    if ((old === undefined) !== (cp === undefined)) {
+      for (const k of profiles.users.get(name) ?? []) {
+        if (localHosts.has(k)) hostDirty = true;
+        else dirtyEndpoints.add(k);
+      }
+    }
   }
 
   function putNamespace(name: string, labels: Labels | undefined): void {
@@ -177,6 +216,7 @@ export function createCalculator(nodeName: string): Calculator {
       case 'GlobalNetworkPolicy': {
         const cp = r && (r.kind === 'NetworkPolicy' || r.kind === 'GlobalNetworkPolicy') ? compilePolicy(r) : null;
         for (const k of policies.put(policyKey(key), cp, (lk) => locals.get(lk)!.info.labels)) dirtyEndpoints.add(k);
+        if (hostPolicies.put(policyKey(key), cp, (lk) => localHosts.get(lk)!.info.labels).length > 0) hostDirty = true;
         break;
       }
       case 'Profile':
@@ -202,6 +242,20 @@ export function createCalculator(nodeName: string): Calculator {
     return endpointState(lep.r, lep.info, policies.ordered(key, 'ingress'), policies.ordered(key, 'egress'), profs);
   }
 
+  function buildHost(): HostState {
+    const stateOf = (ids: string[]) => ids.map((id) => hostPolicies.get(id)!.state);
+    const eps = [...localHosts].map(([key, lh]) => {
+      const profs = [...new Set(lh.info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
+      return hostEndpointState(lh.r, lh.info, stateOf(hostPolicies.ordered(key, 'ingress')), stateOf(hostPolicies.ordered(key, 'egress')), profs);
+    }).sort((a, b) => compareStrings(a.id, b.id));
+    return {
+      endpoints: eps,
+      policies: [...hostPolicies.usage.used].map((id) => hostPolicies.get(id)!.state).sort((a, b) => compareStrings(a.id, b.id)),
+      failsafe: { inbound: hostConfig.failsafeInbound, outbound: hostConfig.failsafeOutbound },
+      endpointToHost: hostConfig.endpointToHost,
+    };
+  }
+
   function state(): DesiredState {
     if (cached) return cached;
     if (dirtyEndpoints.size > 0 || endpointListDirty) {
@@ -222,7 +276,8 @@ export function createCalculator(nodeName: string): Calculator {
     }
     const ipsets = sets.list();
     if (natDirty) { nat = natOf([...pools.values()]); natDirty = false; }
-    cached = { nodeName, endpoints: endpointList, policies: policyList, profiles: profileList, ipsets, routes, nat };
+    if (hostDirty || !host) { host = buildHost(); hostDirty = false; }
+    cached = { nodeName, endpoints: endpointList, policies: policyList, profiles: profileList, ipsets, routes, nat, host };
     return cached;
   }
 
@@ -237,6 +292,6 @@ export function createCalculator(nodeName: string): Calculator {
     remove: (key) => apply(key, undefined),
     state,
     generation: () => gen,
-    parts: { endpoints, sets, policies, profiles, namespaceLabels, pools, locals, output },
+    parts: { endpoints, sets, policies, hostPolicies, profiles, namespaceLabels, pools, locals, localHosts, output },
   };
 }

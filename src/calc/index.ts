@@ -14,3 +14,9 @@ export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleL
 export { createClusterView } from './cluster-view.js';
 export type { CalculatorParts } from './incremental.js';
 export { matrixIn, type MatrixQuestion } from './matrix.js';
+export { defaultHostConfig, DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from './host-endpoints.js';
+export type { HostConfig } from './host-endpoints.js';
+export type { CalculatorOptions } from './incremental.js';
+export { explainToHost, formatHostVerdict, hostEndpointFor } from './host-explain.js';
+export type { HostVerdict } from './host-explain.js';
+export type { Packet } from './explain.js';

@@ -26,10 +26,19 @@ export interface PolicyIndex {
   applicable(labels: Labels): { ingress: string[]; egress: string[] };
 }
 
-export function createPolicyIndex(hooks: UsageHooks): PolicyIndex {
-  const usage = createUsage<CompiledPolicy>('policy:', hooks);
+/**
+ * Which endpoints the index is for. Workload endpoints (the default): selectors see them in
+ * their namespace, and preDNAT and doNotTrack policies never apply. Host endpoints: global()
+ * is true and every policy kind applies. Two indexes need distinct owner prefixes: each
+ * holds references on the sets of the policies its endpoints use.
+ */
+export interface PolicyIndexOptions { hostEndpoints?: boolean; ownerPrefix?: string }
+
+export function createPolicyIndex(hooks: UsageHooks, opts: PolicyIndexOptions = {}): PolicyIndex {
+  const usage = createUsage<CompiledPolicy>(opts.ownerPrefix ?? 'policy:', hooks);
   const applied = new Map<string, Applied>();
-  const applies = (p: CompiledPolicy, labels: Labels) => p.scope.matches(labels, { global: false });
+  const host = opts.hostEndpoints === true;
+  const applies = (p: CompiledPolicy, labels: Labels) => (host || !p.hostOnly) && p.scope.matches(labels, { global: host });
   const order = (ids: Iterable<string>) => [...ids].map((id) => usage.items.get(id)!).sort(comparePolicies).map((p) => p.id);
 
   return {

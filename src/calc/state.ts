@@ -63,6 +63,11 @@ export interface PolicyState {
   order: number | null;
   ingress: CompiledRule[];
   egress: CompiledRule[];
+  /** Host endpoint policy flags (GlobalNetworkPolicy only; absent = false). preDNAT and
+   *  doNotTrack policies never apply to workloads. */
+  applyOnForward?: true;
+  preDNAT?: true;
+  doNotTrack?: true;
 }
 
 export interface ProfileState {
@@ -118,6 +123,48 @@ export interface NatState {
   allPools: string[];
 }
 
+/** One failsafe: traffic no policy can close (Calico's FailsafeInbound/OutboundHostPorts). */
+export interface FailsafePort {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** Canonical CIDR: the remote end (source inbound, destination outbound); absent = anywhere. */
+  net?: string;
+}
+
+/** What happens to a local workload's traffic to the host itself, after its egress policy (Calico's DefaultEndpointToHostAction). */
+export type EndpointToHostAction = 'Drop' | 'Return' | 'Accept';
+
+/** This node's host endpoint policy, per kind of traffic, each list in policy order. */
+export interface HostEndpointState {
+  /** "HostEndpoint/eth0-h1". */
+  id: string;
+  name: string;
+  /** The interface it stands for; "*" is every interface of the host but loopback and workload interfaces. */
+  interfaceName: string;
+  /** Canonical CIDRs of expectedIPs. */
+  addresses: string[];
+  /** Traffic to and from the host's own processes: normal policies (applyOnForward or not), then profiles. */
+  ingress: DirectionState;
+  egress: DirectionState;
+  /** Forwarded traffic: applyOnForward policies only (none: forwarded traffic is allowed). */
+  forwardIngress: string[];
+  forwardEgress: string[];
+  /** preDNAT policies (ingress only), before DNAT; no default deny. */
+  preDnatIngress: string[];
+  /** doNotTrack policies, stateless, in the raw table; no default deny. */
+  untrackedIngress: string[];
+  untrackedEgress: string[];
+}
+
+export interface HostState {
+  /** Local host endpoints with an interfaceName, sorted by id. */
+  endpoints: HostEndpointState[];
+  /** Every policy a host endpoint uses, sorted by id (profiles go in DesiredState.profiles). */
+  policies: PolicyState[];
+  failsafe: { inbound: FailsafePort[]; outbound: FailsafePort[] };
+  endpointToHost: EndpointToHostAction;
+}
+
 export interface DesiredState {
   nodeName: string;
   /** Local workload endpoints, sorted by id. */
@@ -129,4 +176,6 @@ export interface DesiredState {
   ipsets: IpSetState[];
   routes: RouteState[];
   nat: NatState;
+  /** Host protection; absent (hand-written states): no host endpoints, Calico's default failsafes, workload-to-host Drop. */
+  host?: HostState;
 }

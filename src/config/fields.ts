@@ -31,7 +31,36 @@ export interface DaemonConfig {
   storePrefix: string;
   /** Unix socket on which trellisd runs trellis-cni's calls; "" turns it off. */
   cniSocket: string;
+  /** Traffic to the host no host endpoint policy can close (Calico's FailsafeInboundHostPorts). */
+  failsafeInboundHostPorts: FailsafePortSetting[];
+  /** Traffic from the host no host endpoint policy can close (FailsafeOutboundHostPorts). */
+  failsafeOutboundHostPorts: FailsafePortSetting[];
+  /** A local workload's traffic to the host after its egress policy (Calico's DefaultEndpointToHostAction). */
+  defaultEndpointToHostAction: 'Drop' | 'Return' | 'Accept';
 }
+
+/** One failsafe: protocol, port and optionally the remote network (source inbound, destination outbound). */
+export interface FailsafePortSetting { protocol: 'tcp' | 'udp'; port: number; net?: string }
+
+const CIDR_RE = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+/**
+ * "protocol:port" or "protocol:port:net" (tcp:22, udp:53:10.0.0.0/8, tcp:179:fd00::/8); also
+ * Calico's object form {protocol, port, net} in the file.
+ */
+const failsafePort = z.union([
+  z.string().transform((s, ctx) => {
+    const m = /^(tcp|udp):(\d{1,5})(?::(.+))?$/i.exec(s.trim());
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535 || (m[3] !== undefined && !CIDR_RE.test(m[3]))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${s}" is not protocol:port[:net] (tcp or udp, a port 1-65535, a CIDR such as 10.0.0.0/8)` });
+      return z.NEVER;
+    }
+    const out: FailsafePortSetting = { protocol: m[1]!.toLowerCase() as 'tcp' | 'udp', port: Number(m[2]) };
+    if (m[3] !== undefined) out.net = m[3];
+    return out;
+  }),
+  z.object({ protocol: z.enum(['tcp', 'udp', 'TCP', 'UDP']).transform((p) => p.toLowerCase() as 'tcp' | 'udp'), port, net: z.string().regex(CIDR_RE, 'must be a CIDR such as 10.0.0.0/8').optional() }).strict()
+    .transform((o) => { const out: FailsafePortSetting = { protocol: o.protocol, port: o.port }; if (o.net !== undefined) out.net = o.net; return out; }),
+]);
 
 export type FieldName = keyof DaemonConfig;
 
@@ -85,6 +114,23 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
     schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to turn it off'),
     // trellis-cni looks here unless its network configuration names another agentSocket.
     fromEnv: text, default: () => '/run/trellis/cni.sock', doc: 'unix socket on which trellisd runs trellis-cni\'s calls with its warm etcd connection ("" off)',
+  },
+  failsafeInboundHostPorts: {
+    schema: z.array(failsafePort),
+    fromEnv: list,
+  default: () => ['tcp:22', 'udp:68', 'tcp:179', 'tcp:2379', 'tcp:2380'],
+    doc: 'failsafe ports into the host, protocol:port[:source net] (env: comma-separated); the API port is added when it listens off loopback',
+  },
+  failsafeOutboundHostPorts: {
+    schema: z.array(failsafePort),
+    fromEnv: list,
+  default: () => ['udp:53', 'udp:67', 'tcp:179', 'tcp:2379', 'tcp:2380'],
+    doc: 'failsafe ports out of the host, protocol:port[:destination net] (env: comma-separated)',
+  },
+  defaultEndpointToHostAction: {
+    schema: z.enum(['Drop', 'Return', 'Accept'], { errorMap: () => ({ message: 'must be Drop, Return or Accept' }) }),
+    fromEnv: text, default: () => 'Drop',
+    doc: 'what a local workload\'s traffic to the host meets after its egress policy: Drop, Return (to the host\'s own INPUT rules) or Accept',
   },
 };
 

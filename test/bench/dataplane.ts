@@ -1,4 +1,4 @@
-// npm run bench -- dataplane --local 1000 --policies 500 --remote 10000 [--iterations 10] [--rounds 3]   (DP_TRACE=1: log every command)
+// npm run bench -- dataplane --local 1000 --policies 500 --remote 10000 [--iterations 10] [--rounds 3] [--hostPolicies 50]   (DP_TRACE=1: log every command)
 // In throwaway namespaces (one per measurement, each with a veth pair per local endpoint):
 //  - cold start: a fresh dataplane programming the whole state (reads, diff, writes) vs. the
 //    raw floor: one ipset restore + one iptables-restore per table and family + one ip -batch
@@ -6,6 +6,9 @@
 //  - no drift: writes (must be 0) and duration of a full resync (kernel read back) and of a
 //    plain reconcile (diffed against the last write);
 //  - one policy rule edit and one endpoint add through the calculator + reconcile (median);
+//  - host endpoints (after the workload figures, so they are measured as before): one
+//    all-interfaces HostEndpoint with `hostPolicies` policies added, a cold start of that state vs.
+//    its raw floor, and one host policy rule edit (median);
 //  - RSS of this process.
 import { performance } from 'node:perf_hooks';
 import { createCalculator, type DesiredState } from '../../src/calc/index.js';
@@ -52,6 +55,21 @@ export function policy(j: number, variant = 0): Resource {
     spec: { order: 50 + (j % 30), selector: `app == "${app(j)}" && tier == "${j % 3}"`, ingress, egress } });
 }
 
+/** A policy of the host's all-interfaces endpoint: workloads of one app to TCP 80+variant, SSH from a net, egress to one app. */
+export function hostPolicy(j: number, variant = 0): Resource {
+  return schemas.GlobalNetworkPolicy.parse({ apiVersion: API, kind: 'GlobalNetworkPolicy', metadata: { name: `host${j}` }, spec: {
+    order: 10 + j, selector: 'role == "host"',
+    ingress: [
+      { action: 'Allow', protocol: 'TCP', source: { selector: `app == "app${j % APPS}"` }, destination: { ports: [80 + variant] } },
+      { action: 'Allow', protocol: 'TCP', source: { nets: [`172.16.${j % 256}.0/24`] }, destination: { ports: [22] } },
+    ],
+    egress: [{ action: 'Allow', destination: { selector: `app == "app${(j + 1) % APPS}"` } }],
+  } });
+}
+export const allInterfacesHep = (): Resource => schemas.HostEndpoint.parse({
+  apiVersion: API, kind: 'HostEndpoint', metadata: { name: `${NODE}-all`, labels: { role: 'host' } }, spec: { node: NODE, interfaceName: '*' },
+});
+
 export function build(local: number, remote: number, policies: number): Resource[] {
   const out: Resource[] = [];
   for (let n = 0; n < NAMESPACES; n++) {
@@ -97,6 +115,7 @@ export async function run(params: Record<string, string>): Promise<Record<string
   const policies = Number(params.policies ?? 500);
   const iterations = Number(params.iterations ?? 10);
   const rounds = Number(params.rounds ?? 3);
+  const hostPolicies = Number(params.hostPolicies ?? 50);
   const prefix = `${testNetnsPrefix()}dpb`;
   const made: Netns[] = [];
   try {
@@ -182,6 +201,39 @@ export async function run(params: Record<string, string>): Promise<Record<string
       endpointAdd.push(performance.now() - t);
     }
     const stats = (xs: number[]) => ({ medianMs: round(median(xs)), p90Ms: round(percentile(xs, 90)) });
+
+    // Host endpoints: added to the programmed state, then a cold start of the whole and its raw floor, then edits.
+    let host: Record<string, unknown> | null = null;
+    if (hostPolicies > 0) {
+      const t = performance.now();
+      calc.upsert(allInterfacesHep());
+      for (let j = 0; j < hostPolicies; j++) calc.upsert(hostPolicy(j));
+      const added = await dp.reconcile(calc.state());
+      const addMs = performance.now() - t;
+      const hds = calc.state();
+      const raw = await hostNs(`${prefix}hr`, [...localIdx, ...extra]);
+      made.push(raw);
+      const hostRawMs = await rawApply(raw, hds);
+      await raw.destroy();
+      const cns = await hostNs(`${prefix}hc`, [...localIdx, ...extra]);
+      made.push(cns);
+      const t0 = performance.now();
+      await createDataplane({ netns: cns.name, logger }).reconcile(hds);
+      const hostColdMs = performance.now() - t0;
+      await cns.destroy();
+      const hostEdit: number[] = [];
+      for (let k = 0; k < iterations; k++) {
+        const te = performance.now();
+        calc.upsert(hostPolicy(k % hostPolicies, 1 + (k % 5)));
+        await dp.reconcile(calc.state());
+        hostEdit.push(performance.now() - te);
+      }
+      host = {
+        policies: hostPolicies, addMs: round(addMs), addCounts: added.counts,
+        coldStart: { ms: round(hostColdMs), rawFloorMs: round(hostRawMs), ratio: Math.round((hostColdMs / hostRawMs) * 100) / 100 },
+        hostPolicyRuleEdit: stats(hostEdit),
+      };
+    }
     return {
       scale: { local, remote, policies, iterations },
       state: {
@@ -200,6 +252,7 @@ export async function run(params: Record<string, string>): Promise<Record<string
       restartOnProgrammedKernel: { writeCommands: restart.counts.writeCommands, ms: round(restart.durationMs) },
       policyRuleEdit: { ...stats(policyEdit), calcOnlyMedianMs: round(median(policyEditCalc)) },
       endpointAdd: stats(endpointAdd),
+      hostEndpoints: host,
       // Filled in by the agent bench (etcd write -> kernel programmed, through trellisd): not measured here.
       agentEtcdToKernel: null,
       rssMiB: rssMiB(),

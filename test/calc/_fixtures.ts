@@ -26,8 +26,11 @@ export function wep(ns: string, name: string, o: WepOpts): Resource {
   if (o.orchestrator) spec.orchestrator = o.orchestrator;
   return schemas.WorkloadEndpoint.parse({ apiVersion: API, kind: 'WorkloadEndpoint', metadata: { name, namespace: ns, labels: o.labels ?? {} }, spec });
 }
-export function hep(name: string, o: { node?: string; ips: string[]; labels?: Labels; ports?: WepOpts['ports'] }): Resource {
-  return schemas.HostEndpoint.parse({ apiVersion: API, kind: 'HostEndpoint', metadata: { name, labels: o.labels ?? {} }, spec: { node: o.node ?? 'node1', expectedIPs: o.ips, ...(o.ports ? { ports: o.ports } : {}) } });
+export function hep(name: string, o: { node?: string; ips: string[]; labels?: Labels; ports?: WepOpts['ports']; iface?: string; profiles?: string[] }): Resource {
+  return schemas.HostEndpoint.parse({
+    apiVersion: API, kind: 'HostEndpoint', metadata: { name, labels: o.labels ?? {} },
+    spec: { node: o.node ?? 'node1', expectedIPs: o.ips, ...(o.ports ? { ports: o.ports } : {}), ...(o.iface ? { interfaceName: o.iface } : {}), ...(o.profiles ? { profiles: o.profiles } : {}) },
+  });
 }
 export function np(ns: string, name: string, spec: unknown): Resource {
   return schemas.NetworkPolicy.parse({ apiVersion: API, kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });

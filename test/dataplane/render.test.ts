@@ -171,7 +171,8 @@ test('dispatch chains: by interface to the endpoint chains, then by verdict id; 
     '-m comment --comment "unknown workload interface" -j DROP',
   ]);
   assert.equal(body(chainOf(ds, 'trl-to-wl')).at(-1), '-m comment --comment "unknown workload interface" -j DROP');
-  assert.equal(body(chainOf(ds, 'trl-input')), ['-i trl+ -j trl-from-wl', '-i trl+ -j trl-vd-from-wl', '-i trl+ -j ACCEPT']);
+  // A workload's traffic to the host: after its egress policy, Calico's default DefaultEndpointToHostAction (Drop).
+  assert.equal(body(chainOf(ds, 'trl-input')), ['-i trl+ -j trl-from-wl', '-i trl+ -j trl-vd-from-wl', '-i trl+ -m comment --comment "DefaultEndpointToHostAction Drop" -j DROP']);
   assert.equal(body(chainOf(ds, 'trl-output')), [
     '-o trl+ -j trl-to-wl', '-o trl+ -j trl-vd-to-wl', '-o trl+ -j ACCEPT',
     '-m conntrack --ctstate DNAT -j trl-to-wl-addr',

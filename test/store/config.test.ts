@@ -64,10 +64,29 @@ test('every field has a TRELLIS_ env var that sets it', () => {
     TRELLIS_ETCD_KEY_FILE: '/k', TRELLIS_ETCD_USERNAME: 'u', TRELLIS_ETCD_PASSWORD: 'p', TRELLIS_EMBEDDED_ETCD_DIR: '/e',
     TRELLIS_EMBEDDED_ETCD_CLIENT_PORT: '12379', TRELLIS_EMBEDDED_ETCD_PEER_PORT: '12380', TRELLIS_API_LISTEN: '[::1]:1234',
     TRELLIS_API_TOKEN_FILE: '/t', TRELLIS_LOG_LEVEL: 'error', TRELLIS_RESYNC_INTERVAL_SECONDS: '0', TRELLIS_STORE_PREFIX: '/x/',
-    TRELLIS_CNI_SOCKET: '/run/x/cni.sock',
+    TRELLIS_CNI_SOCKET: '/run/x/cni.sock', TRELLIS_FAILSAFE_INBOUND_HOST_PORTS: 'tcp:22', TRELLIS_FAILSAFE_OUTBOUND_HOST_PORTS: 'udp:53',
+    TRELLIS_DEFAULT_ENDPOINT_TO_HOST_ACTION: 'Accept',
   };
   const { sources } = loadDaemonConfig({ env, defaultFile: missingDefault });
   for (const f of FIELD_NAMES) assert.is(sources[f], envVarFor(f), `${f} is set by ${envVarFor(f)}`);
+});
+
+test('failsafe ports: Calico\'s defaults, protocol:port[:net] lists (file or env), and a bad entry names its item', () => {
+  const d = loadDaemonConfig({ env: {}, defaultFile: missingDefault }).config;
+  assert.equal(d.failsafeInboundHostPorts.map((f) => `${f.protocol}:${f.port}`), ['tcp:22', 'udp:68', 'tcp:179', 'tcp:2379', 'tcp:2380'], 'inbound defaults');
+  assert.equal(d.failsafeOutboundHostPorts.map((f) => `${f.protocol}:${f.port}`), ['udp:53', 'udp:67', 'tcp:179', 'tcp:2379', 'tcp:2380'], 'outbound defaults');
+  assert.is(d.defaultEndpointToHostAction, 'Drop', 'workload-to-host default');
+  const f = file('fs.yaml', 'failsafeInboundHostPorts:\n  - tcp:22:10.0.0.0/8\n  - {protocol: UDP, port: 68}\nfailsafeOutboundHostPorts: []\n');
+  const c = loadDaemonConfig({ file: f, env: {} }).config;
+  assert.equal(c.failsafeInboundHostPorts, [{ protocol: 'tcp', port: 22, net: '10.0.0.0/8' }, { protocol: 'udp', port: 68 }], 'string and object forms');
+  assert.equal(c.failsafeOutboundHostPorts, [], 'an empty list turns outbound failsafes off');
+  const e = configError(() => loadDaemonConfig({ env: { TRELLIS_FAILSAFE_INBOUND_HOST_PORTS: 'tcp:22, icmp:0' }, defaultFile: missingDefault }));
+  assert.is(e.field, 'failsafeInboundHostPorts');
+  assert.is(e.source, 'TRELLIS_FAILSAFE_INBOUND_HOST_PORTS');
+  assert.match(e.message, /item 1/);
+  assert.match(e.message, /icmp:0/);
+  const a = configError(() => loadDaemonConfig({ env: { TRELLIS_DEFAULT_ENDPOINT_TO_HOST_ACTION: 'drop' }, defaultFile: missingDefault }));
+  assert.match(a.message, /Drop, Return or Accept/);
 });
 
 test('an unknown key in the file is an error naming it and its line', () => {

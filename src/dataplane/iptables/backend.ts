@@ -60,7 +60,7 @@ export function planIptables(ds: DesiredState, kernel: IptablesSnapshot, memo: I
     }
     // 2. One iptables-restore --noflush per table and family, only the chains that changed;
     // the families are independent of each other, so IPv4 and IPv6 are written side by side.
-    const lanes = ([4, 6] as const).map((family) => tableCommands(render().tables.filter((t) => t.family === family), kernel))
+    const lanes = ([4, 6] as const).map((family) => tableCommands(withGoneTables(render().tables.filter((t) => t.family === family), family, kernel), kernel))
       .filter((lane) => lane.length > 0);
     if (lanes.length) yield lanes;
     // 3. Sets nothing references any more (a set still in use by a foreign rule is reported, not fatal).
@@ -69,6 +69,20 @@ export function planIptables(ds: DesiredState, kernel: IptablesSnapshot, memo: I
     }
   }
   return { stages: stages(), after: () => snapshotOf(render(), wantSets) };
+}
+
+/**
+ * A table Trellis rendered before but not now (mangle once the last preDNAT policy went, raw
+ * in IPv4 once the last doNotTrack one did) is planned as empty: its chains and hook jumps go.
+ */
+function withGoneTables(specs: TableSpec[], family: Family, kernel: IptablesSnapshot): TableSpec[] {
+  const out = [...specs];
+  for (const [key, t] of kernel.tables) {
+    const [fam, table] = key.split('/') as [string, TableSpec['table']];
+    if (Number(fam) !== family || specs.some((s) => s.table === table) || t.chains.length === 0) continue;
+    out.push({ table, family, chains: [], hooks: [] });
+  }
+  return out;
 }
 
 function tableCommands(specs: TableSpec[], kernel: IptablesSnapshot): PolicyCommand[] {

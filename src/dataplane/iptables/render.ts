@@ -39,9 +39,10 @@ import {
 } from './names.js';
 import { addressDispatch, interfaceDispatch, verdictDispatch } from './dispatch.js';
 import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
+import { HOST_CHAINS, renderHost, type HostRender } from './host-render.js';
 
-export type Table = 'filter' | 'nat' | 'raw' | 'security';
-export const TABLES: Table[] = ['filter', 'nat', 'raw', 'security'];
+export type Table = 'filter' | 'nat' | 'raw' | 'security' | 'mangle';
+export const TABLES: Table[] = ['filter', 'nat', 'raw', 'security', 'mangle'];
 export const FAMILIES: Family[] = [4, 6];
 
 export interface ChainSpec {
@@ -314,28 +315,8 @@ function dispatchPart(m: RenderMemo, all: readonly EndpointState[], family: Fami
   const hit = byFamily?.get(family);
   if (hit) return hit;
   const { endpoints, verdicts, unique } = verdictPart(m, all, family);
-  const guards = ifaceGuards(all);
   const vd = VERDICT_DISPATCH;
   const chains: ChainSpec[] = [];
-  chains.push(chain(DISPATCH.filter.FORWARD, [
-    ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
-    ...guards.flatMap((g) => [`-o ${g} -j ${TO_WL_DISPATCH}`, `-o ${g} -j ${vd.ingress}`]),
-    ...guards.map((g) => `-i ${g} -j ACCEPT`),
-    ...guards.map((g) => `-o ${g} -j ACCEPT`),
-  ]));
-  chains.push(chain(DISPATCH.filter.INPUT, [
-    ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
-    ...guards.map((g) => `-i ${g} -j ACCEPT`),
-  ]));
-  // The address dispatch clears the verdict id first: a miss (not a workload address) leaves
-  // it 0, and the verdict dispatch is skipped rather than dropping the host's own traffic.
-  chains.push(chain(DISPATCH.filter.OUTPUT, [
-    ...guards.flatMap((g) => [`-o ${g} -j ${TO_WL_DISPATCH}`, `-o ${g} -j ${vd.ingress}`]),
-    ...guards.map((g) => `-o ${g} -j ACCEPT`),
-    `-m conntrack --ctstate DNAT -j ${TO_WL_ADDR_DISPATCH}`,
-    `-m conntrack --ctstate DNAT -m mark ! --mark 0x0/${hex(MARK_VERDICT)} -j ${vd.ingress}`,
-    `-m conntrack --ctstate DNAT -m mark --mark ${markAccept} -j ACCEPT`,
-  ]));
   const byAddr = endpoints.flatMap((e) => e.addresses.filter((a) => addrFamily(a) === family).map((address) => ({ address, chain: toWlChain(e.interfaceName) })));
   const ifaces = endpoints.map((e) => e.interfaceName);
   const dispatched = (dir: Dir) => unique[dir].filter((v) => !v.direct).map((v) => ({ id: v.id, chain: v.name }));
@@ -397,9 +378,50 @@ function sharedPart(m: RenderMemo, ds: DesiredState, family: Family, unique: Rec
   return part;
 }
 
-function filterTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRenderContext): TableSpec {
+/**
+ * The chains the filter hooks jump to: the host endpoints' untracked accept first, then
+ * forwarded traffic through a host endpoint's applyOnForward policy, the workloads'
+ * dispatch, a workload's traffic to the host (DefaultEndpointToHostAction), and the host's
+ * own traffic through its host endpoints last.
+ */
+function hookChains(ds: DesiredState, host: HostRender): ChainSpec[] {
+  const guards = ifaceGuards(ds.endpoints);
+  const vd = VERDICT_DISPATCH;
+  const h = host.filter;
+  return [
+    chain(DISPATCH.filter.FORWARD, [
+      ...h.head,
+      ...h.forwardHead,
+      ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
+      ...guards.flatMap((g) => [`-o ${g} -j ${TO_WL_DISPATCH}`, `-o ${g} -j ${vd.ingress}`]),
+      ...h.forwardTail,
+      ...guards.map((g) => `-i ${g} -j ACCEPT`),
+      ...guards.map((g) => `-o ${g} -j ACCEPT`),
+      ...(h.forwardTail.length ? [`-m mark --mark ${markAccept} -m comment --comment "allowed by host endpoint policy" -j ACCEPT`] : []),
+    ]),
+    chain(DISPATCH.filter.INPUT, [
+      ...h.head,
+      ...guards.flatMap((g) => [`-i ${g} -j ${FROM_WL_DISPATCH}`, `-i ${g} -j ${vd.egress}`]),
+      ...guards.flatMap((g) => h.endpointToHost(g)),
+      ...h.inputTail,
+    ]),
+    // The address dispatch clears the verdict id first: a miss (not a workload address) leaves
+    // it 0, and the verdict dispatch is skipped rather than dropping the host's own traffic.
+    chain(DISPATCH.filter.OUTPUT, [
+      ...h.head,
+      ...guards.flatMap((g) => [`-o ${g} -j ${TO_WL_DISPATCH}`, `-o ${g} -j ${vd.ingress}`]),
+      ...guards.map((g) => `-o ${g} -j ACCEPT`),
+      `-m conntrack --ctstate DNAT -j ${TO_WL_ADDR_DISPATCH}`,
+      `-m conntrack --ctstate DNAT -m mark ! --mark 0x0/${hex(MARK_VERDICT)} -j ${vd.ingress}`,
+      `-m conntrack --ctstate DNAT -m mark --mark ${markAccept} -j ACCEPT`,
+      ...h.outputTail,
+    ]),
+  ];
+}
+
+function filterTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRenderContext, host: HostRender): TableSpec {
   const { endpoints, chains: dispatch, verdicts, unique } = dispatchPart(m, ds.endpoints, family);
-  const chains: ChainSpec[] = [...dispatch, ACCEPT];
+  const chains: ChainSpec[] = [...hookChains(ds, host), ...dispatch, ACCEPT, ...host.filter.chains.map((c) => chain(c.name, c.body))];
   for (const e of endpoints) {
     chains.push(endpointChain(m, e, 'egress', family, verdicts.egress.get(e)!));
     chains.push(endpointChain(m, e, 'ingress', family, verdicts.ingress.get(e)!));
@@ -481,26 +503,45 @@ function natTable(m: RenderMemo, ds: DesiredState, family: Family, ctx: RuleRend
   };
 }
 
-/** The security table's guard: a workload packet filter did not accept (no MARK_ACCEPT) is dropped. */
-function securityTable(ds: DesiredState, family: Family): TableSpec {
+/** The security table's guard: a workload packet filter did not accept (no MARK_ACCEPT) is dropped; so is a host endpoint's. */
+function securityTable(ds: DesiredState, family: Family, host: HostRender): TableSpec {
   const guards = ifaceGuards(ds.endpoints);
   const drop = (dir: '-i' | '-o') => guards.map((g) => `${dir} ${g} -m mark ! --mark ${markAccept} -m comment --comment "not accepted by the filter rules" -j DROP`);
   const s = DISPATCH.security;
+  const h = host.security;
   return {
     table: 'security', family,
-    chains: [chain(s.FORWARD, [...drop('-i'), ...drop('-o')]), chain(s.INPUT, drop('-i')), chain(s.OUTPUT, drop('-o'))].sort((a, b) => byCodePoint(a.name, b.name)),
+    chains: [
+      chain(s.FORWARD, [...drop('-i'), ...drop('-o'), ...h.forward]), chain(s.INPUT, [...drop('-i'), ...h.input]), chain(s.OUTPUT, [...drop('-o'), ...h.output]),
+      ...h.chains.map((c) => chain(c.name, c.body)),
+    ].sort((a, b) => byCodePoint(a.name, b.name)),
     hooks: [{ hook: 'FORWARD', chain: s.FORWARD }, { hook: 'INPUT', chain: s.INPUT }, { hook: 'OUTPUT', chain: s.OUTPUT }],
   };
 }
 
-/** IPv6 has no rp_filter sysctl: strict reverse-path filtering of workload sources in raw. */
-function rawTable6(ds: DesiredState): TableSpec {
+/**
+ * raw: IPv6 has no rp_filter sysctl, so strict reverse-path filtering of workload sources
+ * is here; and the host endpoints' doNotTrack policies. None of either (IPv4 without
+ * doNotTrack policy): no raw table at all.
+ */
+function rawTable(ds: DesiredState, family: Family, host: HostRender): TableSpec | null {
   const guards = ifaceGuards(ds.endpoints);
-  return {
-    table: 'raw', family: 6,
-    chains: [chain(DISPATCH.raw.PREROUTING, guards.map((g) => `-i ${g} -m rpfilter --invert -m comment --comment "spoofed source" -j DROP`))],
-    hooks: [{ hook: 'PREROUTING', chain: DISPATCH.raw.PREROUTING }],
-  };
+  const pre = [
+    ...(family === 6 ? guards.map((g) => `-i ${g} -m rpfilter --invert -m comment --comment "spoofed source" -j DROP`) : []),
+    ...(host.raw?.pre ?? []),
+  ];
+  const out = host.raw?.out ?? [];
+  if (family === 4 && !host.raw) return null;
+  const chains = [chain(DISPATCH.raw.PREROUTING, pre), ...(host.raw?.chains ?? []).map((c) => chain(c.name, c.body))];
+  const hooks: TableSpec['hooks'] = [{ hook: 'PREROUTING', chain: DISPATCH.raw.PREROUTING }];
+  if (out.length) { chains.push(chain(HOST_CHAINS.rawOut, out)); hooks.push({ hook: 'OUTPUT', chain: HOST_CHAINS.rawOut }); }
+  return { table: 'raw', family, chains: chains.sort((a, b) => byCodePoint(a.name, b.name)), hooks };
+}
+
+/** mangle: the host endpoints' preDNAT policies (none: no mangle table). */
+function mangleTable(family: Family, host: HostRender): TableSpec | null {
+  if (!host.mangle) return null;
+  return { table: 'mangle', family, chains: host.mangle.chains.map((c) => chain(c.name, c.body)).sort((a, b) => byCodePoint(a.name, b.name)), hooks: host.mangle.hooks };
 }
 
 /**
@@ -512,6 +553,7 @@ export function renderSetRefs(ds: DesiredState, m: RenderMemo = createRenderMemo
   const refs: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
   for (const family of FAMILIES) {
     for (const r of sharedPart(m, ds, family, verdictPart(m, ds.endpoints, family).unique).setRefs) refs[family].add(r);
+    renderHost(ds, family, ifaceGuards(ds.endpoints), { family, setRefs: refs[family] });
     const nat = natSets(ds, family);
     if (nat) refs[family].add(nat.src).add(nat.pools);
   }
@@ -523,10 +565,14 @@ export function renderIptables(ds: DesiredState, m: RenderMemo = createRenderMem
   const tables: TableSpec[] = [];
   for (const family of FAMILIES) {
     const ctx: RuleRenderContext = { family, setRefs: setRefs[family] };
-    tables.push(filterTable(m, ds, family, ctx));
+    const host = renderHost(ds, family, ifaceGuards(ds.endpoints), ctx);
+    tables.push(filterTable(m, ds, family, ctx, host));
     tables.push(natTable(m, ds, family, ctx));
-    if (family === 6) tables.push(rawTable6(ds));
-    tables.push(securityTable(ds, family));
+    const raw = rawTable(ds, family, host);
+    if (raw) tables.push(raw);
+    const mangle = mangleTable(family, host);
+    if (mangle) tables.push(mangle);
+    tables.push(securityTable(ds, family, host));
   }
   return { tables, setRefs };
 }
