@@ -11,6 +11,8 @@ export interface ResourceCache {
   put(key: ResourceKey, r: Resource): void;
   delete(key: ResourceKey): boolean;
   list(): Resource[];
+  /** WorkloadEndpoints calc refuses to program (by id), with the reasons. */
+  refused(): ReadonlyMap<string, readonly string[]>;
   /** This node's desired dataplane state for the cached resources. */
   desired(): DesiredState;
   /** Explain over the calculator: this node's rendered state and every other node's compiled one. */
@@ -68,6 +70,7 @@ export function createResourceCache(nodeName: string): ResourceCache {
     },
     list() { return [...items.values()]; },
     desired() { return calc.state(); },
+    refused() { return calc.refused(); },
     explainView() { return view; },
     get size() { return items.size; },
     get generation() { return generation; },

@@ -25,6 +25,8 @@ export interface EndpointDoc {
   addresses: string[];
   interfaceName: string;
   local: boolean;
+  /** Why calc refuses to program it (a conflicting or out-of-pool address); absent when it is not refused. */
+  refused?: string[];
 }
 
 export interface ApplyDoc { at: string; durationMs: number; reasons: string[] }

@@ -8,6 +8,7 @@ import {
   hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
   type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
+import { endpointRefusals } from './claims.js';
 import { createLabelIndex } from './label-index.js';
 import type { DesiredState, EndpointState } from './state.js';
 
@@ -42,8 +43,11 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
 
   const endpoints: EndpointInfo[] = [];
   const locals: Array<{ r: WorkloadEndpoint; info: EndpointInfo }> = [];
+  const wepKey = (r: WorkloadEndpoint) => `WorkloadEndpoint/${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+  const refused = endpointRefusals(all.filter((r): r is WorkloadEndpoint => r.kind === 'WorkloadEndpoint').map((r) => [wepKey(r), r]), pools);
   for (const r of all) {
     if (r.kind === 'WorkloadEndpoint') {
+      if (refused.has(wepKey(r))) continue; // as if absent (claims.ts)
       const info = workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels);
       endpoints.push(info);
       if (r.spec.node === nodeName) locals.push({ r, info });

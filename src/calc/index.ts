@@ -14,3 +14,4 @@ export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleL
 export { createClusterView } from './cluster-view.js';
 export type { CalculatorParts } from './incremental.js';
 export { matrixIn, type MatrixQuestion } from './matrix.js';
+export { endpointRefusals, claimedAddresses } from './claims.js';
