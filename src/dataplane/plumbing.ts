@@ -9,7 +9,7 @@
 import { ROUTE_PROTO_WORKLOAD, type DesiredState, type EndpointState, type RouteState } from '../calc/index.js';
 import { DataplaneError } from './errors.js';
 import type { Exec } from './exec.js';
-import { parseIpRoutes, planWorkloadRoutes, type KernelRoute } from './routes.js';
+import { isHostRoute, parseIpRoutes, planWorkloadRoutes, type KernelRoute } from './routes.js';
 import { desiredSysctls, parseGrepValues, planSysctls } from './sysctls.js';
 
 export interface LinksAndRoutes { links: Set<string>; routes: KernelRoute[] }
@@ -60,7 +60,7 @@ export function createPlumber(exec: Exec): Plumber {
   function remember(ds: DesiredState, res: PlumbingResult): void {
     known = res.skipped.length || res.errors.length ? null : {
       endpoints: new Set(ds.endpoints), endpointList: ds.endpoints, routeList: ds.routes,
-      routes: new Map(ds.routes.map((r) => [r.dst, r.dev])),
+      routes: new Map(ds.routes.filter((r) => isHostRoute(r.dst)).map((r) => [r.dst, r.dev])),
     };
   }
 
@@ -92,13 +92,14 @@ export function createPlumber(exec: Exec): Plumber {
     const lines: string[] = [];
     const want = new Map(ds.routes.map((r) => [r.dst, r])); // calc's destinations are canonical already
     for (const [dst, r] of want) {
+      if (!isHostRoute(dst)) { res.skipped.push(`${dst}: not a host route; Trellis routes endpoints by /32 and /128 only`); continue; }
       if (was.routes.get(dst) === r.dev && !freshIfaces.has(r.dev)) continue;
       lines.push(`route replace ${dst} dev ${r.dev} scope link proto ${ROUTE_PROTO_WORKLOAD}`);
       if (was.routes.has(dst)) res.replaced++;
       else res.added++;
     }
     for (const [dst, dev] of was.routes) {
-      if (want.has(dst)) continue;
+      if (want.has(dst) || !isHostRoute(dst)) continue;
       lines.push(`route del ${dst} dev ${dev} proto ${ROUTE_PROTO_WORKLOAD}`);
       res.deleted++;
     }
