@@ -6,9 +6,14 @@ import { createCalculator, createClusterView, type DesiredState, type ExplainVie
 import { resourceKey, type Resource, type ResourceKey } from '../model/index.js';
 
 export interface ResourceCache {
-  /** Replaces everything (a store sync); returns true when anything changed. */
-  replaceAll(resources: Resource[]): boolean;
+  /**
+   * Replaces everything (a store sync); returns true when anything changed. A `hold` key
+   * the snapshot lacks keeps its cached resource: its stored value is invalid, and the last
+   * valid version stays in force until a valid one or a delete arrives.
+   */
+  replaceAll(resources: Resource[], hold?: Iterable<ResourceKey>): boolean;
   put(key: ResourceKey, r: Resource): void;
+  has(key: ResourceKey): boolean;
   delete(key: ResourceKey): boolean;
   list(): Resource[];
   /** WorkloadEndpoints calc refuses to program (by id), with the reasons. */
@@ -34,9 +39,14 @@ export function createResourceCache(nodeName: string): ResourceCache {
   const view = createClusterView(calc);
   let generation = 0;
   return {
-    replaceAll(resources) {
+    replaceAll(resources, hold = []) {
       const next = new Map<string, Resource>();
       for (const r of resources) next.set(cacheKey(resourceKey(r)), r);
+      for (const k of hold) {
+        const ck = cacheKey(k);
+        const old = items.get(ck);
+        if (old && !next.has(ck)) next.set(ck, old);
+      }
       let changed = false;
       for (const [k, old] of items) {
         if (!next.has(k)) {
@@ -68,6 +78,7 @@ export function createResourceCache(nodeName: string): ResourceCache {
       }
       return had;
     },
+    has(key) { return items.has(cacheKey(key)); },
     list() { return [...items.values()]; },
     desired() { return calc.state(); },
     refused() { return calc.refused(); },
