@@ -140,7 +140,7 @@ export function isHostRoute(dst: string): boolean {
  * routes no endpoint wants. Routes to devices that do not exist (yet) are skipped, so one
  * half-created veth cannot fail the batch for everybody else.
  */
-export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], links: Set<string>): RoutePlan {
+export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], links: Set<string>, keep: (r: KernelRoute) => boolean = () => false): RoutePlan {
   const proto = String(ROUTE_PROTO_WORKLOAD);
   const have = new Map<string, KernelRoute>();
   // Only host routes are ours: a wider proto 78 route (someone else's, or a default route an
@@ -165,7 +165,7 @@ export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], 
     else plan.added++;
   }
   for (const [dst, cur] of [...have].sort(([a], [b]) => byCodePoint(a, b))) {
-    if (want.has(dst)) continue;
+    if (want.has(dst) || keep(cur)) continue;
     plan.lines.push(`route del ${dst}${cur.dev ? ` dev ${cur.dev}` : ''} proto ${proto}`);
     plan.deleted++;
   }

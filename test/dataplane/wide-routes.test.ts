@@ -4,6 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createDataplane } from '../../src/dataplane/index.js';
+import { createExec } from '../../src/dataplane/exec.js';
+import { createPlumber } from '../../src/dataplane/plumbing.js';
 import { planWorkloadRoutes } from '../../src/dataplane/routes.js';
 import { connectNetns, createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { silentLogger } from '../../src/log/index.js';
@@ -53,11 +55,31 @@ test('a reconcile in a namespace leaves wider routes (ours by protocol or not) a
   const after = await host.run(['ip', 'route', 'show']);
   for (const line of before.split('\n').filter(Boolean)) assert.ok(after.includes(line), `route kept: ${line}\nnow:\n${after}`);
   assert.match(after, /^10\.65\.0\.1 dev trla1 proto 78 scope link/m, 'the host route added');
-  // Removing the endpoint removes its /32 only.
-  await dp.reconcile({ ...ds, endpoints: [], routes: [] }, { resync: true });
+  // Removing the endpoint (as an event does, not a resync) removes its /32 only.
+  await dp.reconcile({ ...ds, endpoints: [], routes: [] });
   const gone = await host.run(['ip', 'route', 'show']);
   assert.not.match(gone, /^10\.65\.0\.1 /m, 'the host route removed');
   for (const line of before.split('\n').filter(Boolean)) assert.ok(gone.includes(line), `route kept after the removal: ${line}`);
+});
+
+test('a resync keeps a just-added route over a veth no endpoint uses yet (the CNI ran first), and removes it after the grace', async () => {
+  await host.run(['ip', 'route', 'add', '10.65.0.44/32', 'dev', 'trla1', 'scope', 'link', 'proto', '78']);
+  let clock = 1_000_000;
+  const plumber = createPlumber(createExec(host.name), 10_000, () => clock);
+  const none = { ...labState([]), endpoints: [], routes: [] };
+  const first = await plumber.apply(none, true);
+  assert.is(first.deleted, 0, 'a resync right after the CNI added the route leaves it');
+  assert.match(await host.run(['ip', 'route', 'show', '10.65.0.44']), /dev trla1/, 'the route is there');
+  clock += 5_000;
+  assert.is((await plumber.apply(none, true)).deleted, 0, 'still within the grace');
+  clock += 6_000;
+  assert.is((await plumber.apply(none, true)).deleted, 1, 'unwanted past the grace: removed');
+  assert.is(await host.run(['ip', 'route', 'show', '10.65.0.44']), '', 'the route is gone');
+  // A stale route over a veth gone, or a route over an endpoint's own veth, goes at once.
+  await host.run(['ip', 'route', 'add', '10.65.0.45/32', 'dev', 'trla1', 'scope', 'link', 'proto', '78']);
+  const ep = labState([{ ns: 'tenant-a', name: 'web', iface: 'trla1', ip: '10.65.0.1', app: 'web' }]);
+  const r = await plumber.apply(ep, true);
+  assert.is(r.deleted, 1, 'a wrong address over an endpoint\'s veth is removed at once');
 });
 
 test.run();
