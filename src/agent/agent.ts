@@ -14,6 +14,7 @@ import { startCniServer, type CniServer } from '../cni/index.js';
 import { startApiServer, type ApiServer, type ApiSource, type MatrixDoc, type ReadinessDoc, type StatusDoc } from '../api/index.js';
 import { createAdvertiser, type Advertiser } from './advertise.js';
 import { createAgentApplyLoop } from './apply.js';
+import { watchDrift } from './drift.js';
 import { createResourceCache, type ResourceCache } from './cache.js';
 import { explainToHostForApi, hostConfigOf } from './host.js';
 import { endpointView } from './endpoints.js';
@@ -105,7 +106,13 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     : null;
   const advertiser = parts.bgp ? createAdvertiser({ node, bgp: parts.bgp, ipam: parts.ipam, metrics }) : null;
   const loop = createAgentApplyLoop({ cache, status, dataplane: parts.dataplane, bgp: parts.bgp, advertiser, learned, metrics, log });
-  const watcher = await store.watch(storeFeed({ cache, status, loop, metrics, log }), opts.watch);
+  // Watching the kernel starts before the first apply, so no foreign change after it goes unseen.
+  const drift = watchDrift({ dataplane: parts.dataplane, status, loop, metrics, log });
+  await drift?.started;
+  const watcher = await store.watch(storeFeed({ cache, status, loop, metrics, log }), opts.watch).catch(async (err: unknown) => {
+    await drift?.stop();
+    throw err;
+  });
 
   if (parts.bgp && learned) {
     parts.bgp.onRoutes((routes) => learned.set(routes));
@@ -134,7 +141,10 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       startedAt: startedAt.toISOString(),
       uptimeSec: Math.round((now.getTime() - startedAt.getTime()) / 1000),
       store: { status: s.store.status, synced: s.store.synced, revision: s.store.revision, invalid: [...s.store.invalid].map(([key, error]) => ({ key, error })) },
-      dataplane: { programmed: s.dataplane.programmed, ...s.dataplane.counts },
+      dataplane: {
+        programmed: s.dataplane.programmed, ...s.dataplane.counts,
+        drift: { ...s.dataplane.drift, outstanding: s.dataplane.drift.outstanding.map(({ at, what }) => ({ at, what })) },
+      },
       endpoints: endpointsDoc(),
       policies: (s.dataplane.desired?.policies ?? []).map((p) => ({ id: p.id, order: p.order })),
       profiles: (s.dataplane.desired?.profiles ?? []).map((p) => p.id),
@@ -186,6 +196,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     } catch (err) {
       resync.stop();
       await watcher.close().catch(() => undefined);
+      await drift?.stop();
       await loop.stop();
       await learned?.stop();
       await cniServer?.close().catch(() => undefined);
@@ -220,6 +231,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       await api?.close();
       await cniServer?.close().catch(() => undefined);
       await watcher.close().catch(() => undefined);
+      await drift?.stop();
       await loop.stop();
       await learned?.stop();
       await parts.bgp?.stop().catch(() => undefined);

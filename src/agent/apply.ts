@@ -5,6 +5,7 @@ import type { Logger } from '../log/index.js';
 import type { Advertiser } from './advertise.js';
 import type { ResourceCache } from './cache.js';
 import type { LearnedRoutes } from './learned.js';
+import { repairsOf } from './drift.js';
 import { createApplyLoop, type ApplyLoop } from './loop.js';
 import type { AgentMetrics } from './metrics.js';
 import type { BgpPort, DataplanePort } from './ports.js';
@@ -31,9 +32,17 @@ export function applyStep(d: ApplyDeps): (reasons: string[]) => Promise<void> {
     const t0 = performance.now();
     const next = d.cache.desired();
     const resync = reasons.includes('resync');
-    const summary = await d.dataplane.reconcile(next, { resync });
+    const repair = repairsOf(reasons);
+    const driftUpTo = d.status.driftSeq;
+    const summary = await d.dataplane.reconcile(next, repair.length ? { resync, repair } : { resync });
     if (resync) d.learned?.push({ resync: true });
     d.status.programmed(next, countsOf(next, summary));
+    const repaired = d.status.driftRepaired(driftUpTo);
+    if (repaired.length) {
+      d.metrics.driftRepairs.inc();
+      const counts = (summary.detail as { counts?: unknown } | undefined)?.counts;
+      d.log.info({ repaired: repaired.length, wrote: summary.changed, counts, changes: repaired.slice(0, 10) }, 'kernel drift repaired');
+    }
     d.metrics.applyDuration.observe({ trigger: triggerOf(reasons) }, (performance.now() - t0) / 1000);
     if (resync && summary.changed) {
       d.metrics.resyncRepairs.inc();

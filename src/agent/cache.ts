@@ -6,11 +6,18 @@ import { createCalculator, createClusterView, type DesiredState, type ExplainVie
 import { resourceKey, type Resource, type ResourceKey } from '../model/index.js';
 
 export interface ResourceCache {
-  /** Replaces everything (a store sync); returns true when anything changed. */
-  replaceAll(resources: Resource[]): boolean;
+  /**
+   * Replaces everything (a store sync); returns true when anything changed. A `hold` key
+   * the snapshot lacks keeps its cached resource: its stored value is invalid, and the last
+   * valid version stays in force until a valid one or a delete arrives.
+   */
+  replaceAll(resources: Resource[], hold?: Iterable<ResourceKey>): boolean;
   put(key: ResourceKey, r: Resource): void;
+  has(key: ResourceKey): boolean;
   delete(key: ResourceKey): boolean;
   list(): Resource[];
+  /** WorkloadEndpoints calc refuses to program (by id), with the reasons. */
+  refused(): ReadonlyMap<string, readonly string[]>;
   /** This node's desired dataplane state for the cached resources. */
   desired(): DesiredState;
   /** Explain over the calculator: this node's rendered state and every other node's compiled one. */
@@ -32,9 +39,14 @@ export function createResourceCache(nodeName: string, host?: HostConfig): Resour
   const view = createClusterView(calc);
   let generation = 0;
   return {
-    replaceAll(resources) {
+    replaceAll(resources, hold = []) {
       const next = new Map<string, Resource>();
       for (const r of resources) next.set(cacheKey(resourceKey(r)), r);
+      for (const k of hold) {
+        const ck = cacheKey(k);
+        const old = items.get(ck);
+        if (old && !next.has(ck)) next.set(ck, old);
+      }
       let changed = false;
       for (const [k, old] of items) {
         if (!next.has(k)) {
@@ -66,8 +78,10 @@ export function createResourceCache(nodeName: string, host?: HostConfig): Resour
       }
       return had;
     },
+    has(key) { return items.has(cacheKey(key)); },
     list() { return [...items.values()]; },
     desired() { return calc.state(); },
+    refused() { return calc.refused(); },
     explainView() { return view; },
     get size() { return items.size; },
     get generation() { return generation; },

@@ -7,14 +7,17 @@ function tenantOf(ns: string, namespaces: Map<string, Resource>): string {
   return namespaces.get(ns)?.metadata.labels?.tenant ?? ns;
 }
 
-export function endpointDocs(resources: Resource[], node: string): EndpointDoc[] {
+export function endpointDocs(resources: Resource[], node: string, refused: ReadonlyMap<string, readonly string[]> = new Map()): EndpointDoc[] {
   const namespaces = new Map(resources.filter((r) => r.kind === 'Namespace').map((r) => [r.metadata.name, r]));
   return resources
     .filter((r): r is WorkloadEndpoint => r.kind === 'WorkloadEndpoint')
     .map((r) => {
       const ns = r.metadata.namespace ?? 'default';
+      const id = `WorkloadEndpoint/${ns}/${r.metadata.name}`;
+      const why = refused.get(id);
       return {
-        id: `WorkloadEndpoint/${ns}/${r.metadata.name}`,
+        ...(why ? { refused: [...why] } : {}),
+        id,
         namespace: ns,
         name: r.metadata.name,
         node: r.spec.node,
@@ -35,7 +38,7 @@ export function endpointDocs(resources: Resource[], node: string): EndpointDoc[]
 export function endpointView(cache: ResourceCache, node: string): () => EndpointDoc[] {
   let memo: { generation: number; doc: EndpointDoc[] } | null = null;
   return () => {
-    if (memo?.generation !== cache.generation) memo = { generation: cache.generation, doc: endpointDocs(cache.list(), node) };
+    if (memo?.generation !== cache.generation) memo = { generation: cache.generation, doc: endpointDocs(cache.list(), node, cache.refused()) };
     return memo.doc;
   };
 }

@@ -31,7 +31,8 @@ export function explainForApi(view: ExplainView, q: ExplainQuery): { text: strin
 }
 
 export function matrixFor(view: ExplainView, endpoints: EndpointDoc[], port: number, protocol: string): MatrixDoc {
-  const eps = endpoints.filter((e) => e.addresses.length > 0);
+  // A refused endpoint has nothing programmed: it is in no cell (explain refuses to evaluate it).
+  const eps = endpoints.filter((e) => e.addresses.length > 0 && !e.refused);
   // An endpoint calc cannot evaluate is shown as denied: the dataplane fails closed too.
   const allowed = matrixIn(view, eps.map((e) => `${e.namespace}/${e.name}`), { protocol, port });
   return {

@@ -1,6 +1,7 @@
 // The store watch feeding the agent: snapshots replace the cache, events patch it, and
 // either asks the apply loop for an apply; connection and invalid values go to the status.
 import type { Logger } from '../log/index.js';
+import type { ResourceKey } from '../model/index.js';
 import type { WatchHandler, WatchStatus } from '../store/index.js';
 import type { ResourceCache } from './cache.js';
 import type { ApplyLoop } from './loop.js';
@@ -9,9 +10,12 @@ import type { AgentStatus } from './status.js';
 
 export function storeFeed(d: { cache: ResourceCache; status: AgentStatus; loop: ApplyLoop; metrics: AgentMetrics; log: Logger }): WatchHandler {
   const { cache, status, loop, metrics, log } = d;
+  // Keys whose stored value is invalid, by etcd key: their last valid version (if the cache
+  // has one) stays in force across snapshots until the key is fixed or deleted.
+  const held = new Map<string, ResourceKey>();
   return {
     onSync(snapshot, rev) {
-      const changed = cache.replaceAll(snapshot.map((s) => s.resource));
+      const changed = cache.replaceAll(snapshot.map((s) => s.resource), held.values());
       const first = !status.state.store.synced;
       status.synced(rev);
       metrics.storeSynced.set(1);
@@ -24,12 +28,15 @@ export function storeFeed(d: { cache: ResourceCache; status: AgentStatus; loop: 
       else cache.delete(ev.key);
       loop.trigger('change');
     },
-    onInvalid(key, error) {
-      status.invalid(key, error);
+    onInvalid(key, error, resource) {
+      if (resource) held.set(key, resource);
+      const holding = resource !== undefined && cache.has(resource);
+      status.invalid(key, holding ? `${error} (the last valid version stays in force)` : `${error} (never valid here: nothing of it is in force)`);
       metrics.storeInvalidValues.set(status.state.store.invalid.size);
-      log.warn({ key, error }, 'invalid value in etcd skipped');
+      log.warn({ key, error, holding }, holding ? 'invalid value in etcd: the last valid version stays in force' : 'invalid value in etcd skipped; no valid version of it was ever seen');
     },
     onValid(key) {
+      held.delete(key);
       status.valid(key);
       metrics.storeInvalidValues.set(status.state.store.invalid.size);
       log.info({ key }, 'a value in etcd reported invalid is fixed or deleted');

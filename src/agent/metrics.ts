@@ -19,6 +19,8 @@ export interface AgentMetrics {
   lastApplyTimestamp: Gauge;
   resyncs: Counter;
   resyncRepairs: Counter;
+  driftEvents: Counter;
+  driftRepairs: Counter;
   endpoints: Gauge;
   rules: Gauge;
   sets: Gauge;
@@ -58,6 +60,8 @@ export function createAgentMetrics(opts: { defaultMetrics?: boolean } = {}): Age
     lastApplyTimestamp: new Gauge({ name: 'trellis_dataplane_last_apply_timestamp_seconds', help: 'when the dataplane was last applied successfully', ...reg }),
     resyncs: new Counter({ name: 'trellis_resyncs_total', help: 'periodic full resyncs', ...reg }),
     resyncRepairs: new Counter({ name: 'trellis_resync_repairs_total', help: 'periodic resyncs that found drift and repaired it', ...reg }),
+    driftEvents: new Counter({ name: 'trellis_dataplane_drift_events_total', help: 'changes someone else made to our routes or iptables tables, as the kernel reported them', labelNames: ['part'], ...reg }),
+    driftRepairs: new Counter({ name: 'trellis_dataplane_drift_repairs_total', help: 'applies that repaired drift the kernel reported', ...reg }),
     endpoints: new Gauge({ name: 'trellis_endpoints', help: 'workload endpoints on this node', ...reg }),
     rules: new Gauge({ name: 'trellis_dataplane_rules', help: 'compiled policy and profile rules in force on this node', ...reg }),
     sets: new Gauge({ name: 'trellis_dataplane_ipsets', help: 'ipsets in force on this node (logical sets)', ...reg }),

@@ -20,9 +20,17 @@ export interface ApplySummary {
   detail?: unknown;
 }
 
+/** A change someone else made to what the dataplane programmed, as the kernel reported it. */
+export interface DriftNote { part: 'routes' | 'policy'; what: string }
+
 export interface DataplanePort {
-  /** `resync`: read the kernel back and repair drift (the periodic job), instead of trusting the last write. */
-  reconcile(desired: DesiredState, opts?: { resync?: boolean }): Promise<ApplySummary>;
+  /**
+   * `resync`: read the kernel back and repair drift (the periodic job), instead of trusting
+   * the last write; `repair`: read back and repair only these parts (drift was seen in them).
+   */
+  reconcile(desired: DesiredState, opts?: { resync?: boolean; repair?: ReadonlyArray<'routes' | 'policy'> }): Promise<ApplySummary>;
+  /** Reports drift from the kernel's change notifications (absent: only the periodic resync finds it). */
+  watch?(onDrift: (drift: DriftNote[]) => void): { stop(): Promise<void>; readonly started: Promise<void> };
   syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplySummary>;
 }
 

@@ -23,6 +23,8 @@ export interface AgentState {
     counts: Counts;
     lastApply: ApplyDoc | null;
     lastError: ErrorDoc | null;
+    /** Kernel drift not yet repaired (oldest first), and how much has been repaired so far. */
+    drift: { outstanding: Array<{ seq: number; at: string; what: string }>; repaired: number; lastRepairedAt: string | null };
   };
   bgp: { error: string | null };
 }
@@ -38,15 +40,44 @@ export interface AgentStatus {
   applied(doc: ApplyDoc): void;
   applyFailed(doc: ErrorDoc): void;
   bgpResult(error: string | null): void;
+  /** Notes drift the kernel reported; returns its sequence number. */
+  drifted(what: string[]): number;
+  /** The sequence number of the latest drift noted (an apply that began after it repairs it). */
+  readonly driftSeq: number;
+  /** An apply that began when driftSeq was `upTo` succeeded: drift up to there is repaired. Returns what it repaired. */
+  driftRepaired(upTo: number): string[];
 }
 
 export function createAgentStatus(): AgentStatus {
   const state: AgentState = {
     store: { status: 'connecting', synced: false, revision: null, invalid: new Map() },
-    dataplane: { programmed: false, desired: null, counts: { rules: 0, sets: 0, routes: 0 }, lastApply: null, lastError: null },
+    dataplane: {
+      programmed: false, desired: null, counts: { rules: 0, sets: 0, routes: 0 }, lastApply: null, lastError: null,
+      drift: { outstanding: [], repaired: 0, lastRepairedAt: null },
+    },
     bgp: { error: null },
   };
+  let seq = 0;
+  /** Outstanding drift is bounded: a fight with another tool must not grow it without end. */
+  const MAX_OUTSTANDING = 50;
   return {
+    drifted(what) {
+      const at = new Date().toISOString();
+      const out = state.dataplane.drift.outstanding;
+      for (const w of what) out.push({ seq: ++seq, at, what: w });
+      if (out.length > MAX_OUTSTANDING) out.splice(0, out.length - MAX_OUTSTANDING);
+      return seq;
+    },
+    get driftSeq() { return seq; },
+    driftRepaired(upTo) {
+      const d = state.dataplane.drift;
+      const done = d.outstanding.filter((x) => x.seq <= upTo);
+      if (!done.length) return [];
+      d.outstanding = d.outstanding.filter((x) => x.seq > upTo);
+      d.repaired += done.length;
+      d.lastRepairedAt = new Date().toISOString();
+      return done.map((x) => x.what);
+    },
     state,
     storeStatus(s) { state.store.status = s; },
     synced(revision) { state.store.synced = true; state.store.revision = revision; },
@@ -80,6 +111,19 @@ export function lastErrorOf(state: Readonly<AgentState>, now: Date): ErrorDoc | 
   return state.bgp.error ? { at: now.toISOString(), message: `BGP: ${state.bgp.error}`, consecutive: 1 } : null;
 }
 
+function dataplaneReadiness(dataplane: AgentState['dataplane'], consecutiveFailures: number): { ok: boolean; detail: string } {
+  const drift = dataplane.drift.outstanding;
+  if (!dataplane.programmed || consecutiveFailures > 0) {
+    return { ok: false, detail: dataplane.lastError ? `last apply failed: ${dataplane.lastError.message}` : 'not programmed yet' };
+  }
+  // The kernel disagrees with what we programmed until the repair went through.
+  if (drift.length) {
+    const shown = drift.slice(0, 3).map((x) => x.what).join('; ');
+    return { ok: false, detail: `kernel drift since ${drift[0]!.at} not repaired yet: ${shown}${drift.length > 3 ? ` (and ${drift.length - 3} more)` : ''}` };
+  }
+  return { ok: true, detail: `programmed${dataplane.lastApply ? ` at ${dataplane.lastApply.at}` : ''}` };
+}
+
 export interface BgpReadiness { configured: boolean; established: number }
 
 export function readinessOf(state: Readonly<AgentState>, consecutiveFailures: number, bgp: BgpReadiness | null): ReadinessDoc {
@@ -88,9 +132,7 @@ export function readinessOf(state: Readonly<AgentState>, consecutiveFailures: nu
     store: store.synced
       ? { ok: true, detail: `synced at revision ${store.revision}; watch ${store.status}` }
       : { ok: false, detail: `no snapshot from etcd yet (watch ${store.status})` },
-    dataplane: dataplane.programmed && consecutiveFailures === 0
-      ? { ok: true, detail: `programmed${dataplane.lastApply ? ` at ${dataplane.lastApply.at}` : ''}` }
-      : { ok: false, detail: dataplane.lastError ? `last apply failed: ${dataplane.lastError.message}` : 'not programmed yet' },
+    dataplane: dataplaneReadiness(dataplane, consecutiveFailures),
   };
   if (bgp) {
     const err = state.bgp.error;

@@ -13,6 +13,7 @@ export const realParts: PartsFactory = async ({ config, logger, netns, bgp, stor
       if (r.errors.length) logger.warn({ errors: r.errors }, 'dataplane apply had partial errors');
       return { changed: r.wrote, detail: r };
     },
+    watch: (onDrift) => dp.watch(onDrift),
     async syncLearnedRoutes(routes, opts) {
       const r = await dp.syncLearnedRoutes(routes, opts);
       return { changed: r.wrote, routes: routes.length, detail: r };

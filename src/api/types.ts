@@ -25,6 +25,8 @@ export interface EndpointDoc {
   addresses: string[];
   interfaceName: string;
   local: boolean;
+  /** Why calc refuses to program it (a conflicting or out-of-pool address); absent when it is not refused. */
+  refused?: string[];
 }
 
 export interface ApplyDoc { at: string; durationMs: number; reasons: string[] }
@@ -36,7 +38,11 @@ export interface StatusDoc {
   startedAt: string;
   uptimeSec: number;
   store: { status: string; synced: boolean; revision: string | null; invalid: Array<{ key: string; error: string }> };
-  dataplane: { programmed: boolean; rules?: number; sets?: number; routes?: number };
+  dataplane: {
+    programmed: boolean; rules?: number; sets?: number; routes?: number;
+    /** Changes someone else made to the kernel: those not repaired yet, and how many were. */
+    drift?: { outstanding: Array<{ at: string; what: string }>; repaired: number; lastRepairedAt: string | null };
+  };
   /** Every workload endpoint in the cluster; `local` marks this node's. */
   endpoints: EndpointDoc[];
   /** Policies and profiles in force on this node's endpoints, by id, in order. */

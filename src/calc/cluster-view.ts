@@ -65,6 +65,7 @@ export function createClusterView(calc: Calculator): ExplainView {
 
   return {
     findEndpoint: (ns, name) => refOf(`WorkloadEndpoint/${ns}/${name}`),
+    refused: (ns, name) => calc.refused().get(`WorkloadEndpoint/${ns}/${name}`),
     ownerOf(hostCidr) {
       const keys = endpoints.withAddress(hostCidr);
       if (!keys || keys.size === 0) return undefined;

@@ -8,6 +8,7 @@ import {
   hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
   type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
+import { endpointRefusals } from './claims.js';
 import { createLabelIndex } from './label-index.js';
 import { defaultHostConfig, hostEndpointState, isLocalHostEndpoint, type HostConfig } from './host-endpoints.js';
 import type { DesiredState, EndpointState, HostEndpointState } from './state.js';
@@ -44,8 +45,11 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
   const endpoints: EndpointInfo[] = [];
   const locals: Array<{ r: WorkloadEndpoint; info: EndpointInfo }> = [];
   const localHosts: Array<{ r: HostEndpoint; info: EndpointInfo }> = [];
+  const wepKey = (r: WorkloadEndpoint) => `WorkloadEndpoint/${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+  const refused = endpointRefusals(all.filter((r): r is WorkloadEndpoint => r.kind === 'WorkloadEndpoint').map((r) => [wepKey(r), r]), pools);
   for (const r of all) {
     if (r.kind === 'WorkloadEndpoint') {
+      if (refused.has(wepKey(r))) continue; // as if absent (claims.ts)
       const info = workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels);
       endpoints.push(info);
       if (r.spec.node === nodeName) locals.push({ r, info });

@@ -3,7 +3,8 @@
 // source's node for egress and of the destination's node for ingress): there is no second
 // policy engine to drift from the first.
 import ipaddr from 'ipaddr.js';
-import { canonicalCidr, parseCidr, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { canonicalCidr, parseCidr, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { endpointRefusals } from './claims.js';
 import { computeDesiredState, latestByKey } from './compute.js';
 import { cidrFacts, compareStrings, portProtocolName } from './compile.js';
 import type {
@@ -102,6 +103,8 @@ export interface ExplainView {
   /** The workload endpoint that has exactly this network (a /32 or /128), if any. */
   ownerOf(hostCidr: string): EndpointRef | undefined;
   compiled(ep: EndpointRef): CompiledEndpoint | undefined;
+  /** Why a stored endpoint is refused (claims.ts), if it is: it then does not exist for explain. */
+  refused?(ns: string, name: string): readonly string[] | undefined;
 }
 
 const lookups = new WeakMap<DesiredState, RuleLookup>();
@@ -287,6 +290,8 @@ function findIn(view: ExplainView, ref: string): EndpointRef {
   if (!m) throw new ExplainError(`"${ref}" is not NAMESPACE/ENDPOINT`);
   const [, ns, name] = m as unknown as [string, string, string];
   const ep = view.findEndpoint(ns, name);
+  const refused = ep ? undefined : view.refused?.(ns, name);
+  if (refused) throw new ExplainError(`WorkloadEndpoint ${ns}/${name} is refused, so nothing is programmed for it: ${refused.join('; ')}`);
   if (!ep) throw new ExplainError(`no WorkloadEndpoint ${ns}/${name}`);
   return ep;
 }
@@ -366,14 +371,17 @@ export function explainIn(view: ExplainView, input: ExplainQuestion): ExplainRes
 /** A view over plain resources: each node's state computed from scratch when first asked. */
 export function resourceView(resources: readonly Resource[]): ExplainView {
   const all = latestByKey(resources);
-  const weps = new Map<string, WorkloadEndpoint>();
-  for (const r of all) if (r.kind === 'WorkloadEndpoint') weps.set(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, r);
+  const stored = new Map<string, WorkloadEndpoint>();
+  for (const r of all) if (r.kind === 'WorkloadEndpoint') stored.set(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, r);
+  const refusals = endpointRefusals([...stored].map(([k, r]) => [`WorkloadEndpoint/${k}`, r]), all.filter((r): r is IPPool => r.kind === 'IPPool'));
+  const weps = new Map([...stored].filter(([k]) => !refusals.has(`WorkloadEndpoint/${k}`)));
   const refOf = (r: WorkloadEndpoint): EndpointRef => ({
     ns: r.metadata.namespace ?? 'default', name: r.metadata.name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr),
   });
   const states = new Map<string, DesiredState>();
   return {
     findEndpoint(ns, name) { const r = weps.get(`${ns}/${name}`); return r ? refOf(r) : undefined; },
+    refused: (ns, name) => refusals.get(`WorkloadEndpoint/${ns}/${name}`),
     ownerOf(hostCidr) {
       // Two endpoints claiming one address: the first by namespace/name, as the calculator's view picks.
       const owners = [...weps.entries()].filter(([, r]) => r.spec.ipNetworks.some((n) => canonicalCidr(n) === hostCidr)).map(([k]) => k).sort(compareStrings);

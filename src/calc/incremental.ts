@@ -14,6 +14,7 @@ import {
   compilePolicy, compileProfile, compareStrings, endpointState, hostEndpointInfo, natOf, routesOf, workloadEndpointInfo,
   type CompiledProfile, type EndpointInfo,
 } from './compile.js';
+import { claimedAddresses, createClaims, poolCidrs } from './claims.js';
 import { createEndpointIndex, type EndpointIndex, type EndpointResource } from './endpoint-index.js';
 import { createSetIndex, type SetIndex } from './set-index.js';
 import { createPolicyIndex, type PolicyIndex } from './policy-index.js';
@@ -26,6 +27,8 @@ export interface Calculator {
   readonly nodeName: string;
   upsert(resource: Resource): void;
   remove(key: ResourceKey): void;
+  /** Workload endpoints refused (a conflicting or out-of-pool address, see claims.ts), by key, with the reasons. */
+  refused(): ReadonlyMap<string, readonly string[]>;
   /** The desired state; unchanged parts are the same objects as in the previous call. Treat as read-only. */
   state(): DesiredState;
   /** Grows whenever an update may have changed state(); equal numbers mean equal states. */
@@ -92,6 +95,11 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
   const locals = new Map<string, LocalEndpoint>();
   const endpoints = createEndpointIndex();
   const sets = createSetIndex(endpoints);
+  // Every WorkloadEndpoint as stored, refused or not; the index above holds only those not refused.
+  const weps = new Map<string, WorkloadEndpoint>();
+  const claims = createClaims();
+  const refused = new Map<string, readonly string[]>();
+  let poolList: string[] = [];
 
   // Output caches and what invalidates them.
   const endpointStates = new Map<string, EndpointState>();
@@ -203,12 +211,34 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     if (!sameLabels(old ?? {}, labels ?? {})) relabel(endpoints.inNamespace(name));
   }
 
+  /** Programs a stored endpoint, or takes it out, as its claims now allow. */
+  function reconsider(key: string): void {
+    const r = weps.get(key);
+    const why = r ? claims.reasons(key, poolList) : [];
+    if (!r || why.length) {
+      if (r) refused.set(key, why);
+      else refused.delete(key);
+      if (endpoints.resources.has(key)) putEndpoint(key, undefined);
+      return;
+    }
+    refused.delete(key);
+    if (endpoints.resources.get(key) !== r) putEndpoint(key, r);
+  }
+
+  function putWorkload(key: string, r: WorkloadEndpoint | undefined): void {
+    if (r) weps.set(key, r);
+    else weps.delete(key);
+    for (const k of claims.put(key, r ? claimedAddresses(r) : undefined)) reconsider(k);
+  }
+
   function apply(key: ResourceKey, r: Resource | undefined): void {
     const ks = keyString(key);
     gen++;
     cached = null;
     switch (key.kind) {
       case 'WorkloadEndpoint':
+        putWorkload(ks, r && r.kind === 'WorkloadEndpoint' ? r : undefined);
+        break;
       case 'HostEndpoint':
         putEndpoint(ks, r as EndpointResource | undefined);
         break;
@@ -229,6 +259,9 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
         if (r && r.kind === 'IPPool') pools.set(ks, r);
         else pools.delete(ks);
         natDirty = true;
+        // The address plan changed: any endpoint may now be inside it or outside it.
+        poolList = poolCidrs(pools.values());
+        for (const k of [...weps.keys()]) reconsider(k);
         break;
       default:
         gen--; // BGP and node resources do not shape this state
@@ -291,6 +324,7 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     upsert: (r) => apply(resourceKey(r), r),
     remove: (key) => apply(key, undefined),
     state,
+    refused: () => refused,
     generation: () => gen,
     parts: { endpoints, sets, policies, hostPolicies, profiles, namespaceLabels, pools, locals, localHosts, output },
   };

@@ -20,3 +20,4 @@ export type { CalculatorOptions } from './incremental.js';
 export { explainToHost, formatHostVerdict, hostEndpointFor } from './host-explain.js';
 export type { HostVerdict } from './host-explain.js';
 export type { Packet } from './explain.js';
+export { endpointRefusals, claimedAddresses } from './claims.js';

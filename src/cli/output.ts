@@ -58,13 +58,15 @@ function columns(kind: Kind): [Column[], Column[]] {
   }
 }
 
-export function renderTable(kind: Kind, resources: readonly Resource[], wide: boolean): string {
+/** `status`: a last wide column (WorkloadEndpoints: whether calc programs it, or why it refuses). */
+export function renderTable(kind: Kind, resources: readonly Resource[], wide: boolean, status?: (r: Resource) => string): string {
   const [base, extra] = columns(kind);
   const cols: Column[] = [
     ...(NAMESPACED_KINDS.has(kind) ? [['NAMESPACE', (r: Resource) => (r.metadata as { namespace?: string }).namespace ?? 'default'] as Column] : []),
     ['NAME', (r) => r.metadata.name],
     ...base,
     ...(wide ? extra : []),
+    ...(wide && status ? [['STATUS', status] as Column] : []),
   ];
   const rows = [cols.map((c) => c[0]), ...resources.map((r) => cols.map((c) => c[1](r)))];
   const widths = cols.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));

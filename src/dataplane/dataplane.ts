@@ -8,7 +8,9 @@ import { createExec, type Exec } from './exec.js';
 import { createIptablesBackend } from './iptables/index.js';
 import { createLearnedRouteSync } from './learned.js';
 import { createPlumber, readLinksAndRoutes } from './plumbing.js';
-import { createReconciler } from './reconcile.js';
+import type { KernelDrift } from './kernel-events.js';
+import { watchKernel, type KernelWatch } from './kernel-watch.js';
+import { createReconciler, type ReconcileHow } from './reconcile.js';
 import type { ApplyReport } from './report.js';
 import { parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
 
@@ -36,10 +38,16 @@ export interface Dataplane {
    * Links, workload routes and sysctls likewise, except that endpoints calc hands over as
    * new objects (added, changed, re-created) always have their routes and sysctls rewritten.
    */
-  reconcile(desired: DesiredState, opts?: { resync?: boolean }): Promise<ApplyReport>;
+  reconcile(desired: DesiredState, opts?: ReconcileHow): Promise<ApplyReport>;
   /** Brings our proto 79 routes to `routes`; the table is re-read like the policy objects in reconcile. */
   syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplyReport>;
   readKernel(): Promise<KernelState>;
+  /**
+   * Watches the kernel's change notifications and reports changes someone else made to
+   * what this dataplane programmed (its workload routes, the iptables tables); repairing
+   * them is the caller's `reconcile(desired, {repair: parts})`.
+   */
+  watch(onDrift: (drift: KernelDrift[]) => void): KernelWatch;
 }
 
 export interface DataplaneOptions {
@@ -79,8 +87,20 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const reconciler = createReconciler(backend, createPlumber(exec), log, resyncIntervalMs);
   const learned = createLearnedRouteSync(exec, log, resyncIntervalMs);
   const serial = createSerialQueue();
+  // The routes last asked for, by destination, for telling a deleted route of ours from
+  // one we deleted ourselves (built when a route event arrives, not on every reconcile).
+  let asked: DesiredState['routes'] = [];
+  let askedMap: { of: DesiredState['routes']; map: Map<string, string> } | null = null;
+  const wantedRoutes = (): ReadonlyMap<string, string> => {
+    if (askedMap?.of !== asked) askedMap = { of: asked, map: new Map(asked.map((r) => [r.dst, r.dev])) };
+    return askedMap.map;
+  };
   return {
-    reconcile: (ds, o) => serial(() => reconciler.reconcile(ds, o ?? {})),
+    reconcile: (ds, o) => {
+      asked = ds.routes;
+      return serial(() => reconciler.reconcile(ds, o ?? {}));
+    },
+    watch: (onDrift) => watchKernel({ ...(opts.netns ? { netns: opts.netns } : {}), log, routes: wantedRoutes, onDrift }),
     syncLearnedRoutes: (routes, o) => serial(() => learned.sync(routes, o ?? {})),
     readKernel: () => serial(() => readKernelState(exec, backend)),
   };

@@ -9,7 +9,7 @@
 import { ROUTE_PROTO_WORKLOAD, type DesiredState, type EndpointState, type RouteState } from '../calc/index.js';
 import { DataplaneError } from './errors.js';
 import type { Exec } from './exec.js';
-import { parseIpRoutes, planWorkloadRoutes, type KernelRoute } from './routes.js';
+import { isHostRoute, parseIpRoutes, planWorkloadRoutes, type KernelRoute } from './routes.js';
 import { desiredSysctls, parseGrepValues, planSysctls } from './sysctls.js';
 
 export interface LinksAndRoutes { links: Set<string>; routes: KernelRoute[] }
@@ -53,20 +53,42 @@ export interface Plumber {
 
 const missingLink = (e: EndpointState) => `${e.id}: interface ${e.interfaceName} does not exist`;
 
-export function createPlumber(exec: Exec): Plumber {
+/**
+ * An unwanted route over a link that exists and that no endpoint uses is kept until it has
+ * been seen unwanted this long: the CNI plugs a veth and its route before the endpoint
+ * record reaches us, and a resync in between must not remove it. Its traffic meets the
+ * unknown-interface drop meanwhile, so keeping it opens nothing.
+ */
+export const UNWANTED_ROUTE_GRACE_MS = 10_000;
+
+export function createPlumber(exec: Exec, graceMs = UNWANTED_ROUTE_GRACE_MS, now: () => number = Date.now): Plumber {
   let known: Known | null = null;
+  /** Unwanted routes kept for the grace period: "dst dev" -> when first seen. */
+  const unwantedSince = new Map<string, number>();
 
   /** Trust this pass's outcome until the next resync, unless it left something undone. */
   function remember(ds: DesiredState, res: PlumbingResult): void {
     known = res.skipped.length || res.errors.length ? null : {
       endpoints: new Set(ds.endpoints), endpointList: ds.endpoints, routeList: ds.routes,
-      routes: new Map(ds.routes.map((r) => [r.dst, r.dev])),
+      routes: new Map(ds.routes.filter((r) => isHostRoute(r.dst)).map((r) => [r.dst, r.dev])),
     };
   }
 
   async function full(ds: DesiredState, res: PlumbingResult): Promise<void> {
     const { routes, links } = await readLinksAndRoutes(exec, ROUTE_PROTO_WORKLOAD);
-    const plan = planWorkloadRoutes(ds.routes, routes, links);
+    const used = new Set(ds.endpoints.map((e) => e.interfaceName));
+    const t = now();
+    const seen = new Set<string>();
+    const keep = (r: KernelRoute): boolean => {
+      if (!r.dev || !links.has(r.dev) || used.has(r.dev)) return false;
+      const id = `${r.dst} ${r.dev}`;
+      seen.add(id);
+      const since = unwantedSince.get(id) ?? t;
+      unwantedSince.set(id, since);
+      return t - since < graceMs;
+    };
+    const plan = planWorkloadRoutes(ds.routes, routes, links, keep);
+    for (const id of [...unwantedSince.keys()]) if (!seen.has(id)) unwantedSince.delete(id);
     res.skipped.push(...plan.skipped);
     if (plan.lines.length) {
       await exec.run(['ip', '-batch', '-'], `${plan.lines.join('\n')}\n`);
@@ -92,13 +114,14 @@ export function createPlumber(exec: Exec): Plumber {
     const lines: string[] = [];
     const want = new Map(ds.routes.map((r) => [r.dst, r])); // calc's destinations are canonical already
     for (const [dst, r] of want) {
+      if (!isHostRoute(dst)) { res.skipped.push(`${dst}: not a host route; Trellis routes endpoints by /32 and /128 only`); continue; }
       if (was.routes.get(dst) === r.dev && !freshIfaces.has(r.dev)) continue;
       lines.push(`route replace ${dst} dev ${r.dev} scope link proto ${ROUTE_PROTO_WORKLOAD}`);
       if (was.routes.has(dst)) res.replaced++;
       else res.added++;
     }
     for (const [dst, dev] of was.routes) {
-      if (want.has(dst)) continue;
+      if (want.has(dst) || !isHostRoute(dst)) continue;
       lines.push(`route del ${dst} dev ${dev} proto ${ROUTE_PROTO_WORKLOAD}`);
       res.deleted++;
     }

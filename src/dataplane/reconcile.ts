@@ -43,8 +43,11 @@ function addPlumbing(counts: ApplyCounts, plumbed: PlumbingResult): void {
   counts.writeCommands += plumbed.writeCommands;
 }
 
+/** What a reconcile reads back from the kernel: everything (`resync`), or only the parts drift was seen in. */
+export interface ReconcileHow { resync?: boolean; repair?: ReadonlyArray<'routes' | 'policy'> }
+
 export interface Reconciler {
-  reconcile(desired: DesiredState, how: { resync?: boolean }): Promise<ApplyReport>;
+  reconcile(desired: DesiredState, how: ReconcileHow): Promise<ApplyReport>;
 }
 
 export function createReconciler<S>(backend: PolicyBackend<S>, plumber: Plumber, log: Logger, resyncIntervalMs: number): Reconciler {
@@ -60,7 +63,7 @@ export function createReconciler<S>(backend: PolicyBackend<S>, plumber: Plumber,
     return applied;
   }
 
-  async function reconcile(desired: DesiredState, how: { resync?: boolean }): Promise<ApplyReport> {
+  async function reconcile(desired: DesiredState, how: ReconcileHow): Promise<ApplyReport> {
     const started = Date.now();
     const counts = emptyCounts();
     const skipped: string[] = [];
@@ -68,14 +71,15 @@ export function createReconciler<S>(backend: PolicyBackend<S>, plumber: Plumber,
     const ds = withValidInterfaces(desired, skipped);
     const cached = programmed;
     const resync = needsResync(cached, how.resync === true, started, resyncIntervalMs);
+    const readPolicy = resync || (how.repair?.includes('policy') ?? false);
     programmed = null; // until this reconcile's writes have all succeeded
 
-    const plumbing = plumber.apply(ds, resync);
+    const plumbing = plumber.apply(ds, resync || (how.repair?.includes('routes') ?? false));
     // Awaited below (or on the error path); until then a failure must not count as unhandled.
     plumbing.catch(() => undefined);
     let applied: PolicyApplied;
     try {
-      applied = await writePolicy(ds, cached, resync, started);
+      applied = await writePolicy(ds, cached, readPolicy, started);
     } catch (err) {
       // A failed read or write ends this reconcile only once the plumbing is done: the next one must not overlap it.
       await plumbing.catch(() => undefined);
@@ -88,7 +92,7 @@ export function createReconciler<S>(backend: PolicyBackend<S>, plumber: Plumber,
     errors.push(...plumbed.errors);
     addPlumbing(counts, plumbed);
 
-    const report: ApplyReport = { wrote: counts.writeCommands > 0, resynced: resync, counts, skipped, errors, durationMs: Date.now() - started };
+    const report: ApplyReport = { wrote: counts.writeCommands > 0, resynced: resync || readPolicy, counts, skipped, errors, durationMs: Date.now() - started };
     if (report.wrote) log.info({ counts, skipped: skipped.length, errors }, 'dataplane reconciled');
     else log.debug({ durationMs: report.durationMs }, 'dataplane in sync');
     return report;

@@ -129,18 +129,30 @@ export function renderWorkloadRoutes(routes: RouteState[]): string[] {
     .map((r) => `route replace ${r.dst} dev ${r.dev} scope link proto ${ROUTE_PROTO_WORKLOAD}`);
 }
 
+/** A host route (/32, /128): the only kind Trellis ever writes or removes for an endpoint. */
+export function isHostRoute(dst: string): boolean {
+  const len = Number(dst.slice(dst.lastIndexOf('/') + 1));
+  return dst.includes(':') ? len === 128 : len === 32;
+}
+
 /**
  * Workload routes: replace what is missing or points at the wrong device, delete proto 78
  * routes no endpoint wants. Routes to devices that do not exist (yet) are skipped, so one
  * half-created veth cannot fail the batch for everybody else.
  */
-export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], links: Set<string>): RoutePlan {
+export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], links: Set<string>, keep: (r: KernelRoute) => boolean = () => false): RoutePlan {
   const proto = String(ROUTE_PROTO_WORKLOAD);
   const have = new Map<string, KernelRoute>();
-  for (const r of kernel) if (r.protocol === proto) have.set(r.dst, r);
+  // Only host routes are ours: a wider proto 78 route (someone else's, or a default route an
+  // endpoint record once claimed) is never replaced or removed, whatever protocol it carries.
+  for (const r of kernel) if (r.protocol === proto && isHostRoute(r.dst)) have.set(r.dst, r);
   const plan: RoutePlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [] };
   const want = new Map<string, RouteState>();
-  for (const r of wanted) want.set(canonicalCidr(r.dst), r);
+  for (const r of wanted) {
+    const dst = canonicalCidr(r.dst);
+    if (isHostRoute(dst)) want.set(dst, r);
+    else plan.skipped.push(`${dst}: not a host route; Trellis routes endpoints by /32 and /128 only`);
+  }
   for (const [dst, r] of [...want].sort(([a], [b]) => byCodePoint(a, b))) {
     const cur = have.get(dst);
     if (cur && cur.dev === r.dev && (cur.via === undefined)) continue;
@@ -153,7 +165,7 @@ export function planWorkloadRoutes(wanted: RouteState[], kernel: KernelRoute[], 
     else plan.added++;
   }
   for (const [dst, cur] of [...have].sort(([a], [b]) => byCodePoint(a, b))) {
-    if (want.has(dst)) continue;
+    if (want.has(dst) || keep(cur)) continue;
     plan.lines.push(`route del ${dst}${cur.dev ? ` dev ${cur.dev}` : ''} proto ${proto}`);
     plan.deleted++;
   }

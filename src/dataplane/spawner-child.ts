@@ -7,7 +7,7 @@
 // stdin, so a write pays neither the process start nor the loading of the tool's libraries.
 // An idle instance that is never fed just sees its stdin close and exits having done nothing.
 import { execa, type ResultPromise } from 'execa';
-import type { SpawnReply, SpawnRequest } from './spawner.js';
+import type { SpawnPidNote, SpawnReply, SpawnRequest } from './spawner.js';
 
 type Sub = ResultPromise<{ reject: false; stdin: 'pipe'; maxBuffer: number }>;
 
@@ -32,6 +32,13 @@ function start(argv: readonly string[]): Sub {
   const [cmd, ...args] = argv;
   const sub = execa(cmd!, args, { reject: false, stdin: 'pipe', maxBuffer: MAX_BUFFER });
   sub.stdin.on('error', () => undefined); // a tool that exited early: its result says why
+  // The parent tells its own kernel writes from someone else's by the pid nft monitor names;
+  // it hears of the pid before the tool has read its input, so before the tool can write.
+  const pid = sub.pid;
+  if (pid !== undefined) {
+    process.send?.({ started: pid } satisfies SpawnPidNote);
+    void sub.finally(() => process.send?.({ exited: pid } satisfies SpawnPidNote));
+  }
   return sub;
 }
 

@@ -18,6 +18,28 @@ export interface SpawnRequest {
 }
 export interface SpawnReply { id: number; stdout: string; stderr: string; exitCode: number }
 export type SpawnResult = Omit<SpawnReply, 'id'>;
+/** The child's note of a tool it started or that ended (see ownPid). */
+export type SpawnPidNote = { started: number } | { exited: number };
+
+/** How long an ended tool's pid still counts as ours: nft monitor's report of its write may trail its exit. */
+const EXITED_PID_GRACE_MS = 5000;
+/** Tools the helper runs (pid -> when it ended, 0 while it runs). */
+const ownPids = new Map<number, number>();
+
+function notePid(note: SpawnPidNote): void {
+  if ('started' in note) {
+    ownPids.set(note.started, 0);
+    return;
+  }
+  const now = Date.now();
+  ownPids.set(note.exited, now);
+  for (const [pid, ended] of ownPids) if (ended !== 0 && now - ended > EXITED_PID_GRACE_MS) ownPids.delete(pid);
+}
+
+/** Whether a process is (or just was) a tool this process's command helper started: a kernel write of ours. */
+export function ownPid(pid: number): boolean {
+  return ownPids.has(pid);
+}
 
 export interface Spawner {
   run(argv: string[], input: string, timeoutMs: number, warm?: boolean): Promise<SpawnResult>;
@@ -50,7 +72,12 @@ function startHelper(): Spawner & { child: ChildProcess } {
     child.unref();
   };
   settle();
-  child.on('message', (reply: SpawnReply) => {
+  child.on('message', (msg: SpawnReply | SpawnPidNote) => {
+    if (!('id' in msg)) {
+      notePid(msg);
+      return;
+    }
+    const reply = msg;
     const p = pending.get(reply.id);
     if (!p) return;
     pending.delete(reply.id);

@@ -17,7 +17,8 @@ export type KeyRead =
 
 export type KvRead =
   | { type: 'other'; etcdKey: string }
-  | { type: 'invalid'; etcdKey: string; error: string }
+  /** `key`: the resource the key names, when only its value is bad. */
+  | { type: 'invalid'; etcdKey: string; error: string; key?: ResourceKey }
   | { type: 'resource'; etcdKey: string; key: ResourceKey; stored: Stored };
 
 export function readKey(prefix: string, etcdKey: string): KeyRead {
@@ -36,6 +37,6 @@ export function readKv(prefix: string, kv: RawKv, accept: (key: ResourceKey) => 
   if (k.type !== 'key') return k;
   if (!accept(k.key)) return { type: 'other', etcdKey: k.etcdKey };
   const d = decodeValue(k.etcdKey, k.key, kv.value, kv.mod_revision);
-  if (!d.ok) return { type: 'invalid', etcdKey: k.etcdKey, error: d.error };
+  if (!d.ok) return { type: 'invalid', etcdKey: k.etcdKey, error: d.error, key: k.key };
   return { type: 'resource', etcdKey: k.etcdKey, key: k.key, stored: { resource: d.resource, revision: kv.mod_revision } };
 }

@@ -38,8 +38,12 @@ export interface WatchHandler {
   /** The full state of the watched kinds at `revision`: at start and after every resync. */
   onSync(snapshot: Stored[], revision: string): void;
   onEvent(ev: WatchEvent): void;
-  /** A value that does not parse or validate (skipped); called again each time it is read. */
-  onInvalid?(etcdKey: string, error: string): void;
+  /**
+   * A value that does not parse or validate (skipped); called again each time it is read.
+   * `key`: the resource the key names (absent when the key itself is malformed), so that
+   * the handler can keep the last valid version of it in force.
+   */
+  onInvalid?(etcdKey: string, error: string, key?: ResourceKey): void;
   /** A key reported invalid has since been fixed or deleted. */
   onValid?(etcdKey: string): void;
   onStatus?(s: WatchStatus): void;
@@ -110,10 +114,10 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     status = s;
     try { handler.onStatus?.(s); } catch (err) { log.error({ err }, 'watch onStatus handler threw'); }
   };
-  const invalid = (etcdKey: string, error: string) => {
+  const invalid = (etcdKey: string, error: string, key?: ResourceKey) => {
     invalidKeys.set(etcdKey, error);
     ctx.reportInvalid(etcdKey, error);
-    try { handler.onInvalid?.(etcdKey, error); } catch (err) { log.error({ err }, 'watch onInvalid handler threw'); }
+    try { handler.onInvalid?.(etcdKey, error, key); } catch (err) { log.error({ err }, 'watch onInvalid handler threw'); }
   };
   const valid = (etcdKey: string) => {
     if (!invalidKeys.delete(etcdKey)) return;
@@ -125,7 +129,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     // the state at one instant.
     const rev = await currentRevision(etcd, prefix);
     const items: Stored[] = [];
-    const seenInvalid = new Map<string, string>();
+    const seenInvalid = new Map<string, { error: string; key?: ResourceKey }>();
     const prefixes: string[] = [];
     for (const kind of kinds) {
       const p = kindPrefix(prefix, kind);
@@ -133,7 +137,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
       const { kvs } = await rangePrefix(etcd, p, rev);
       for (const kv of kvs) {
         const read = readKv(prefix, kv, (k) => k.kind === kind);
-        if (read.type === 'invalid') seenInvalid.set(read.etcdKey, read.error);
+        if (read.type === 'invalid') seenInvalid.set(read.etcdKey, { error: read.error, ...(read.key ? { key: read.key } : {}) });
         else if (read.type === 'resource') items.push(read.stored);
       }
     }
@@ -142,7 +146,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     for (const k of [...invalidKeys.keys()]) {
       if (!seenInvalid.has(k) && prefixes.some((p) => k.startsWith(p))) valid(k);
     }
-    for (const [k, error] of seenInvalid) invalid(k, error);
+    for (const [k, { error, key }] of seenInvalid) invalid(k, error, key);
     position = rev;
     try { handler.onSync(items, rev.toString()); } catch (err) { log.error({ err }, 'watch onSync handler threw'); }
     resolveSynced();
@@ -164,7 +168,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
       } else {
         const read = readKv(prefix, ev.kv, accept);
         if (read.type === 'other') continue;
-        if (read.type === 'invalid') { invalid(read.etcdKey, read.error); continue; }
+        if (read.type === 'invalid') { invalid(read.etcdKey, read.error, read.key); continue; }
         valid(read.etcdKey);
         out = { type: 'put', key: read.key, resource: read.stored.resource, revision: read.stored.revision };
       }

@@ -46,16 +46,33 @@ test('set index: a used policy holds its source set; members come from every nod
   assert.equal(calc.state().ipsets[0]!.members, s.sorted, 'state() renders the set index members');
 });
 
-test('set index: two endpoints with one address count it twice and keep it until both leave', () => {
+test('claims: two endpoints with one address are both refused (out of every set) until one leaves', () => {
   const calc = cluster();
-  calc.upsert(wep('a', 'db2', { node: 'n2', ip: '10.0.0.2', labels: { app: 'db' } }));
   const { sets } = calc.parts;
   const s = sets.sets.get(sets.held.get(`policy:${POLICY}`)![0]!.id)!;
-  assert.is(s.counts.get('10.0.0.2/32'), 2, 'two contributors');
-  calc.remove(resourceKey(wep('a', 'db', { ip: '10.0.0.2' })));
-  assert.equal(s.sorted, ['10.0.0.2/32'], 'the member stays while db2 holds it');
+  calc.upsert(wep('a', 'db2', { node: 'n2', ip: '10.0.0.2', labels: { app: 'db' } }));
+  assert.equal(s.sorted, [], 'a claimed address opens nothing: neither claimant is a member');
+  assert.equal([...calc.refused()].sort(), [
+    [DB, ['address 10.0.0.2/32 is also claimed by WorkloadEndpoint/a/db2']],
+    ['WorkloadEndpoint/a/db2', [`address 10.0.0.2/32 is also claimed by ${DB}`]],
+  ], 'both are refused, each naming the other');
+  assert.not.ok(calc.state().endpoints.some((e) => e.id === DB), 'the local claimant is not programmed');
   calc.remove(resourceKey(wep('a', 'db2', { ip: '10.0.0.2' })));
-  assert.equal(s.sorted, [], 'gone when the last contributor left');
+  assert.equal(s.sorted, ['10.0.0.2/32'], 'db is back once the other claim is gone');
+  assert.is(calc.refused().size, 0, 'nothing refused any more');
+  assert.ok(calc.state().endpoints.some((e) => e.id === DB), 'db programmed again');
+});
+
+test('claims: with IPPools, an endpoint outside every pool is refused; a pool that covers it brings it back', () => {
+  const calc = cluster();
+  const pool = (cidr: string) => ({ apiVersion: 'trellis.dev/v1', kind: 'IPPool', metadata: { name: `p-${cidr.replace(/[./]/g, '-')}` }, spec: { cidr } }) as never;
+  calc.upsert(pool('10.0.0.0/31'));
+  assert.equal([...calc.refused()], [[DB, ['address 10.0.0.2/32 is outside every IPPool']], [REMOTE, ['address 10.0.0.3/32 is outside every IPPool']]]);
+  assert.equal(calc.state().endpoints.map((e) => e.id), [WEB], 'only the endpoint inside the pool is programmed');
+  assert.equal(calc.state().routes.map((r) => r.dst), ['10.0.0.1/32'], 'no route for the refused one');
+  calc.upsert(pool('10.0.0.0/24'));
+  assert.is(calc.refused().size, 0, 'all inside a pool now');
+  assert.equal(calc.state().endpoints.map((e) => e.id).sort(), [DB, WEB]);
 });
 
 test('set index: a policy that loses its last local user releases its sets', () => {

@@ -154,12 +154,14 @@ test('labels: own labels win over profile labels; namespace labels appear as pcn
   assert.equal(st.endpoints[0]!.ingress.policies, ['GlobalNetworkPolicy/own'], 'only the policy matching the effective labels applies');
 });
 
-test('routes: an address claimed by two local endpoints goes to the first by id', () => {
+test('routes: an address claimed by two local endpoints goes to neither (both refused)', () => {
   const st = computeDesiredState({ nodeName: 'n1', resources: [
     wep('ns1', 'b', { node: 'n1', iface: 'calib', ip: '10.0.0.1/32' }),
     wep('ns1', 'a', { node: 'n1', iface: 'calia', ip: '10.0.0.1/32' }),
+    wep('ns1', 'c', { node: 'n1', iface: 'calic', ip: '10.0.0.3/32' }),
   ] });
-  assert.equal(st.routes, [{ dst: '10.0.0.1/32', family: 4, dev: 'calia' }]);
+  assert.equal(st.routes, [{ dst: '10.0.0.3/32', family: 4, dev: 'calic' }]);
+  assert.equal(st.endpoints.map((e) => e.id), ['WorkloadEndpoint/ns1/c']);
 });
 
 test.run();

@@ -2,7 +2,7 @@
 // Input files are read and validated as a whole before the first write (all or nothing);
 // each write is then its own etcd transaction, reported one line per resource.
 import { Command, Option } from 'commander';
-import { describeKey, ipamUsage, isStoreRefusal, NAMESPACED_KINDS, resourceKey, type Kind, type Resource, type ResourceKey, type Store, type Stored } from '../core.js';
+import { describeKey, endpointRefusals, ipamUsage, isStoreRefusal, type IPPool, type WorkloadEndpoint, NAMESPACED_KINDS, resourceKey, type Kind, type Resource, type ResourceKey, type Store, type Stored } from '../core.js';
 import { withStore, print } from '../context.js';
 import { poolDeletedNote } from './ipam.js';
 import { CliError, EXIT } from '../errors.js';
@@ -63,8 +63,22 @@ async function get(store: Store, kind: Kind, name: string | undefined, o: GetOpt
   switch (o.output) {
     case 'yaml': if (found.length) print(renderYaml(found)); break;
     case 'json': print(renderJson(found, name !== undefined)); break;
-    default: process.stdout.write(renderTable(kind, found, o.output === 'wide'));
+    default: process.stdout.write(renderTable(kind, found, o.output === 'wide', o.output === 'wide' && kind === 'WorkloadEndpoint' ? await endpointStatus(store) : undefined));
   }
+}
+
+/** Whether calc programs each endpoint or refuses it (a conflict is cluster-wide: every endpoint and pool is read). */
+async function endpointStatus(store: Store): Promise<(r: Resource) => string> {
+  const [weps, pools] = await Promise.all([store.list('WorkloadEndpoint'), store.list('IPPool')]);
+  const key = (r: Resource) => `WorkloadEndpoint/${(r.metadata as { namespace?: string }).namespace ?? 'default'}/${r.metadata.name}`;
+  const refused = endpointRefusals(
+    weps.map((s) => s.resource).filter((r): r is WorkloadEndpoint => r.kind === 'WorkloadEndpoint').map((r) => [key(r), r]),
+    pools.map((s) => s.resource).filter((r): r is IPPool => r.kind === 'IPPool'),
+  );
+  return (r) => {
+    const why = refused.get(key(r));
+    return why ? `refused: ${why.join('; ')}` : 'ok';
+  };
 }
 
 export function register(program: Command): void {
