@@ -2,9 +2,9 @@
 // calculator is tested against, and what `policy explain` evaluates. Straightforward
 // scans, no caches: this file says what the answer is, incremental.ts says how to keep
 // it cheaply.
-import { resourceKey, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { byCodePoint, resourceKey, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import {
-  comparePolicies, compilePolicy, compileProfile, compareStrings, endpointInSet, endpointMembers, endpointState,
+  comparePolicies, compilePolicy, compileProfile, endpointInSet, endpointMembers, endpointState,
   hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
   type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
@@ -65,7 +65,7 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
     for (const p of profs) usedProfiles.set(p.id, p);
     epStates.push(endpointState(r, info, ingress.map((p) => p.id), egress.map((p) => p.id), [...new Set(profs.map((p) => p.id))]));
   }
-  epStates.sort((a, b) => compareStrings(a.id, b.id));
+  epStates.sort((a, b) => byCodePoint(a.id, b.id));
 
   const defs = new Map<string, SetDef>();
   for (const p of [...usedPolicies.values(), ...usedProfiles.values()]) for (const d of p.sets) defs.set(d.id, d);
@@ -80,15 +80,15 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
     const cands = index.candidates(d.selector.ast);
     if (cands) for (const group of cands) for (const i of group) consider(endpoints[Number(i)]!);
     else endpoints.forEach(consider);
-    return ipSetState(d, [...members].sort(compareStrings));
+    return ipSetState(d, [...members].sort(byCodePoint));
   });
 
   return {
     nodeName,
     endpoints: epStates,
-    policies: [...usedPolicies.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
-    profiles: [...usedProfiles.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
-    ipsets: ipsets.sort((a, b) => compareStrings(a.id, b.id)),
+    policies: [...usedPolicies.values()].map((p) => p.state).sort((a, b) => byCodePoint(a.id, b.id)),
+    profiles: [...usedProfiles.values()].map((p) => p.state).sort((a, b) => byCodePoint(a.id, b.id)),
+    ipsets: ipsets.sort((a, b) => byCodePoint(a.id, b.id)),
     routes: routesOf(epStates),
     nat: natOf(pools),
   };

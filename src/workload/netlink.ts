@@ -3,10 +3,11 @@
 // The host side lives in whatever namespace the caller runs in (the runtime's).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { ROUTE_PROTO_WORKLOAD } from '../model/index.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from './names.js';
 
-/** Same value as ROUTE_PROTO_WORKLOAD in src/calc/state.ts: the dataplane owns these routes too. */
-export const ROUTE_PROTO_WORKLOAD = 78;
+// The dataplane owns these routes too: one number, the model's.
+export { ROUTE_PROTO_WORKLOAD };
 
 export interface RunResult { code: number; stdout: string; stderr: string }
 
