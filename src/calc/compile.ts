@@ -4,6 +4,7 @@
 // calculator share it and can only differ in how they index and cache.
 import { createHash } from 'node:crypto';
 import {
+  TrellisError,
   byCodePoint, andSelectors, canonicalCidr, protocolByName, protocolByNumber, mapLabelKeys, parseCidr, parseSelector, ALL_SELECTOR,
   type EntityRule, type GlobalNetworkPolicy, type HostEndpoint, type IPPool, type NetworkPolicy,
   type Profile, type Protocol, type Rule, type Selector, type SelectorNode, type WorkloadEndpoint,
@@ -257,7 +258,9 @@ function parsePorts(ports: Array<number | string> | undefined): { ranges: PortRa
   return { ranges, names };
 }
 
-class RuleProblem extends Error {}
+class RuleProblem extends TrellisError<'RULE'> {
+  constructor(message: string) { super('RULE', message); }
+}
 
 function familyOf(cidr: string): Family {
   return cidrFacts(cidr).family;

@@ -3,18 +3,16 @@
 // source's node for egress and of the destination's node for ingress): there is no second
 // policy engine to drift from the first.
 import ipaddr from 'ipaddr.js';
-import { byCodePoint, canonicalCidr, protocolByName, protocolByNumber, parseCidr, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { TrellisError, byCodePoint, canonicalCidr, protocolByName, protocolByNumber, parseCidr, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import { computeDesiredState, latestByKey } from './compute.js';
 import { cidrFacts, portProtocolName } from './compile.js';
 import type {
   CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PolicyState, PortRange, ProfileState, RuleAction,
 } from './state.js';
 
-export class ExplainError extends Error {
-  readonly code = 'EXPLAIN_INPUT';
+export class ExplainError extends TrellisError<'EXPLAIN_INPUT'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ExplainError';
+    super('EXPLAIN_INPUT', message);
   }
 }
 

@@ -6,3 +6,4 @@ export * from './load.js';
 export * from './next-kinds.js';
 export * from './protocols.js';
 export * from './constants.js';
+export * from './errors.js';

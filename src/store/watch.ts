@@ -24,7 +24,7 @@
 // The watcher also keeps the set of keys whose value is invalid, as of what it delivered:
 // a later valid value or a delete takes a key out of it (onValid).
 import type { Etcd3, IWatchResponse, Watcher as EtcdWatcher } from 'etcd3';
-import { KINDS, type Kind, type Resource, type ResourceKey } from '../model/index.js';
+import { TrellisError, KINDS, type Kind, type Resource, type ResourceKey } from '../model/index.js';
 import type { Logger } from '../log/index.js';
 import { kindPrefix } from './keys.js';
 import { currentRevision, isCompactedError, rangePrefix } from './kv.js';
@@ -80,7 +80,9 @@ export interface WatchContext {
 
 type StreamEnd = 'closed' | 'lost' | 'compacted' | 'rewound';
 
-class ProbeTimeout extends Error {}
+class ProbeTimeout extends TrellisError<'PROBE_TIMEOUT'> {
+  constructor(message: string) { super('PROBE_TIMEOUT', message); }
+}
 
 function answered<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
 // The host side lives in whatever namespace the caller runs in (the runtime's).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { ROUTE_PROTO_WORKLOAD } from '../model/index.js';
+import { TrellisError, ROUTE_PROTO_WORKLOAD } from '../model/index.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from './names.js';
 
 // The dataplane owns these routes too: one number, the model's.
@@ -28,10 +28,9 @@ export function run(argv: string[], input?: string): Promise<RunResult> {
   });
 }
 
-export class NetlinkError extends Error {
+export class NetlinkError extends TrellisError<'NETLINK'> {
   constructor(readonly step: string, readonly stderr: string) {
-    super(`${step}: ${stderr.trim() || 'failed'}`);
-    this.name = 'NetlinkError';
+    super('NETLINK', `${step}: ${stderr.trim() || 'failed'}`);
   }
 }
 
