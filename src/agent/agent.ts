@@ -29,7 +29,7 @@ import { scheduleResync } from './resync.js';
 import { createAgentStatus, lastErrorOf, readinessOf, type AgentStatus } from './status.js';
 import { realParts } from './wiring.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from '../model/index.js';
 
 export type { AgentParts } from './ports.js';
 

@@ -1,5 +1,5 @@
 // The agent face: trellisd's core, for main.ts and for in-process tests and benches.
-export { startAgent, VERSION } from './agent.js';
+export { startAgent } from './agent.js';
 export type { Agent, AgentComponents, AgentParts, StartAgentOptions } from './agent.js';
 export type { BgpPort, DataplanePort, IpamPort, LearnedRoute, ApplySummary, PartsContext, PartsFactory } from './ports.js';
 export { realParts } from './wiring.js';

@@ -8,7 +8,8 @@
 import { Command, Option } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadDaemonConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
-import { startAgent, VERSION } from './agent.js';
+import { VERSION } from '../model/index.js';
+import { startAgent } from './agent.js';
 import { preflight } from './preflight.js';
 import { realParts } from './wiring.js';
 

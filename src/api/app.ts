@@ -4,14 +4,13 @@ import { Hono, type Context } from 'hono';
 import { statusPage } from './page.js';
 import { tokenMatches } from './auth.js';
 import { ApiInputError, type ApiSource } from './types.js';
+import { PROTOCOL_NAMES, protocolByName } from '../model/index.js';
 
 export interface ApiAppOptions {
   source: ApiSource;
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   token?: string | null;
 }
-
-const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP', 'ICMP', 'ICMPv6', 'UDPLite']);
 
 function parsePort(v: string | undefined): number | undefined | Error {
   if (v === undefined || v === '') return undefined;
@@ -21,8 +20,8 @@ function parsePort(v: string | undefined): number | undefined | Error {
 
 function parseProtocol(v: string | undefined): string | Error {
   if (v === undefined || v === '') return 'TCP';
-  const p = [...PROTOCOLS].find((x) => x.toLowerCase() === v.toLowerCase());
-  return p ?? new Error(`protocol "${v}" must be one of ${[...PROTOCOLS].join(', ')}`);
+  const p = protocolByName(v);
+  return p?.name ?? new Error(`protocol "${v}" must be one of ${PROTOCOL_NAMES.join(', ')}`);
 }
 
 export function createApiApp(opts: ApiAppOptions): Hono {

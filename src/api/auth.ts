@@ -4,10 +4,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { TrellisError } from '../model/index.js';
 
-export class ApiConfigError extends Error {
-  readonly code = 'API_CONFIG';
-  constructor(message: string) { super(message); this.name = 'ApiConfigError'; }
+export class ApiConfigError extends TrellisError<'API_CONFIG'> {
+  constructor(message: string) { super('API_CONFIG', message); }
 }
 
 export function isLoopbackHost(host: string): boolean {

@@ -1,6 +1,7 @@
 // What the API serves, as plain data: the agent fills these in, the API only reads them.
 // `trellisctl node status` and the status page read the same /status document.
 import type { Registry } from 'prom-client';
+import { TrellisError } from '../model/index.js';
 
 /** One BGP session as the speaker reports it (mirrors the bgp face's PeerStatus). */
 export interface PeerStatusDoc {
@@ -94,7 +95,6 @@ export interface ApiSource {
   refreshMetrics?(): void;
 }
 
-export class ApiInputError extends Error {
-  readonly code = 'BAD_REQUEST';
-  constructor(message: string) { super(message); this.name = 'ApiInputError'; }
+export class ApiInputError extends TrellisError<'BAD_REQUEST'> {
+  constructor(message: string) { super('BAD_REQUEST', message); }
 }

@@ -1,6 +1,7 @@
 // Connection collision (RFC 4271 6.8) and which connection may exist at all, as pure rules
 // over the states of one peer's connections. The speaker applies the verdicts; the
 // sessions own their sockets and timers.
+import { ipNumber } from '../model/index.js';
 import type { State } from './fsm.js';
 
 /** Another connection to the same peer, as the rules see it. */
@@ -29,8 +30,8 @@ export type CollisionVerdict =
   | 'peer-restarted';
 
 /** BGP identifiers compare as unsigned 32-bit numbers. */
-export function bgpIdNumber(id: string): number {
-  return id.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+export function bgpIdNumber(id: string): bigint {
+  return ipNumber(id);
 }
 
 /**

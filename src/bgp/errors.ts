@@ -1,6 +1,7 @@
 // Every decoding or protocol failure is a BgpError carrying the NOTIFICATION it maps to
 // (RFC 4271 section 4.5 codes, RFC 5492 / 6608 / 4486 / 7313 subcodes), so a session
 // can answer any malformed input with the right NOTIFICATION and nothing else escapes.
+import { TrellisError } from '../model/index.js';
 
 export const ErrorCode = {
   MessageHeader: 1,
@@ -32,16 +33,10 @@ export const RouteRefreshSub = { InvalidLength: 1 } as const;
 /** Highest subcode defined per error code: anything else is not a NOTIFICATION we can send. */
 const MAX_SUBCODE: Record<number, number> = { 1: 3, 2: 7, 3: 11, 4: 0, 5: 3, 6: 8, 7: 1 };
 
-export class BgpError extends Error {
-  readonly code: number;
-  readonly subcode: number;
-  readonly data: Buffer;
-  constructor(code: number, subcode: number, message: string, data: Buffer = Buffer.alloc(0)) {
-    super(message);
-    this.name = 'BgpError';
-    this.code = code;
-    this.subcode = subcode;
-    this.data = data;
+/** code and subcode are the NOTIFICATION's (RFC 4271 4.5), data its data field. */
+export class BgpError extends TrellisError<number> {
+  constructor(code: number, readonly subcode: number, message: string, readonly data: Buffer = Buffer.alloc(0)) {
+    super(code, message);
   }
 }
 
@@ -61,11 +56,4 @@ export function describeNotification(code: number, subcode: number): string {
 }
 
 /** Raised when a peer's configuration cannot be honoured (e.g. TCP MD5). */
-export class BgpConfigError extends Error {
-  readonly code: 'MD5_UNSUPPORTED' | 'INVALID_CONFIG';
-  constructor(code: 'MD5_UNSUPPORTED' | 'INVALID_CONFIG', message: string) {
-    super(message);
-    this.name = 'BgpConfigError';
-    this.code = code;
-  }
-}
+export class BgpConfigError extends TrellisError<'MD5_UNSUPPORTED' | 'INVALID_CONFIG'> {}

@@ -1,6 +1,7 @@
 // Routes, the decision process (RFC 4271 9.1.2 with RFC 4456 tie-breaks) and the export
 // rules that turn a Loc-RIB best path into what one peer is sent (RFC 4271 5.1, RFC 4456
 // route reflection, RFC 8212 eBGP policy). Pure functions over plain data.
+import { ipNumber as ipNum } from '../model/index.js';
 import { type PathAttributes, asPathLength } from './attributes.js';
 import type { AfiFamily } from './prefix.js';
 import type { ExportPolicy } from './types.js';
@@ -26,16 +27,6 @@ export interface RibRoute {
   src: RouteSource;
   /** Kept from a restarting peer until it re-announces or its End-of-RIB (RFC 4724). */
   stale: boolean;
-}
-
-function ipNum(ip: string): bigint {
-  if (!ip.includes(':')) return BigInt(ip.split('.').reduce((n, o) => n * 256 + Number(o), 0));
-  // Compare IPv6 addresses by their expanded hex text.
-  const [head = '', tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  return groups.reduce((n, g) => (n << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
 }
 
 function neighborAs(a: PathAttributes): number | null {

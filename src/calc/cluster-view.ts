@@ -4,10 +4,11 @@
 // compiles it (policies matched by its labels, its profiles, the cluster-wide set members),
 // so no pair costs a computeDesiredState. Per-endpoint results are kept until the
 // calculator's generation moves.
-import { cidrFacts, compareStrings, endpointState, type SetDef } from './compile.js';
+import { cidrFacts, endpointState, type SetDef } from './compile.js';
 import { endpointOfState, lookupOfState, type CompiledEndpoint, type EndpointRef, type ExplainView, type RuleLookup } from './explain.js';
 import type { Calculator } from './incremental.js';
 import type { IpSetState } from './state.js';
+import { byCodePoint } from '../model/index.js';
 
 export function createClusterView(calc: Calculator): ExplainView {
   const { endpoints, policies, profiles, sets } = calc.parts;
@@ -69,7 +70,7 @@ export function createClusterView(calc: Calculator): ExplainView {
     ownerOf(hostCidr) {
       const keys = endpoints.withAddress(hostCidr);
       if (!keys || keys.size === 0) return undefined;
-      return refOf([...keys].sort(compareStrings)[0]!);
+      return refOf([...keys].sort(byCodePoint)[0]!);
     },
     compiled(ep) {
       const id = `WorkloadEndpoint/${ep.ns}/${ep.name}`;

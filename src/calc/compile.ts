@@ -4,7 +4,8 @@
 // calculator share it and can only differ in how they index and cache.
 import { createHash } from 'node:crypto';
 import {
-  andSelectors, canonicalCidr, mapLabelKeys, parseCidr, parseSelector, ALL_SELECTOR,
+  TrellisError,
+  byCodePoint, andSelectors, canonicalCidr, protocolByName, protocolByNumber, mapLabelKeys, parseCidr, parseSelector, ALL_SELECTOR,
   type EntityRule, type GlobalNetworkPolicy, type HostEndpoint, type IPPool, type NetworkPolicy,
   type Profile, type Protocol, type Rule, type Selector, type SelectorNode, type WorkloadEndpoint,
 } from '../model/index.js';
@@ -23,16 +24,13 @@ type Labels = Record<string, string>;
 
 // ---- protocols -------------------------------------------------------------------
 
-const PROTOCOL_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 };
-/** Protocols whose packets carry ports (and so may have ports and named ports in rules). */
-const PORT_PROTOCOL_NAMES: ReadonlyMap<number, string> = new Map([[6, 'tcp'], [17, 'udp'], [132, 'sctp'], [136, 'udplite']]);
-
 export function protocolNumber(p: Protocol): number {
-  return typeof p === 'number' ? p : PROTOCOL_NUMBERS[p]!;
+  return typeof p === 'number' ? p : protocolByName(p)!.number;
 }
-/** 'tcp' for 6 etc.; undefined for protocols without ports. */
+/** 'tcp' for 6 etc.; undefined for protocols without ports (and so without ports or named ports in rules). */
 export function portProtocolName(n: number): string | undefined {
-  return PORT_PROTOCOL_NAMES.get(n);
+  const p = protocolByNumber(n);
+  return p?.carriesPorts ? p.kernel : undefined;
 }
 
 // ---- CIDRs -------------------------------------------------------------------------
@@ -203,11 +201,8 @@ export function endpointMembers(def: SetDef, ep: EndpointInfo): string[] {
   return out;
 }
 
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 function compareCidr(a: string, b: string): number {
-  return compareStrings(a, b);
+  return byCodePoint(a, b);
 }
 
 export function ipSetState(def: SetDef, members: string[]): IpSetState {
@@ -263,7 +258,9 @@ function parsePorts(ports: Array<number | string> | undefined): { ranges: PortRa
   return { ranges, names };
 }
 
-class RuleProblem extends Error {}
+class RuleProblem extends TrellisError<'RULE'> {
+  constructor(message: string) { super('RULE', message); }
+}
 
 function familyOf(cidr: string): Family {
   return cidrFacts(cidr).family;
@@ -452,7 +449,7 @@ export function comparePolicies(a: CompiledPolicy, b: CompiledPolicy): number {
   const oa = a.order ?? Infinity;
   const ob = b.order ?? Infinity;
   if (oa !== ob) return oa < ob ? -1 : 1;
-  return compareStrings(a.sortName, b.sortName) || compareStrings(a.id, b.id);
+  return byCodePoint(a.sortName, b.sortName) || byCodePoint(a.id, b.id);
 }
 
 export interface CompiledProfile { id: string; name: string; state: ProfileState; sets: SetDef[]; labels: Labels }
@@ -471,7 +468,7 @@ export function compileProfile(r: Profile): CompiledProfile {
 }
 
 function sortedDefs(m: Map<string, SetDef>): SetDef[] {
-  return [...m.values()].sort((a, b) => compareStrings(a.id, b.id));
+  return [...m.values()].sort((a, b) => byCodePoint(a.id, b.id));
 }
 
 // ---- endpoint state, routes, port maps, NAT ---------------------------------------
@@ -493,7 +490,7 @@ export function portMapsOf(r: WorkloadEndpoint, addrs: string[]): PortMapState[]
     }
   }
   const key = (m: PortMapState) => `${String(m.hostPort).padStart(5, '0')}/${m.protocol}/${m.hostIP ?? ''}/${m.containerIP}`;
-  return out.sort((a, b) => compareStrings(key(a), key(b)));
+  return out.sort((a, b) => byCodePoint(key(a), key(b)));
 }
 
 export function endpointState(r: WorkloadEndpoint, info: EndpointInfo, ingress: string[], egress: string[], profiles: string[]): EndpointState {
@@ -517,7 +514,7 @@ export function routesOf(endpoints: EndpointState[]): RouteState[] {
       if (!byDst.has(a)) byDst.set(a, { dst: a, family: a.includes(':') ? 6 : 4, dev: ep.interfaceName });
     }
   }
-  return [...byDst.values()].sort((a, b) => a.family - b.family || compareStrings(a.dst, b.dst));
+  return [...byDst.values()].sort((a, b) => a.family - b.family || byCodePoint(a.dst, b.dst));
 }
 
 export function natOf(pools: IPPool[]): NatState {

@@ -2,9 +2,9 @@
 // calculator is tested against, and what `policy explain` evaluates. Straightforward
 // scans, no caches: this file says what the answer is, incremental.ts says how to keep
 // it cheaply.
-import { resourceKey, type HostEndpoint, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { byCodePoint, resourceKey, type HostEndpoint, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import {
-  comparePolicies, compilePolicy, compileProfile, compareStrings, endpointInSet, endpointMembers, endpointState,
+  comparePolicies, compilePolicy, compileProfile, endpointInSet, endpointMembers, endpointState,
   hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
   type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
@@ -73,7 +73,7 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
     for (const p of profs) usedProfiles.set(p.id, p);
     epStates.push(endpointState(r, info, ingress.map((p) => p.id), egress.map((p) => p.id), [...new Set(profs.map((p) => p.id))]));
   }
-  epStates.sort((a, b) => compareStrings(a.id, b.id));
+  epStates.sort((a, b) => byCodePoint(a.id, b.id));
 
   // Host endpoints: selectors see them with global() true, and every policy kind applies.
   const usedHostPolicies = new Map<string, CompiledPolicy>();
@@ -87,7 +87,7 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
     for (const p of profs) usedProfiles.set(p.id, p);
     hepStates.push(hostEndpointState(r, info, ingress.map((p) => p.state), egress.map((p) => p.state), [...new Set(profs.map((p) => p.id))]));
   }
-  hepStates.sort((a, b) => compareStrings(a.id, b.id));
+  hepStates.sort((a, b) => byCodePoint(a.id, b.id));
 
   const defs = new Map<string, SetDef>();
   for (const p of [...usedPolicies.values(), ...usedHostPolicies.values(), ...usedProfiles.values()]) for (const d of p.sets) defs.set(d.id, d);
@@ -102,20 +102,20 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
     const cands = index.candidates(d.selector.ast);
     if (cands) for (const group of cands) for (const i of group) consider(endpoints[Number(i)]!);
     else endpoints.forEach(consider);
-    return ipSetState(d, [...members].sort(compareStrings));
+    return ipSetState(d, [...members].sort(byCodePoint));
   });
 
   return {
     nodeName,
     endpoints: epStates,
-    policies: [...usedPolicies.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
-    profiles: [...usedProfiles.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
-    ipsets: ipsets.sort((a, b) => compareStrings(a.id, b.id)),
+    policies: [...usedPolicies.values()].map((p) => p.state).sort((a, b) => byCodePoint(a.id, b.id)),
+    profiles: [...usedProfiles.values()].map((p) => p.state).sort((a, b) => byCodePoint(a.id, b.id)),
+    ipsets: ipsets.sort((a, b) => byCodePoint(a.id, b.id)),
     routes: routesOf(epStates),
     nat: natOf(pools),
     host: {
       endpoints: hepStates,
-      policies: [...usedHostPolicies.values()].map((p) => p.state).sort((a, b) => compareStrings(a.id, b.id)),
+      policies: [...usedHostPolicies.values()].map((p) => p.state).sort((a, b) => byCodePoint(a.id, b.id)),
       failsafe: { inbound: host.failsafeInbound, outbound: host.failsafeOutbound },
       endpointToHost: host.endpointToHost,
     },

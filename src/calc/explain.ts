@@ -3,19 +3,17 @@
 // source's node for egress and of the destination's node for ingress): there is no second
 // policy engine to drift from the first.
 import ipaddr from 'ipaddr.js';
-import { canonicalCidr, parseCidr, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { TrellisError, byCodePoint, canonicalCidr, protocolByName, protocolByNumber, parseCidr, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import { endpointRefusals } from './claims.js';
 import { computeDesiredState, latestByKey } from './compute.js';
-import { cidrFacts, compareStrings, portProtocolName } from './compile.js';
+import { cidrFacts, portProtocolName } from './compile.js';
 import type {
   CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PolicyState, PortRange, ProfileState, RuleAction,
 } from './state.js';
 
-export class ExplainError extends Error {
-  readonly code = 'EXPLAIN_INPUT';
+export class ExplainError extends TrellisError<'EXPLAIN_INPUT'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ExplainError';
+    super('EXPLAIN_INPUT', message);
   }
 }
 
@@ -67,14 +65,12 @@ export interface ExplainResult {
   notes: string[];
 }
 
-const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, sctp: 132, udplite: 136 };
-
 export function protoNumber(p: string | number): number {
   if (typeof p === 'number') {
     if (!Number.isInteger(p) || p < 1 || p > 255) throw new ExplainError(`protocol ${p} is not 1-255`);
     return p;
   }
-  const n = PROTOCOLS[p.toLowerCase()] ?? (/^\d+$/.test(p) ? Number(p) : undefined);
+  const n = protocolByName(p)?.number ?? (/^\d+$/.test(p) ? Number(p) : undefined);
   if (n === undefined || n < 1 || n > 255) throw new ExplainError(`unknown protocol "${p}" (TCP, UDP, SCTP, UDPLite, ICMP, ICMPv6 or 1-255)`);
   return n;
 }
@@ -384,7 +380,7 @@ export function resourceView(resources: readonly Resource[]): ExplainView {
     refused: (ns, name) => refusals.get(`WorkloadEndpoint/${ns}/${name}`),
     ownerOf(hostCidr) {
       // Two endpoints claiming one address: the first by namespace/name, as the calculator's view picks.
-      const owners = [...weps.entries()].filter(([, r]) => r.spec.ipNetworks.some((n) => canonicalCidr(n) === hostCidr)).map(([k]) => k).sort(compareStrings);
+      const owners = [...weps.entries()].filter(([, r]) => r.spec.ipNetworks.some((n) => canonicalCidr(n) === hostCidr)).map(([k]) => k).sort(byCodePoint);
       return owners.length > 0 ? refOf(weps.get(owners[0]!)!) : undefined;
     },
     compiled(ep) {
@@ -399,8 +395,6 @@ export function resourceView(resources: readonly Resource[]): ExplainView {
 export function explainFlow(input: ExplainInput): ExplainResult {
   return explainIn(resourceView(input.resources), input);
 }
-
-const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP', 136: 'UDPLite' };
 
 function describeVerdict(v: Verdict): string[] {
   const lines: string[] = [];
@@ -421,12 +415,12 @@ function describeVerdict(v: Verdict): string[] {
 }
 
 export function formatExplanation(r: ExplainResult): string {
-  const proto = PROTO_NAMES[r.flow.protocol] ?? String(r.flow.protocol);
+  const proto = protocolByNumber(r.flow.protocol)?.name ?? String(r.flow.protocol);
   const what = r.flow.port !== undefined ? `${r.flow.port}/${proto}` : r.flow.icmp ? `${proto} type ${r.flow.icmp.type}${r.flow.icmp.code !== undefined ? ` code ${r.flow.icmp.code}` : ''}` : proto;
   const lines = [`${r.allowed ? 'ALLOWED' : 'DENIED'}: ${r.from} (${r.flow.src}) -> ${r.to} (${r.flow.dst}) ${what}`];
   if (r.egress) lines.push(...describeVerdict(r.egress));
   else lines.push('egress: source is outside the cluster (no egress policy)');
   lines.push(...describeVerdict(r.ingress));
-  for (const n of [...r.notes].sort(compareStrings)) lines.push(`note: ${n}`);
+  for (const n of [...r.notes].sort(byCodePoint)) lines.push(`note: ${n}`);
   return lines.join('\n') + '\n';
 }

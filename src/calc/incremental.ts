@@ -9,14 +9,14 @@
 // So one label change costs one pass over the sets and the policies, one policy edit one
 // pass over the local endpoints (plus a scan for a set nobody used before), and state()
 // rebuilds only what changed.
-import { resourceKey, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
+import { byCodePoint, resourceKey, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import {
-  compilePolicy, compileProfile, compareStrings, endpointState, hostEndpointInfo, natOf, routesOf, workloadEndpointInfo,
+  compilePolicy, compileProfile, endpointState, hostEndpointInfo, natOf, routesOf, workloadEndpointInfo,
   type CompiledProfile, type EndpointInfo,
 } from './compile.js';
 import { claimedAddresses, createClaims, poolCidrs } from './claims.js';
 import { createEndpointIndex, type EndpointIndex, type EndpointResource } from './endpoint-index.js';
-import { createSetIndex, type SetIndex } from './set-index.js';
+import { createSetIndex, sameStrings, type SetIndex } from './set-index.js';
 import { createPolicyIndex, type PolicyIndex } from './policy-index.js';
 import { createUsage, type Usage } from './usage.js';
 import { defaultHostConfig, hostEndpointState, isLocalHostEndpoint, type HostConfig } from './host-endpoints.js';
@@ -68,12 +68,6 @@ export interface CalculatorParts {
 const keyString = (k: ResourceKey) => `${k.kind}/${k.namespace ?? ''}/${k.name}`;
 /** Policy ids as PolicyState names them. */
 export const policyKey = (k: ResourceKey) => `${k.kind}/${k.namespace !== undefined ? `${k.namespace}/` : ''}${k.name}`;
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function sameLabels(a: Labels, b: Labels): boolean {
   const ka = Object.keys(a);
@@ -280,10 +274,10 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     const eps = [...localHosts].map(([key, lh]) => {
       const profs = [...new Set(lh.info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
       return hostEndpointState(lh.r, lh.info, stateOf(hostPolicies.ordered(key, 'ingress')), stateOf(hostPolicies.ordered(key, 'egress')), profs);
-    }).sort((a, b) => compareStrings(a.id, b.id));
+    }).sort((a, b) => byCodePoint(a.id, b.id));
     return {
       endpoints: eps,
-      policies: [...hostPolicies.usage.used].map((id) => hostPolicies.get(id)!.state).sort((a, b) => compareStrings(a.id, b.id)),
+      policies: [...hostPolicies.usage.used].map((id) => hostPolicies.get(id)!.state).sort((a, b) => byCodePoint(a.id, b.id)),
       failsafe: { inbound: hostConfig.failsafeInbound, outbound: hostConfig.failsafeOutbound },
       endpointToHost: hostConfig.endpointToHost,
     };
@@ -294,17 +288,17 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     if (dirtyEndpoints.size > 0 || endpointListDirty) {
       for (const k of dirtyEndpoints) endpointStates.set(k, buildEndpoint(k));
       dirtyEndpoints.clear();
-      if (endpointListDirty) sortedLocalKeys = [...endpointStates.entries()].sort(([, a], [, b]) => compareStrings(a.id, b.id)).map(([k]) => k);
+      if (endpointListDirty) sortedLocalKeys = [...endpointStates.entries()].sort(([, a], [, b]) => byCodePoint(a.id, b.id)).map(([k]) => k);
       endpointList = sortedLocalKeys.map((k) => endpointStates.get(k)!);
       if (routesDirty) { routes = routesOf(endpointList); routesDirty = false; }
       endpointListDirty = false;
     }
     if (policyListDirty) {
-      policyList = [...policies.usage.used].map((id) => policies.get(id)!.state).sort((a, b) => compareStrings(a.id, b.id));
+      policyList = [...policies.usage.used].map((id) => policies.get(id)!.state).sort((a, b) => byCodePoint(a.id, b.id));
       policyListDirty = false;
     }
     if (profileListDirty) {
-      profileList = [...profiles.used].map((n) => profiles.items.get(n)!.state).sort((a, b) => compareStrings(a.id, b.id));
+      profileList = [...profiles.used].map((n) => profiles.items.get(n)!.state).sort((a, b) => byCodePoint(a.id, b.id));
       profileListDirty = false;
     }
     const ipsets = sets.list();

@@ -3,9 +3,10 @@
 // endpoints may contribute the same member). A set is filled once, when first referenced,
 // from the label index's candidates; afterwards each endpoint change moves only that
 // endpoint's members. Its IpSetState is rebuilt only when its members changed.
-import { compareStrings, endpointInSet, endpointMembers, ipSetState, type EndpointInfo, type SetDef } from './compile.js';
+import { endpointInSet, endpointMembers, ipSetState, type EndpointInfo, type SetDef } from './compile.js';
 import type { EndpointIndex } from './endpoint-index.js';
 import type { IpSetState } from './state.js';
+import { byCodePoint } from '../model/index.js';
 
 export interface ActiveSet {
   readonly def: SetDef;
@@ -48,7 +49,7 @@ function lowerBound(arr: string[], x: string): number {
   return lo;
 }
 
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+export function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -88,7 +89,7 @@ export function createSetIndex(endpoints: EndpointIndex): SetIndex {
     const cands = endpoints.labels.candidates(def.selector.ast);
     if (cands) for (const group of cands) for (const k of group) consider(k, endpoints.infos.get(k)!);
     else for (const [k, info] of endpoints.infos) consider(k, info);
-    s.sorted = [...s.counts.keys()].sort(compareStrings);
+    s.sorted = [...s.counts.keys()].sort(byCodePoint);
     return s;
   }
 
@@ -140,7 +141,7 @@ export function createSetIndex(endpoints: EndpointIndex): SetIndex {
       if (!listDirty && dirty.size === 0) return list;
       for (const id of dirty) { const s = sets.get(id); if (s) s.state = null; }
       dirty.clear();
-      if (listDirty) sortedIds = [...sets.keys()].sort(compareStrings);
+      if (listDirty) sortedIds = [...sets.keys()].sort(byCodePoint);
       list = sortedIds.map((id) => {
         const s = sets.get(id)!;
         return (s.state ??= ipSetState(s.def, [...s.sorted]));

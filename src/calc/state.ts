@@ -2,9 +2,9 @@
 // dataplane renders into ipset / iptables-restore / ip -batch text. No iptables syntax
 // here: rules are structured matches, sets are logical ids with members.
 
-/** Route protocol numbers Trellis owns: it only ever reads or writes routes with these. */
-export const ROUTE_PROTO_WORKLOAD = 78;
-export const ROUTE_PROTO_BGP = 79;
+// Their home is the model (the workload-attach path writes workload routes too); calc's
+// face passes them on beside the RouteState they describe.
+export { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD } from '../model/index.js';
 
 export type Family = 4 | 6;
 

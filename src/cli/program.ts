@@ -8,6 +8,7 @@ import { register as registerSelector } from './commands/selector.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerNode } from './commands/node.js';
 import { register as registerIpam } from './commands/ipam.js';
+import { VERSION } from '../model/index.js';
 import { EXIT, describeError } from './errors.js';
 
 const GROUPS: Array<(program: Command) => void> = [
@@ -17,7 +18,7 @@ const GROUPS: Array<(program: Command) => void> = [
 export function buildProgram(): Command {
   const program = new Command('trellisctl')
     .description('Trellis: manage network policy, endpoints, IP pools and BGP resources stored in etcd')
-    .version('0.1.0')
+    .version(VERSION)
     .option('--etcd-endpoints <urls>', 'comma-separated etcd client URLs (env TRELLIS_ETCD_ENDPOINTS)')
     .option('--config <file>', 'client settings file (YAML; same keys as trellisd.yaml)')
     .showHelpAfterError('(run with --help for usage)');

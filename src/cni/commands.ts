@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { handleInfo, IpamError, listHandles, type IpamStore } from '../ipam/index.js';
 import { API_VERSION, type WorkloadEndpoint } from '../model/index.js';
+import { StoreError } from '../store/index.js';
 import {
   attach, containerMac, detach, endpointKey, endpointKeyOf, endpointName, endpointPorts, gatewayOf, HOST_VETH_MAC,
   hostVethName, inspect, ipamHandle, NetlinkError, withPrefix, type AttachStep, type WorkloadStore,
@@ -37,11 +38,10 @@ export function toCniError(e: unknown): CniError {
     return new CniError(code, `IPAM: ${e.message}`);
   }
   if (e instanceof NetlinkError) return new CniError(CNI_ERR.IO_FAILURE, e.message);
-  const err = e as { name?: string; code?: unknown; message?: string };
-  if (err?.name === 'StoreError') {
-    return new CniError(err.code === 'UNAVAILABLE' ? CNI_ERR.TRY_AGAIN_LATER : CNI_ERR.INTERNAL, `store: ${err.message}`);
+  if (e instanceof StoreError) {
+    return new CniError(e.code === 'UNAVAILABLE' ? CNI_ERR.TRY_AGAIN_LATER : CNI_ERR.INTERNAL, `store: ${e.message}`);
   }
-  const msg = err?.message ?? String(e);
+  const msg = (e as { message?: string } | null)?.message ?? String(e);
   if (/UNAVAILABLE|ECONNREFUSED|deadline|No connection established|GRPC/i.test(msg)) {
     return new CniError(CNI_ERR.TRY_AGAIN_LATER, `etcd unreachable: ${msg}`);
   }

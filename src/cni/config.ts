@@ -2,6 +2,7 @@
 // stdin, checked into one plan. Every refusal names the field or variable at fault.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { LOG_LEVELS } from '../log/index.js';
 import { isValidIp, labels as labelsSchema, resourceName } from '../model/index.js';
 import { CNI_ERR, CniError, SUPPORTED_VERSIONS, isSupported, type CniVersion } from './spec.js';
 
@@ -50,8 +51,6 @@ const portMapping = z.object({
   hostIP: z.string().optional(),
 }).passthrough();
 export type PortMapping = z.infer<typeof portMapping>;
-
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export const netConfSchema = z.object({
   cniVersion: z.string({ required_error: 'is required' }),

@@ -1,5 +1,7 @@
 // The CNI specification as data: versions, error codes, the result object and how it
 // is written for each version a runtime may ask for.
+import { TrellisError } from '../model/index.js';
+
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
 
@@ -22,10 +24,10 @@ export const CNI_ERR = {
   INTERNAL: 999,
 } as const;
 
-export class CniError extends Error {
-  constructor(readonly code: number, message: string, readonly details?: string) {
-    super(message);
-    this.name = 'CniError';
+/** code is the CNI spec's error code (CNI_ERR), the number the runtime reads. */
+export class CniError extends TrellisError<number> {
+  constructor(code: number, message: string, readonly details?: string) {
+    super(code, message);
   }
 }
 

@@ -4,8 +4,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../log/index.js';
+import { RESOURCE_NAME_RE } from '../model/index.js';
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const ENDPOINT_RE = /^https?:\/\/[^/\s]+\/?$/;
 const LISTEN_RE = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/;
 
@@ -78,7 +78,7 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !=
 
 export const FIELDS: { [K in FieldName]: FieldSpec } = {
   nodeName: {
-    schema: z.string().regex(NAME_RE, 'must be lower-case letters, digits, "-" and ".", as a Node resource name').max(253),
+    schema: z.string().regex(RESOURCE_NAME_RE, 'must be lower-case letters, digits, "-" and ".", as a Node resource name').max(253),
     fromEnv: text, default: () => hostname().toLowerCase(), doc: 'this host\'s Node name',
   },
   etcdEndpoints: {

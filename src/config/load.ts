@@ -4,14 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument } from 'yaml';
 import { FIELDS, FIELD_NAMES, envVarFor, type DaemonConfig, type FieldName } from './fields.js';
+import { TrellisError } from '../model/index.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/trellis/trellisd.yaml';
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG';
+export class ConfigError extends TrellisError<'CONFIG'> {
   constructor(readonly field: string | null, readonly source: string, problem: string) {
-    super(field ? `${source}: ${field}: ${problem}` : `${source}: ${problem}`);
-    this.name = 'ConfigError';
+    super('CONFIG', field ? `${source}: ${field}: ${problem}` : `${source}: ${problem}`);
   }
 }
 

@@ -10,7 +10,5 @@ export function validIfaceName(name: string): boolean {
   return IFACE_RE.test(name);
 }
 
-/** Plain code-point order: deterministic, and far cheaper than localeCompare on hot paths. */
-export function byCodePoint(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+// The string order is the model's (calc sorts with it too); passed on for the backends.
+export { byCodePoint } from '../model/index.js';

@@ -1,5 +1,7 @@
 // Typed IPAM errors: a code a caller can branch on (the CNI plugin maps them to CNI
 // error codes, trellisctl to exit codes) and a message a user can act on.
+import { TrellisError } from '../model/index.js';
+
 export type IpamErrorCode =
   | 'ADDRESS_IN_USE'
   | 'POOL_EXHAUSTED'
@@ -9,9 +11,4 @@ export type IpamErrorCode =
   | 'CONFLICT_RETRIES'
   | 'CORRUPT_RECORD';
 
-export class IpamError extends Error {
-  constructor(readonly code: IpamErrorCode, message: string) {
-    super(message);
-    this.name = 'IpamError';
-  }
-}
+export class IpamError extends TrellisError<IpamErrorCode> {}

@@ -1,7 +1,11 @@
 // The lab's command-line flags: each sub-command names the flags it knows, and anything
 // else is refused with that list (a typo such as `--runtime docker` must not silently
 // build the default lab).
-export class UsageError extends Error {}
+import { TrellisError } from '../model/index.js';
+
+export class UsageError extends TrellisError<'USAGE'> {
+  constructor(message: string) { super('USAGE', message); }
+}
 
 export interface ParsedFlags { values: Record<string, string>; bools: Set<string>; positional: string[] }
 

@@ -46,3 +46,14 @@ export function cidrContains(cidr: string, address: string): boolean {
   if ((a.kind() === 'ipv4' ? 4 : 6) !== c.family) return false;
   return a.match(ipaddr.parse(c.address), c.prefixLength);
 }
+
+/** An address as a number, for ordering only (BGP identifiers, peer addresses): no
+ *  validation and no ipaddr parse, as the BGP decision process calls it per comparison. */
+export function ipNumber(ip: string): bigint {
+  if (!ip.includes(':')) return BigInt(ip.split('.').reduce((n, o) => n * 256 + Number(o), 0));
+  const [head = '', tail = ''] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+  return groups.reduce((n, g) => (n << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
+}

@@ -1,6 +1,8 @@
 // Validation issues and how they read. One shape for YAML files (file:line:col), values
 // read back from etcd (their key as source) and anything else that validates resources:
 //   policies/tenant-a.yaml:14:9 NetworkPolicy tenant-a/web: spec.ingress[0].action: "allow" is not one of Allow, Deny, Log, Pass
+import { TrellisError } from './errors.js';
+
 export type FieldPath = ReadonlyArray<string | number>;
 
 export interface Issue {
@@ -34,10 +36,8 @@ export function formatIssue(i: Issue): string {
 
 /** Thrown when a file (or a set of files, or a stored value) holds an invalid resource:
  *  nothing from it is used. */
-export class ResourceFileError extends Error {
-  readonly code = 'INVALID_RESOURCE';
+export class ResourceFileError extends TrellisError<'INVALID_RESOURCE'> {
   constructor(readonly issues: Issue[]) {
-    super(issues.map(formatIssue).join('\n'));
-    this.name = 'ResourceFileError';
+    super('INVALID_RESOURCE', issues.map(formatIssue).join('\n'));
   }
 }

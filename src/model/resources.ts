@@ -6,6 +6,7 @@ import { cidrContains, cidrFamily, isValidCidrOrIp, isValidIp } from './cidr.js'
 import { selectorIssue } from './selector/index.js';
 import { annotationsProblems, endpointNetworkProblem, PORT_NAME_RE as ENDPOINT_PORT_NAME_RE, poolCidrProblems } from './checks.js';
 import { LABEL_VALUE_RE, labelKeyProblem } from './labels.js';
+import { PROTOCOL_NAMES, PROTOCOLS } from './protocols.js';
 
 export const API_VERSION = 'trellis.dev/v1';
 export const CALICO_API_VERSION = 'projectcalico.org/v3';
@@ -13,11 +14,12 @@ export const API_VERSIONS = [API_VERSION, CALICO_API_VERSION] as const;
 
 // ---- scalar fields -------------------------------------------------------------
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** A resource (and so a Node) name: what etcd keys and Calico accept. */
+export const RESOURCE_NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export const resourceName = z.string()
   .min(1, 'must not be empty')
   .max(253, 'must be at most 253 characters')
-  .regex(NAME_RE, 'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit');
+  .regex(RESOURCE_NAME_RE, 'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit');
 
 export { labelKeyProblem };
 
@@ -47,7 +49,6 @@ export const selector = z.string().superRefine((s, ctx) => {
 export const cidr = z.string().refine(isValidCidrOrIp, (s) => ({ message: `"${s}" is not a valid IPv4 or IPv6 CIDR (e.g. 10.0.0.0/8, fd00::/64)` }));
 export const ipAddress = z.string().refine(isValidIp, (s) => ({ message: `"${s}" is not a valid IPv4 or IPv6 address` }));
 
-export const PROTOCOL_NAMES = ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite'] as const;
 export type Protocol = typeof PROTOCOL_NAMES[number] | number;
 /** A protocol by Calico name (spelt as Calico spells it: "TCP", not "tcp") or by number
  *  1-255, which may be written as a string ("6"), as Calico reads it. */
@@ -138,7 +139,7 @@ export type Rule = z.infer<typeof rule>;
 // Cross-field checks as Calico validates rules (the family checks on nets, which Calico
 // also makes, are in semantics.ts: they refuse user input, never a stored policy).
 // calc still fails closed on anything that slips through.
-const PORT_PROTOCOLS = new Set<unknown>(['TCP', 'UDP', 'SCTP', 6, 17, 132]);
+const PORT_PROTOCOLS = new Set<unknown>(PROTOCOLS.filter((p) => p.calicoPorts).flatMap((p) => [p.name, p.number]));
 function ruleCrossChecks(r: {
   protocol?: Protocol; notProtocol?: Protocol; icmp?: unknown; notICMP?: unknown; ipVersion?: 4 | 6;
   source?: EntityRule; destination?: EntityRule;

@@ -1,12 +1,9 @@
 // Typed store errors: what callers branch on (code) and what a user reads (message).
+import { TrellisError } from '../model/index.js';
+
 export type StoreErrorCode = 'CONFLICT' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'UNAVAILABLE' | 'INVALID';
 
-export class StoreError extends Error {
-  constructor(readonly code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-  }
-}
+export class StoreError extends TrellisError<StoreErrorCode> {}
 
 /** Wraps a client/transport failure as UNAVAILABLE, keeping StoreErrors as they are. */
 export function asStoreError(err: unknown, doing: string): StoreError {

@@ -24,14 +24,18 @@
 // The watcher also keeps the set of keys whose value is invalid, as of what it delivered:
 // a later valid value or a delete takes a key out of it (onValid).
 import type { Etcd3, IWatchResponse, Watcher as EtcdWatcher } from 'etcd3';
-import { KINDS, type Kind, type Resource, type ResourceKey } from '../model/index.js';
+import { KINDS, type Kind, type ResourceKey } from '../model/index.js';
 import type { Logger } from '../log/index.js';
 import { kindPrefix } from './keys.js';
 import { currentRevision, isCompactedError, rangePrefix } from './kv.js';
-import { readKey, readKv } from './read.js';
+import { readKv } from './read.js';
+import {
+  AFTER_STREAM, FIRST_BACKOFF_MS, classifyResponse, fixedBySnapshot, guarded, nextBackoff, startProbe,
+  type StreamEnd, type WatchEvent,
+} from './watch-parts.js';
 import type { Stored, StoreStats } from './types.js';
 
-export interface WatchEvent { type: 'put' | 'delete'; key: ResourceKey; resource?: Resource; revision: string }
+export type { WatchEvent } from './watch-parts.js';
 export type WatchStatus = 'connected' | 'disconnected' | 'resyncing';
 
 export interface WatchHandler {
@@ -82,17 +86,6 @@ export interface WatchContext {
   reportInvalid(etcdKey: string, error: string): void;
 }
 
-type StreamEnd = 'closed' | 'lost' | 'compacted' | 'rewound';
-
-class ProbeTimeout extends Error {}
-
-function answered<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (err: unknown) => { clearTimeout(t); reject(err as Error); });
-  });
-}
-
 export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: WatchOptions = {}): Watcher {
   const { etcd, prefix, log } = ctx;
   const kinds = new Set<Kind>(opts.kinds ?? KINDS);
@@ -112,16 +105,16 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
   const setStatus = (s: WatchStatus) => {
     if (s === status) return;
     status = s;
-    try { handler.onStatus?.(s); } catch (err) { log.error({ err }, 'watch onStatus handler threw'); }
+    guarded(log, 'onStatus', () => handler.onStatus?.(s));
   };
   const invalid = (etcdKey: string, error: string, key?: ResourceKey) => {
     invalidKeys.set(etcdKey, error);
     ctx.reportInvalid(etcdKey, error);
-    try { handler.onInvalid?.(etcdKey, error, key); } catch (err) { log.error({ err }, 'watch onInvalid handler threw'); }
+    guarded(log, 'onInvalid', () => handler.onInvalid?.(etcdKey, error, key));
   };
   const valid = (etcdKey: string) => {
     if (!invalidKeys.delete(etcdKey)) return;
-    try { handler.onValid?.(etcdKey); } catch (err) { log.error({ err }, 'watch onValid handler threw'); }
+    guarded(log, 'onValid', () => handler.onValid?.(etcdKey));
   };
 
   async function snapshot(): Promise<void> {
@@ -141,45 +134,21 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
         else if (read.type === 'resource') items.push(read.stored);
       }
     }
-    // The snapshot is the whole truth for the prefixes it read: keys invalid before and
-    // absent or valid now are fixed.
-    for (const k of [...invalidKeys.keys()]) {
-      if (!seenInvalid.has(k) && prefixes.some((p) => k.startsWith(p))) valid(k);
-    }
+    for (const k of fixedBySnapshot(invalidKeys.keys(), seenInvalid, prefixes)) valid(k);
     for (const [k, { error, key }] of seenInvalid) invalid(k, error, key);
     position = rev;
-    try { handler.onSync(items, rev.toString()); } catch (err) { log.error({ err }, 'watch onSync handler threw'); }
+    guarded(log, 'onSync', () => handler.onSync(items, rev.toString()));
     resolveSynced();
   }
 
   function deliver(res: IWatchResponse): void {
-    const floor = position;
-    let top = position;
-    for (const ev of res.events) {
-      const rev = BigInt(ev.kv.mod_revision);
-      if (rev <= floor) continue; // already in the snapshot, or delivered before a reconnect
-      if (rev > top) top = rev;
-      let out: WatchEvent;
-      if (ev.type === 'Delete') {
-        const read = readKey(prefix, ev.kv.key.toString('utf8'));
-        if (read.type !== 'other') valid(read.etcdKey);
-        if (read.type !== 'key' || !accept(read.key)) continue;
-        out = { type: 'delete', key: read.key, revision: ev.kv.mod_revision };
-      } else {
-        const read = readKv(prefix, ev.kv, accept);
-        if (read.type === 'other') continue;
-        if (read.type === 'invalid') { invalid(read.etcdKey, read.error, read.key); continue; }
-        valid(read.etcdKey);
-        out = { type: 'put', key: read.key, resource: read.stored.resource, revision: read.stored.revision };
-      }
-      try { handler.onEvent(out); } catch (err) { log.error({ err }, 'watch onEvent handler threw'); }
+    const { outcomes, position: next } = classifyResponse(prefix, res, position, accept);
+    for (const o of outcomes) {
+      if (o.type === 'valid') valid(o.etcdKey);
+      else if (o.type === 'invalid') invalid(o.etcdKey, o.error, o.key);
+      else guarded(log, 'onEvent', () => handler.onEvent(o.event));
     }
-    // A response without events is a progress notification: nothing below its revision is pending.
-    if (res.events.length === 0 && !res.created && !res.canceled) {
-      const hdr = BigInt(res.header.revision);
-      if (hdr > top) top = hdr;
-    }
-    position = top;
+    position = next;
   }
 
   function stream(from: bigint, onConnected: () => void): Promise<StreamEnd> {
@@ -188,25 +157,18 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     return new Promise((resolve) => {
       let w: EtcdWatcher | null = null;
       let done = false;
-      let probing = false;
-      const probe = probeInterval > 0 ? setInterval(() => {
-        if (done || probing) return;
-        probing = true;
-        // One key, the prefix itself (never a resource): an index lookup for etcd, however
-        // many resources there are, answered with a header.
-        answered(etcd.kv.range({ key: Buffer.from(prefix) }), probeTimeout).then(() => { probing = false; }, (err: Error) => {
-          probing = false;
-          if (done) return;
-          ctx.stats.watchProbeFailures++;
-          log.warn({ err: err.message, probeTimeoutMs: probeTimeout }, 'etcd did not answer the liveness probe: treating the watch as lost');
-          finish('lost');
-        });
-      }, probeInterval) : null;
-      probe?.unref();
+      // One key, the prefix itself (never a resource): an index lookup for etcd, however
+      // many resources there are, answered with a header.
+      const stopProbe = startProbe(() => etcd.kv.range({ key: Buffer.from(prefix) }), probeInterval, probeTimeout, (err) => {
+        if (done) return;
+        ctx.stats.watchProbeFailures++;
+        log.warn({ err: err.message, probeTimeoutMs: probeTimeout }, 'etcd did not answer the liveness probe: treating the watch as lost');
+        finish('lost');
+      });
       const finish = (how: StreamEnd) => {
         if (done) return;
         done = true;
-        if (probe) clearInterval(probe);
+        stopProbe();
         stopStream = null;
         const ended = w;
         // The etcd3 watcher would resume on its own from the revision in the last
@@ -248,7 +210,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
   async function loop(): Promise<void> {
     let needSync = true;
     let first = true;
-    let backoff = 100;
+    let backoff = FIRST_BACKOFF_MS;
     while (!closing) {
       try {
         if (needSync) {
@@ -257,9 +219,10 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
           needSync = false;
           first = false;
         }
-        const end = await stream(position + 1n, () => { backoff = 100; setStatus('connected'); });
-        if (end === 'closed') break;
-        if (end === 'compacted' || end === 'rewound') { needSync = true; continue; }
+        const end = await stream(position + 1n, () => { backoff = FIRST_BACKOFF_MS; setStatus('connected'); });
+        const next = AFTER_STREAM[end];
+        if (next === 'stop') break;
+        if (next === 'resync') { needSync = true; continue; }
         ctx.stats.watchReconnects++;
         setStatus('disconnected');
       } catch (err) {
@@ -275,7 +238,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
         setTimeout(r, backoff);
       });
       wake = null;
-      backoff = Math.min(backoff * 2, maxBackoff);
+      backoff = nextBackoff(backoff, maxBackoff);
     }
   }
 

@@ -3,10 +3,11 @@
 // The host side lives in whatever namespace the caller runs in (the runtime's).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { TrellisError, ROUTE_PROTO_WORKLOAD } from '../model/index.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from './names.js';
 
-/** Same value as ROUTE_PROTO_WORKLOAD in src/calc/state.ts: the dataplane owns these routes too. */
-export const ROUTE_PROTO_WORKLOAD = 78;
+// The dataplane owns these routes too: one number, the model's.
+export { ROUTE_PROTO_WORKLOAD };
 
 export interface RunResult { code: number; stdout: string; stderr: string }
 
@@ -27,10 +28,9 @@ export function run(argv: string[], input?: string): Promise<RunResult> {
   });
 }
 
-export class NetlinkError extends Error {
+export class NetlinkError extends TrellisError<'NETLINK'> {
   constructor(readonly step: string, readonly stderr: string) {
-    super(`${step}: ${stderr.trim() || 'failed'}`);
-    this.name = 'NetlinkError';
+    super('NETLINK', `${step}: ${stderr.trim() || 'failed'}`);
   }
 }
 

@@ -3,15 +3,15 @@
 // port sets) becomes several iptables rules with the same target: ports OR, everything
 // else AND, as in Calico.
 import type { CompiledRule, Family, PortRange } from '../../calc/index.js';
+import { PROTOCOLS, protocolByNumber } from '../../model/index.js';
 import { MARK_ACCEPT, MARK_PASS, hex, setName } from './names.js';
 
-const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
-const PORT_PROTOS = new Set([6, 17, 132, 136]);
+const PORT_PROTOS = new Set(PROTOCOLS.filter((p) => p.carriesPorts).map((p) => p.number));
 /** multiport takes at most 15 ports, a range counting twice. */
 const MULTIPORT_MAX = 15;
 
 export function protoName(p: number): string {
-  return PROTO_NAMES[p] ?? String(p);
+  return protocolByNumber(p)?.kernel ?? String(p);
 }
 
 /** Quotes a comment or log prefix for iptables-restore (no quotes or backslashes inside). */
