@@ -2,7 +2,7 @@
 // AS number and a router id, then reconfigured in place. Learned best routes go to the
 // agent as a full set; End-of-RIB from every peer (the speaker's 'synced') ends the
 // graceful-restart wait.
-import { createSpeaker, type Speaker, type SpeakerConfig } from '../bgp/index.js';
+import { createSpeaker, type RouteChange, type Speaker, type SpeakerConfig } from '../bgp/index.js';
 import type { Logger } from '../log/index.js';
 import type { Resource } from '../model/index.js';
 import { communitiesFor, desiredBgp } from '../calc/index.js';
@@ -56,6 +56,9 @@ export interface BgpPortOptions {
   secretsDir?: string;
 }
 
+/** Shortest interval between two learned sets handed to the agent while routes keep changing. */
+const EMIT_EVERY_MS = 100;
+
 export function createBgpPort(opts: BgpPortOptions): BgpPort {
   const log = opts.logger.child({ sub: 'bgp' });
   let speaker: Speaker | null = null;
@@ -86,9 +89,34 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
     return c.length ? { prefix, communities: c } : { prefix };
   };
 
+  // The learned set, kept from the speaker's change events (a full table arrives as
+  // hundreds of events: rebuilding 100k routes for each was O(n) per event). Handed over
+  // at once after a quiet spell, and at most every EMIT_EVERY_MS during a burst.
+  const learned = new Map<string, LearnedRoute>();
+  let emitScheduled = false;
+  let lastEmit = 0;
+  const applyChanges = (changes: RouteChange[]) => {
+    for (const c of changes) {
+      if (c.withdrawn) learned.delete(c.prefix);
+      else learned.set(c.prefix, { dst: c.prefix, via: c.nextHop, family: c.family === 6 ? 6 : 4 });
+    }
+  };
   const emitRoutes = () => {
+    emitScheduled = false;
+    lastEmit = Date.now();
     if (!speaker || !routesCb) return;
-    routesCb(speaker.learnedRoutes().filter((r) => !r.withdrawn).map((r) => ({ dst: r.prefix, via: r.nextHop, family: r.family === 6 ? 6 : 4 })));
+    routesCb([...learned.values()]);
+  };
+  const scheduleEmit = () => {
+    if (emitScheduled) return;
+    emitScheduled = true;
+    const wait = lastEmit + EMIT_EVERY_MS - Date.now();
+    if (wait <= 0) setImmediate(emitRoutes);
+    else setTimeout(emitRoutes, wait).unref();
+  };
+  const resetLearned = (s: Speaker) => {
+    learned.clear();
+    applyChanges(s.learnedRoutes());
   };
 
   const port: BgpPort = {
@@ -123,11 +151,13 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
           gracefulRestart: { restarting: opts.restarting, restartTimeSec: opts.restartTimeSec ?? 120, eorTimeoutSec: opts.eorTimeoutSec ?? 60 },
         });
         listenKey = lk;
-        speaker.on('routes', () => emitRoutes());
-        speaker.on('synced', (info) => {
+        const s = speaker;
+        resetLearned(s);
+        s.on('routes', (changes) => { applyChanges(changes); scheduleEmit(); });
+        s.on('synced', (info) => {
           log.info(info, 'BGP End-of-RIB from every peer (or timeout)');
           eorResolve();
-          emitRoutes();
+          scheduleEmit();
         });
         if (prefixes.length) speaker.announce(prefixes.map(route));
       }

@@ -26,10 +26,16 @@ export class LocRib {
     this.dirty.add(prefix);
   }
 
-  /** Runs the decision process for every dirty prefix; returns those whose best route changed. */
-  select(): string[] {
+  /**
+   * Runs the decision process for dirty prefixes (at most `max`, so a caller can spread a
+   * 100k-prefix change over turns of the event loop); returns those whose best changed.
+   */
+  select(max = Infinity): string[] {
     const changed: string[] = [];
+    let n = 0;
     for (const prefix of this.dirty) {
+      if (n++ >= max) break;
+      this.dirty.delete(prefix);
       const m = this.candidates.get(prefix);
       const nb = m ? selectBest(m.values()) : null;
       const old = this.bestOf.get(prefix) ?? null;
@@ -37,9 +43,11 @@ export class LocRib {
       if (nb) this.bestOf.set(prefix, nb); else this.bestOf.delete(prefix);
       changed.push(prefix);
     }
-    this.dirty.clear();
     return changed;
   }
+
+  /** Prefixes waiting for select(). */
+  get dirtyCount(): number { return this.dirty.size; }
 
   best(prefix: string): RibRoute | undefined { return this.bestOf.get(prefix); }
   has(prefix: string): boolean { return this.bestOf.has(prefix); }

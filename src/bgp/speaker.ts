@@ -70,6 +70,9 @@ interface PeerEntry {
   removed: boolean;
 }
 
+/** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
+const FLUSH_MAX = 4000;
+
 export function createSpeaker(opts: SpeakerOptions): Speaker {
   const logger = opts.logger ?? silentLogger();
   const events = new EventEmitter();
@@ -100,14 +103,16 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     rib.set(prefix, source, r);
     if (flushScheduled) return;
     flushScheduled = true;
-    setImmediate(flush);
+    setImmediate(() => flush());
   }
 
-  function flush(): void {
+  function flush(max = FLUSH_MAX): void {
     flushScheduled = false;
     if (stopped) return;
     try {
-      const changed = rib.select();
+      const changed = rib.select(max);
+      // The rest in a later turn: keepalives and other sessions go first.
+      if (rib.dirtyCount > 0 && !flushScheduled) { flushScheduled = true; setImmediate(() => flush()); }
       if (deferring || changed.length === 0) return;
       emitRouteChanges(changed);
       for (const p of peers.values()) {
@@ -277,7 +282,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     if (downCheckTimer) { clearTimeout(downCheckTimer); downCheckTimer = null; }
     if (deferring) {
       deferring = false;
-      flush();
+      flush(Infinity);
       emitRouteChanges(rib.prefixes());
       for (const p of peers.values()) if (p.established) resyncOut(p, true);
     }
