@@ -150,11 +150,13 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     });
   }
 
+  const exportContext = () => ({ localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) });
+
   function queueExport(p: PeerEntry, prefix: string): void {
     const b = rib.best(prefix);
     const t = targetOf(p);
     const e = b && t && p.established?.families().includes(b.family)
-      ? exportMemo.get(b, t, { localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) })
+      ? exportMemo.get(b, t, exportContext)
       : null;
     p.adjOut.queue(prefix, e);
   }

@@ -53,6 +53,10 @@ export interface LearnedRouteSync {
 
 export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs: number): LearnedRouteSync {
   let learned: { readAt: number; view: LearnedView } | null = null;
+  // The agent hands over the same route objects while they stay unchanged: each is
+  // checked once, not on every sync of a 100k table.
+  const check = createLearnedCheck();
+  const checked = new WeakMap<LearnedRoute, LearnedRoute | string>();
   async function sync(routes: LearnedRoute[], how: { resync?: boolean }): Promise<ApplyReport> {
     const started = Date.now();
     const counts = emptyCounts();
@@ -62,11 +66,12 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
     learned = null;
     const view: LearnedView = resync ? learnedView(parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any')) : cached.view;
     // In slices: other sessions' keepalives and the API run between them.
-    const check = createLearnedCheck();
     const planner = new LearnedPlanner(view);
     for (let i = 0; i < routes.length; i++) {
       if (i > 0 && i % SLICE === 0) await nextTurn();
-      const r = check(routes[i]!);
+      const given = routes[i]!;
+      let r = checked.get(given);
+      if (r === undefined) checked.set(given, (r = check(given)));
       if (typeof r === 'string') errors.push(r); else planner.want(r);
     }
     const plan = planner.finish();
