@@ -7,6 +7,7 @@ import type { Logger } from '../log/index.js';
 import type { Resource } from '../model/index.js';
 import { communitiesFor, desiredBgp } from '../calc/index.js';
 import type { BgpPort, LearnedRoute } from './ports.js';
+import type { PeerStatusDoc } from '../api/index.js';
 import { createPasswordBook, DEFAULT_SECRETS_DIR, type PeerProblem, type PeerWant } from './bgp-passwords.js';
 
 /** What the agent asks of the BGP calculation for this node. */
@@ -165,7 +166,8 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
       // A peer the speaker refuses (e.g. TCP-MD5 unavailable here) is that peer's problem alone.
       for (const r of result.refused) {
         const c = resolved.peers.find((p) => p.address === r.peer);
-        const p: PeerProblem = { peer: r.peer, asn: c?.asn ?? 0, message: r.error.message, excluded: false };
+        // excluded: a peer the speaker refused outright has no status row of its own.
+        const p: PeerProblem = { peer: r.peer, asn: c?.asn ?? 0, message: r.error.message, excluded: true };
         if (c?.name) p.name = c.name;
         next.set(r.peer, p);
       }
@@ -183,10 +185,13 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
       if (added.length) speaker.announce(added.map(route));
     },
     status() {
-      const out = (speaker?.status() ?? []).map((p) => ({ ...p, name: p.name, lastError: problems.get(p.peer)?.message ?? p.lastError }));
+      const out: PeerStatusDoc[] = (speaker?.status() ?? []).map((p) => {
+        const problem = problems.get(p.peer);
+        return { ...p, name: p.name, lastError: problem?.message ?? p.lastError, ...(problem ? { configError: true } : {}) };
+      });
       for (const p of problems.values()) {
         if (!p.excluded || out.some((s) => s.peer === p.peer)) continue;
-        out.push({ peer: p.peer, name: p.name, asn: p.asn, state: 'Idle', uptimeSec: 0, received: 0, advertised: 0, lastError: p.message });
+        out.push({ peer: p.peer, name: p.name, asn: p.asn, state: 'Idle', uptimeSec: 0, received: 0, advertised: 0, lastError: p.message, configError: true });
       }
       return out.sort((a, b) => a.peer.localeCompare(b.peer));
     },

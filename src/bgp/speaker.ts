@@ -490,9 +490,25 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   function configure(cfg: SpeakerConfig): { refused: { peer: string; error: BgpConfigError }[] } {
     if (stopped) throw new BgpConfigError('INVALID_CONFIG', 'speaker is stopped');
     const prev = config;
-    config = cfg;
+    // A peer the speaker cannot take fails alone: it is reported in `refused`, and a peer
+    // that was running keeps its last good configuration (and its routes) meanwhile.
+    const invalid = new Map<string, BgpConfigError>();
+    const peersOk: PeerConfig[] = [];
+    for (const c of cfg.peers) {
+      try {
+        validatePeer(c, cfg);
+        peersOk.push(c);
+      } catch (e) {
+        const err = e instanceof BgpConfigError ? e : new BgpConfigError('INVALID_CONFIG', (e as Error).message);
+        let key = c.address;
+        try { key = canonicalAddress(c.address); } catch { /* reported under the text given */ }
+        invalid.set(key, err);
+        const old = peers.get(key);
+        if (old) peersOk.push(old.cfg);
+      }
+    }
+    config = { ...cfg, peers: peersOk };
     try {
-      for (const c of cfg.peers) validatePeer(c, cfg);
       rejectPrefixes = (cfg.rejectPrefixes ?? []).map((x) => parsePrefix(canonicalPrefix(x)));
     } catch (e) {
       config = prev;
@@ -507,7 +523,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     }
     exportMemo.clear();
     for (const p of peers.values()) p.target = undefined;
-    const wanted = new Map(cfg.peers.map((c) => [canonicalAddress(c.address), c]));
+    const wanted = new Map(peersOk.map((c) => [canonicalAddress(c.address), c]));
     for (const p of [...peers.values()]) if (!wanted.has(p.key)) removePeer(p, CeaseSub.PeerDeconfigured, 'peer removed from configuration');
     for (const [key, c] of wanted) {
       const p = peers.get(key);
@@ -532,7 +548,9 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       downCheckTimer.unref();
     }
     checkSynced();
-    return { refused: [...peers.values()].filter((p) => p.refused).map((p) => ({ peer: p.key, error: p.refused! })) };
+    const refused = [...peers.values()].filter((p) => p.refused && !invalid.has(p.key)).map((p) => ({ peer: p.key, error: p.refused! }));
+    for (const [peer, error] of invalid) refused.push({ peer, error });
+    return { refused };
   }
 
   // ---- local routes -------------------------------------------------------------------

@@ -31,6 +31,8 @@ export interface DaemonConfig {
   storePrefix: string;
   /** Unix socket on which trellisd runs trellis-cni's calls; "" turns it off. */
   cniSocket: string;
+  /** Where BGPPeer password.secretKeyRef keys are read: DIR/NAME/KEY. */
+  bgpSecretsDir: string;
 }
 
 export type FieldName = keyof DaemonConfig;
@@ -85,6 +87,10 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
     schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to turn it off'),
     // trellis-cni looks here unless its network configuration names another agentSocket.
     fromEnv: text, default: () => '/run/trellis/cni.sock', doc: 'unix socket on which trellisd runs trellis-cni\'s calls with its warm etcd connection ("" off)',
+  },
+  bgpSecretsDir: {
+    schema: path, fromEnv: text, default: () => '/etc/trellis/secrets',
+    doc: 'directory of BGPPeer TCP-MD5 keys: a secretKeyRef {name, key} is read from DIR/name/key (a mounted Secret\'s layout)',
   },
 };
 
