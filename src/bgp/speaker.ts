@@ -13,6 +13,7 @@ import { BgpConfigError, BgpError, CeaseSub, ErrorCode, OpenSub } from './errors
 import { HelperState, endOfRibComplete, familiesNotPreserved, helperRetention, initialSyncDone } from './graceful-restart.js';
 import { mayConnect, resolveCollision, supersededBy } from './collision.js';
 import { LocRib } from './loc-rib.js';
+import { type PeerEntry, exportTargetOf, peerStatuses } from './peer-entry.js';
 import { type Capabilities, type OpenMessage, type RouteRefreshMessage, type UpdateMessage, encodeEndOfRib } from './messages.js';
 import { LocalRoutes } from './local-routes.js';
 import { canonicalAddress, needsReset, validatePeer } from './peer-config.js';
@@ -21,7 +22,7 @@ import { type ExportTarget, type RibRoute, LOCAL } from './rib.js';
 import { Session, type SessionHost, familyCaps } from './session.js';
 import { createListener } from './transport.js';
 import { createMd5Listener, md5Support } from './md5.js';
-import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerState, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
+import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
 
 export interface SpeakerOptions {
   routerId: string;
@@ -48,26 +49,6 @@ export interface Speaker {
   learnedRoutes(): RouteChange[];
   status(): PeerStatus[];
   stop(opts?: { graceful?: boolean }): Promise<void>;
-}
-
-/** One configured peer: its sessions (more than one only during a collision) and its RIBs. */
-interface PeerEntry {
-  key: string;
-  cfg: PeerConfig;
-  refused: BgpConfigError | null;
-  sessions: Set<Session>;
-  established: Session | null;
-  adjIn: AdjRibIn;
-  adjOut: AdjRibOut;
-  /** Export target of the established session, computed once per session and policy. */
-  target: ExportTarget | null | undefined;
-  gr: HelperState;
-  idleTimer: NodeJS.Timeout | null;
-  /** When it was configured (the restarting speaker's deferral counts from here). */
-  configuredAt: number;
-  lastError: string | null;
-  since: number;
-  removed: boolean;
 }
 
 /** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
@@ -133,21 +114,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   // ---- Adj-RIB-Out --------------------------------------------------------------------
 
   function targetOf(p: PeerEntry): ExportTarget | null {
-    if (p.target !== undefined) return p.target;
-    const s = p.established;
-    if (!s) return (p.target = null);
-    const ebgp = p.cfg.asn !== localAsn;
-    const local = s.socket?.localAddress ? canonicalAddress(s.socket.localAddress) : p.cfg.localAddress;
-    const la = config.localAddresses ?? {};
-    return (p.target = {
-      key: p.key,
-      ebgp,
-      rrClient: p.cfg.routeReflectorClient === true,
-      exportPolicy: ebgp ? p.cfg.exportPolicy ?? 'Reject' : 'All',
-      keepOriginalNextHop: p.cfg.keepOriginalNextHop === true,
-      selfIpv4: local && addressFamily(local) === 4 ? local : la.ipv4,
-      selfIpv6: local && addressFamily(local) === 6 ? local : la.ipv6,
-    });
+    if (p.target === undefined) p.target = exportTargetOf(p, localAsn, config.localAddresses ?? {});
+    return p.target;
   }
 
   const exportContext = () => ({ localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) });
@@ -565,22 +533,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
 
   // ---- status and stop ----------------------------------------------------------------
 
-  const RANK: Record<PeerState, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
-
   function status(): PeerStatus[] {
-    const now = Date.now();
-    return [...peers.values()].map((p) => {
-      let state: PeerState = 'Idle';
-      let since = p.since;
-      for (const s of p.sessions) if (RANK[s.state] >= RANK[state]) { state = s.state; since = s.since; }
-      const st: PeerStatus = {
-        peer: p.key, asn: p.cfg.asn, state, uptimeSec: Math.floor((now - since) / 1000),
-        received: p.adjIn.size, advertised: p.adjOut.size, lastError: p.lastError,
-      };
-      if (p.cfg.name) st.name = p.cfg.name;
-      if (p.gr.stale) st.stale = true;
-      return st;
-    }).sort((a, b) => a.peer.localeCompare(b.peer));
+    return peerStatuses(peers.values(), Date.now());
   }
 
   async function stop(o: { graceful?: boolean } = {}): Promise<void> {
