@@ -2,11 +2,12 @@
 // AS number and a router id, then reconfigured in place. Learned best routes go to the
 // agent as a full set; End-of-RIB from every peer (the speaker's 'synced') ends the
 // graceful-restart wait.
-import { createSpeaker, type Speaker, type SpeakerConfig } from '../bgp/index.js';
+import { createSpeaker, type RouteChange, type Speaker, type SpeakerConfig } from '../bgp/index.js';
 import type { Logger } from '../log/index.js';
 import type { Resource } from '../model/index.js';
 import { communitiesFor, desiredBgp } from '../calc/index.js';
 import type { BgpPort, LearnedRoute } from './ports.js';
+import type { PeerStatusDoc } from '../api/index.js';
 import { createPasswordBook, DEFAULT_SECRETS_DIR, type PeerProblem, type PeerWant } from './bgp-passwords.js';
 
 /** What the agent asks of the BGP calculation for this node. */
@@ -56,6 +57,9 @@ export interface BgpPortOptions {
   secretsDir?: string;
 }
 
+/** Shortest interval between two learned sets handed to the agent while routes keep changing. */
+const EMIT_EVERY_MS = 100;
+
 export function createBgpPort(opts: BgpPortOptions): BgpPort {
   const log = opts.logger.child({ sub: 'bgp' });
   let speaker: Speaker | null = null;
@@ -86,9 +90,34 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
     return c.length ? { prefix, communities: c } : { prefix };
   };
 
+  // The learned set, kept from the speaker's change events (a full table arrives as
+  // hundreds of events: rebuilding 100k routes for each was O(n) per event). Handed over
+  // at once after a quiet spell, and at most every EMIT_EVERY_MS during a burst.
+  const learned = new Map<string, LearnedRoute>();
+  let emitScheduled = false;
+  let lastEmit = 0;
+  const applyChanges = (changes: RouteChange[]) => {
+    for (const c of changes) {
+      if (c.withdrawn) learned.delete(c.prefix);
+      else learned.set(c.prefix, { dst: c.prefix, via: c.nextHop, family: c.family === 6 ? 6 : 4 });
+    }
+  };
   const emitRoutes = () => {
+    emitScheduled = false;
+    lastEmit = Date.now();
     if (!speaker || !routesCb) return;
-    routesCb(speaker.learnedRoutes().filter((r) => !r.withdrawn).map((r) => ({ dst: r.prefix, via: r.nextHop, family: r.family === 6 ? 6 : 4 })));
+    routesCb([...learned.values()]);
+  };
+  const scheduleEmit = () => {
+    if (emitScheduled) return;
+    emitScheduled = true;
+    const wait = lastEmit + EMIT_EVERY_MS - Date.now();
+    if (wait <= 0) setImmediate(emitRoutes);
+    else setTimeout(emitRoutes, wait).unref();
+  };
+  const resetLearned = (s: Speaker) => {
+    learned.clear();
+    applyChanges(s.learnedRoutes());
   };
 
   const port: BgpPort = {
@@ -123,11 +152,13 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
           gracefulRestart: { restarting: opts.restarting, restartTimeSec: opts.restartTimeSec ?? 120, eorTimeoutSec: opts.eorTimeoutSec ?? 60 },
         });
         listenKey = lk;
-        speaker.on('routes', () => emitRoutes());
-        speaker.on('synced', (info) => {
+        const s = speaker;
+        resetLearned(s);
+        s.on('routes', (changes) => { applyChanges(changes); scheduleEmit(); });
+        s.on('synced', (info) => {
           log.info(info, 'BGP End-of-RIB from every peer (or timeout)');
           eorResolve();
-          emitRoutes();
+          scheduleEmit();
         });
         if (prefixes.length) speaker.announce(prefixes.map(route));
       }
@@ -135,7 +166,8 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
       // A peer the speaker refuses (e.g. TCP-MD5 unavailable here) is that peer's problem alone.
       for (const r of result.refused) {
         const c = resolved.peers.find((p) => p.address === r.peer);
-        const p: PeerProblem = { peer: r.peer, asn: c?.asn ?? 0, message: r.error.message, excluded: false };
+        // excluded: a peer the speaker refused outright has no status row of its own.
+        const p: PeerProblem = { peer: r.peer, asn: c?.asn ?? 0, message: r.error.message, excluded: true };
         if (c?.name) p.name = c.name;
         next.set(r.peer, p);
       }
@@ -153,10 +185,13 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
       if (added.length) speaker.announce(added.map(route));
     },
     status() {
-      const out = (speaker?.status() ?? []).map((p) => ({ ...p, name: p.name, lastError: problems.get(p.peer)?.message ?? p.lastError }));
+      const out: PeerStatusDoc[] = (speaker?.status() ?? []).map((p) => {
+        const problem = problems.get(p.peer);
+        return { ...p, name: p.name, lastError: problem?.message ?? p.lastError, ...(problem ? { configError: true } : {}) };
+      });
       for (const p of problems.values()) {
         if (!p.excluded || out.some((s) => s.peer === p.peer)) continue;
-        out.push({ peer: p.peer, name: p.name, asn: p.asn, state: 'Idle', uptimeSec: 0, received: 0, advertised: 0, lastError: p.message });
+        out.push({ peer: p.peer, name: p.name, asn: p.asn, state: 'Idle', uptimeSec: 0, received: 0, advertised: 0, lastError: p.message, configError: true });
       }
       return out.sort((a, b) => a.peer.localeCompare(b.peer));
     },

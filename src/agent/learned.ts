@@ -3,6 +3,9 @@
 // failed sync is retried. After a restart a gate holds them back: the previous run's
 // routes stay in the kernel until every peer has sent End-of-RIB (or the graceful-restart
 // timeout passes), so traffic to other nodes never drops while sessions come back.
+// Sets coalesce: at most one sync runs and one waits; the waiting one takes the newest set
+// when it starts. A 100k-route table arrives as hundreds of sets, and a sync per set would
+// be O(n) work each (the event-loop stall of #11).
 import type { Logger } from '../log/index.js';
 import type { DataplanePort, LearnedRoute } from './ports.js';
 
@@ -44,6 +47,8 @@ export function createLearnedRoutes(opts: LearnedOptions): LearnedRoutes {
   const state: LearnedState = { routes: [], gateOpen: false, openedBy: null, installed: null, failures: 0 };
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
+  /** Options of the sync that is queued and not started yet (null: none queued). */
+  let queued: { resync?: boolean } | null = null;
 
   const sync = async (o: { resync?: boolean }) => {
     if (!state.gateOpen || stopped) return;
@@ -61,7 +66,10 @@ export function createLearnedRoutes(opts: LearnedOptions): LearnedRoutes {
   };
   const push = (o: { resync?: boolean } = {}) => {
     if (stopped) return;
-    chain = chain.then(() => sync(o));
+    if (queued) { if (o.resync) queued.resync = true; return; }
+    const mine: { resync?: boolean } = { ...o };
+    queued = mine;
+    chain = chain.then(() => { queued = null; return sync(mine); });
   };
 
   return {

@@ -30,6 +30,7 @@ export interface AgentMetrics {
   bgpSessionEstablished: Gauge;
   bgpPrefixesReceived: Gauge;
   bgpPrefixesAdvertised: Gauge;
+  bgpPeerConfigError: Gauge;
   bgpAdvertisedLocal: Gauge;
   ipamBlocks: Gauge;
   ipamBorrowed: Gauge;
@@ -71,6 +72,7 @@ export function createAgentMetrics(opts: { defaultMetrics?: boolean } = {}): Age
     bgpSessionEstablished: new Gauge({ name: 'trellis_bgp_sessions_established', help: 'BGP sessions in state Established', ...reg }),
     bgpPrefixesReceived: new Gauge({ name: 'trellis_bgp_prefixes_received', help: 'prefixes received from each peer', labelNames: ['peer'], ...reg }),
     bgpPrefixesAdvertised: new Gauge({ name: 'trellis_bgp_prefixes_advertised', help: 'prefixes advertised to each peer', labelNames: ['peer'], ...reg }),
+    bgpPeerConfigError: new Gauge({ name: 'trellis_bgp_peer_config_error', help: '1 for a BGP peer that cannot be configured (its status says why), else 0', labelNames: ['peer'], ...reg }),
     bgpAdvertisedLocal: new Gauge({ name: 'trellis_bgp_local_prefixes', help: 'local prefixes (IPAM blocks and borrowed addresses) this node announces', ...reg }),
     ipamBlocks: new Gauge({ name: 'trellis_ipam_affine_blocks', help: 'IPAM blocks affine to this node', ...reg }),
     ipamBorrowed: new Gauge({ name: 'trellis_ipam_borrowed_addresses', help: 'addresses this node uses from other nodes\' blocks', ...reg }),
@@ -82,7 +84,9 @@ export function recordBgpPeers(metrics: AgentMetrics, peers: PeerStatusDoc[]): v
   metrics.bgpSessionState.reset();
   metrics.bgpPrefixesReceived.reset();
   metrics.bgpPrefixesAdvertised.reset();
+  metrics.bgpPeerConfigError.reset();
   for (const p of peers) {
+    metrics.bgpPeerConfigError.set({ peer: p.peer }, p.configError === true ? 1 : 0);
     for (const s of BGP_STATES) metrics.bgpSessionState.set({ peer: p.peer, state: s }, p.state === s ? 1 : 0);
     metrics.bgpPrefixesReceived.set({ peer: p.peer }, p.received);
     metrics.bgpPrefixesAdvertised.set({ peer: p.peer }, p.advertised);

@@ -30,7 +30,7 @@ export const realParts: PartsFactory = async ({ config, logger, netns, bgp, stor
     },
     bgp: bgp
       ? createBgpPort({
-        nodeName: config.nodeName, logger, calc: nodeBgpFromCalc(logger),
+        nodeName: config.nodeName, logger, calc: nodeBgpFromCalc(logger), secretsDir: config.bgpSecretsDir,
         // Learned routes still in the kernel mean a previous run: keep them until End-of-RIB.
         restarting: (await dp.readKernel()).learnedRoutes.length > 0,
       })

@@ -65,16 +65,20 @@ export class AdjRibOut {
  * results stay the same object (which is what lets takeMessages group them).
  */
 export class ExportMemo {
-  private memo = new WeakMap<RouteSource, Map<string, Exported | null>>();
+  // Keyed by target key then family, not a `${key}|${family}` string: that string was
+  // built for every prefix and peer of a 100k-prefix burst.
+  private memo = new WeakMap<RouteSource, Map<string, [Exported | null | undefined, Exported | null | undefined]>>();
 
-  get(r: RibRoute, t: ExportTarget, ctx: ExportContext): Exported | null {
+  get(r: RibRoute, t: ExportTarget, ctx: ExportContext | (() => ExportContext)): Exported | null {
     let m = this.memo.get(r.src);
     if (!m) this.memo.set(r.src, (m = new Map()));
-    const k = `${t.key}|${r.family}`;
-    const hit = m.get(k);
+    let byFamily = m.get(t.key);
+    if (!byFamily) m.set(t.key, (byFamily = [undefined, undefined]));
+    const i = r.family === 4 ? 0 : 1;
+    const hit = byFamily[i];
     if (hit !== undefined) return hit;
-    const e = exportRoute(r, t, ctx);
-    m.set(k, e);
+    const e = exportRoute(r, t, typeof ctx === 'function' ? ctx() : ctx);
+    byFamily[i] = e;
     return e;
   }
 

@@ -7,7 +7,11 @@ import { type RibRoute, LOCAL, selectBest } from './rib.js';
 import type { RouteChange } from './types.js';
 
 export class LocRib {
-  private readonly candidates = new Map<string, Map<string, RibRoute>>();
+  /**
+   * Per prefix: its one candidate, or a map by source when there are several. Most
+   * prefixes have one source; a Map each cost time and about 200 bytes per prefix.
+   */
+  private readonly candidates = new Map<string, RibRoute | Map<string, RibRoute>>();
   private readonly bestOf = new Map<string, RibRoute>();
   private readonly dirty = new Set<string>();
   /** prefix -> next hop last reported to the kernel side (learned best routes only). */
@@ -15,31 +19,42 @@ export class LocRib {
 
   /** Sets (or with null removes) one source's candidate for a prefix; selection waits for select(). */
   set(prefix: string, source: string, r: RibRoute | null): void {
-    let m = this.candidates.get(prefix);
+    const c = this.candidates.get(prefix);
     if (r) {
-      if (!m) this.candidates.set(prefix, (m = new Map()));
-      m.set(source, r);
-    } else if (m) {
-      m.delete(source);
-      if (m.size === 0) this.candidates.delete(prefix);
+      if (!c || (!(c instanceof Map) && c.src.peer === source)) this.candidates.set(prefix, r);
+      else if (c instanceof Map) c.set(source, r);
+      else this.candidates.set(prefix, new Map([[c.src.peer, c], [source, r]]));
+    } else if (c instanceof Map) {
+      c.delete(source);
+      if (c.size === 1) this.candidates.set(prefix, c.values().next().value!);
+    } else if (c && c.src.peer === source) {
+      this.candidates.delete(prefix);
     }
     this.dirty.add(prefix);
   }
 
-  /** Runs the decision process for every dirty prefix; returns those whose best route changed. */
-  select(): string[] {
+  /**
+   * Runs the decision process for dirty prefixes (at most `max`, so a caller can spread a
+   * 100k-prefix change over turns of the event loop); returns those whose best changed.
+   */
+  select(max = Infinity): string[] {
     const changed: string[] = [];
+    let n = 0;
     for (const prefix of this.dirty) {
-      const m = this.candidates.get(prefix);
-      const nb = m ? selectBest(m.values()) : null;
+      if (n++ >= max) break;
+      this.dirty.delete(prefix);
+      const c = this.candidates.get(prefix);
+      const nb = c instanceof Map ? selectBest(c.values()) : c ?? null;
       const old = this.bestOf.get(prefix) ?? null;
       if (nb === old) continue;
       if (nb) this.bestOf.set(prefix, nb); else this.bestOf.delete(prefix);
       changed.push(prefix);
     }
-    this.dirty.clear();
     return changed;
   }
+
+  /** Prefixes waiting for select(). */
+  get dirtyCount(): number { return this.dirty.size; }
 
   best(prefix: string): RibRoute | undefined { return this.bestOf.get(prefix); }
   has(prefix: string): boolean { return this.bestOf.has(prefix); }

@@ -46,6 +46,16 @@ export interface SessionHost {
 
 let nextId = 1;
 
+/**
+ * Received messages are handled in slices of about this many ms, with the event loop's
+ * other work (timers, other sessions, the API) between slices: a full table from a
+ * top-of-rack is hundreds of UPDATEs per socket read, and handling a read at once held
+ * the loop for seconds (#11). While more than INBOX_PAUSE frames wait, the socket stops
+ * reading, so TCP flow control slows the sender instead of our memory growing.
+ */
+const SLICE_MS = 10;
+const INBOX_PAUSE = 256;
+
 export class Session {
   readonly id = nextId++;
   state: State = 'Idle';
@@ -62,6 +72,11 @@ export class Session {
   private timers: Partial<Record<'connectRetry' | 'hold' | 'keepalive', NodeJS.Timeout>> = {};
   private busy = false;
   private queue: FsmEvent[] = [];
+  /** Frames read and not yet handled (a framing error last, when one ended the read). */
+  private inbox: (Buffer | BgpError)[] = [];
+  private inboxHead = 0;
+  private draining = false;
+  private drainScheduled = false;
   private readonly host: SessionHost;
 
   constructor(peer: PeerConfig, host: SessionHost) {
@@ -154,6 +169,7 @@ export class Session {
   private bindSocket(sock: net.Socket): void {
     this.socket = sock;
     this.framer = new Framer();
+    this.clearInbox();
     sock.setNoDelay(true);
     sock.on('data', (chunk: Buffer) => this.onData(sock, chunk));
     sock.on('error', (err) => {
@@ -170,6 +186,7 @@ export class Session {
   private detachSocket(): void {
     const s = this.socket;
     this.socket = null;
+    this.clearInbox();
     if (s) {
       s.removeAllListeners('data');
       s.on('error', () => {});
@@ -181,25 +198,55 @@ export class Session {
 
   private onData(sock: net.Socket, chunk: Buffer): void {
     if (this.socket !== sock) return;
-    let frames: Buffer[];
     try {
-      frames = this.framer.push(chunk);
+      for (const f of this.framer.push(chunk)) this.inbox.push(f);
     } catch (e) {
-      this.failWith(e, 'BGPHeaderErr');
+      // Handled after the whole frames that came before it, as the peer sent them.
+      this.inbox.push(e instanceof BgpError ? e : new BgpError(ErrorCode.Cease, CeaseSub.OutOfResources, `internal error: ${(e as Error).message}`));
+    }
+    this.drain(sock);
+  }
+
+  private clearInbox(): void {
+    this.inbox = [];
+    this.inboxHead = 0;
+  }
+
+  /** Handles waiting frames for one slice; schedules the rest for a later turn. */
+  private drain(sock: net.Socket): void {
+    if (this.draining) return;
+    this.draining = true;
+    const end = performance.now() + SLICE_MS;
+    try {
+      while (this.inboxHead < this.inbox.length && this.socket === sock) {
+        const f = this.inbox[this.inboxHead++]!;
+        if (f instanceof BgpError) { this.clearInbox(); this.failWith(f, 'BGPHeaderErr'); return; }
+        let msg: Message;
+        try {
+          msg = decodeMessage(f, this.codecContext());
+        } catch (e) {
+          const code = e instanceof BgpError ? e.code : 0;
+          this.clearInbox();
+          this.failWith(e, code === ErrorCode.OpenMessage ? 'BGPOpenMsgErr' : code === ErrorCode.UpdateMessage ? 'UpdateMsgErr' : 'BGPHeaderErr');
+          return;
+        }
+        this.dispatch(msg);
+        if (performance.now() >= end) break;
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (this.socket !== sock) return;
+    const waiting = this.inbox.length - this.inboxHead;
+    if (waiting === 0) {
+      this.clearInbox();
+      if (sock.isPaused()) sock.resume();
       return;
     }
-    for (const f of frames) {
-      if (this.socket !== sock) return;
-      let msg: Message;
-      try {
-        msg = decodeMessage(f, this.codecContext());
-      } catch (e) {
-        const code = e instanceof BgpError ? e.code : 0;
-        this.failWith(e, code === ErrorCode.OpenMessage ? 'BGPOpenMsgErr' : code === ErrorCode.UpdateMessage ? 'UpdateMsgErr' : 'BGPHeaderErr');
-        return;
-      }
-      this.dispatch(msg);
-    }
+    if (waiting > INBOX_PAUSE && !sock.isPaused()) sock.pause();
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => { this.drainScheduled = false; this.drain(sock); });
   }
 
   private failWith(e: unknown, event: FsmEvent): void {

@@ -13,6 +13,7 @@ import { BgpConfigError, BgpError, CeaseSub, ErrorCode, OpenSub } from './errors
 import { HelperState, endOfRibComplete, familiesNotPreserved, helperRetention, initialSyncDone } from './graceful-restart.js';
 import { mayConnect, resolveCollision, supersededBy } from './collision.js';
 import { LocRib } from './loc-rib.js';
+import { type PeerEntry, exportTargetOf, peerStatuses } from './peer-entry.js';
 import { type Capabilities, type OpenMessage, type RouteRefreshMessage, type UpdateMessage, encodeEndOfRib } from './messages.js';
 import { LocalRoutes } from './local-routes.js';
 import { canonicalAddress, needsReset, validatePeer } from './peer-config.js';
@@ -21,7 +22,7 @@ import { type ExportTarget, type RibRoute, LOCAL } from './rib.js';
 import { Session, type SessionHost, familyCaps } from './session.js';
 import { createListener } from './transport.js';
 import { createMd5Listener, md5Support } from './md5.js';
-import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerState, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
+import type { GracefulRestartOptions, LocalRoute, PeerConfig, PeerStatus, RouteChange, SpeakerConfig } from './types.js';
 
 export interface SpeakerOptions {
   routerId: string;
@@ -50,25 +51,8 @@ export interface Speaker {
   stop(opts?: { graceful?: boolean }): Promise<void>;
 }
 
-/** One configured peer: its sessions (more than one only during a collision) and its RIBs. */
-interface PeerEntry {
-  key: string;
-  cfg: PeerConfig;
-  refused: BgpConfigError | null;
-  sessions: Set<Session>;
-  established: Session | null;
-  adjIn: AdjRibIn;
-  adjOut: AdjRibOut;
-  /** Export target of the established session, computed once per session and policy. */
-  target: ExportTarget | null | undefined;
-  gr: HelperState;
-  idleTimer: NodeJS.Timeout | null;
-  /** When it was configured (the restarting speaker's deferral counts from here). */
-  configuredAt: number;
-  lastError: string | null;
-  since: number;
-  removed: boolean;
-}
+/** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
+const FLUSH_MAX = 4000;
 
 export function createSpeaker(opts: SpeakerOptions): Speaker {
   const logger = opts.logger ?? silentLogger();
@@ -100,14 +84,16 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     rib.set(prefix, source, r);
     if (flushScheduled) return;
     flushScheduled = true;
-    setImmediate(flush);
+    setImmediate(() => flush());
   }
 
-  function flush(): void {
+  function flush(max = FLUSH_MAX): void {
     flushScheduled = false;
     if (stopped) return;
     try {
-      const changed = rib.select();
+      const changed = rib.select(max);
+      // The rest in a later turn: keepalives and other sessions go first.
+      if (rib.dirtyCount > 0 && !flushScheduled) { flushScheduled = true; setImmediate(() => flush()); }
       if (deferring || changed.length === 0) return;
       emitRouteChanges(changed);
       for (const p of peers.values()) {
@@ -128,28 +114,17 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   // ---- Adj-RIB-Out --------------------------------------------------------------------
 
   function targetOf(p: PeerEntry): ExportTarget | null {
-    if (p.target !== undefined) return p.target;
-    const s = p.established;
-    if (!s) return (p.target = null);
-    const ebgp = p.cfg.asn !== localAsn;
-    const local = s.socket?.localAddress ? canonicalAddress(s.socket.localAddress) : p.cfg.localAddress;
-    const la = config.localAddresses ?? {};
-    return (p.target = {
-      key: p.key,
-      ebgp,
-      rrClient: p.cfg.routeReflectorClient === true,
-      exportPolicy: ebgp ? p.cfg.exportPolicy ?? 'Reject' : 'All',
-      keepOriginalNextHop: p.cfg.keepOriginalNextHop === true,
-      selfIpv4: local && addressFamily(local) === 4 ? local : la.ipv4,
-      selfIpv6: local && addressFamily(local) === 6 ? local : la.ipv6,
-    });
+    if (p.target === undefined) p.target = exportTargetOf(p, localAsn, config.localAddresses ?? {});
+    return p.target;
   }
+
+  const exportContext = () => ({ localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) });
 
   function queueExport(p: PeerEntry, prefix: string): void {
     const b = rib.best(prefix);
     const t = targetOf(p);
     const e = b && t && p.established?.families().includes(b.family)
-      ? exportMemo.get(b, t, { localAsn, ...(config.clusterId ? { clusterId: config.clusterId } : {}) })
+      ? exportMemo.get(b, t, exportContext)
       : null;
     p.adjOut.queue(prefix, e);
   }
@@ -277,7 +252,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     if (downCheckTimer) { clearTimeout(downCheckTimer); downCheckTimer = null; }
     if (deferring) {
       deferring = false;
-      flush();
+      flush(Infinity);
       emitRouteChanges(rib.prefixes());
       for (const p of peers.values()) if (p.established) resyncOut(p, true);
     }
@@ -483,9 +458,25 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   function configure(cfg: SpeakerConfig): { refused: { peer: string; error: BgpConfigError }[] } {
     if (stopped) throw new BgpConfigError('INVALID_CONFIG', 'speaker is stopped');
     const prev = config;
-    config = cfg;
+    // A peer the speaker cannot take fails alone: it is reported in `refused`, and a peer
+    // that was running keeps its last good configuration (and its routes) meanwhile.
+    const invalid = new Map<string, BgpConfigError>();
+    const peersOk: PeerConfig[] = [];
+    for (const c of cfg.peers) {
+      try {
+        validatePeer(c, cfg);
+        peersOk.push(c);
+      } catch (e) {
+        const err = e instanceof BgpConfigError ? e : new BgpConfigError('INVALID_CONFIG', (e as Error).message);
+        let key = c.address;
+        try { key = canonicalAddress(c.address); } catch { /* reported under the text given */ }
+        invalid.set(key, err);
+        const old = peers.get(key);
+        if (old) peersOk.push(old.cfg);
+      }
+    }
+    config = { ...cfg, peers: peersOk };
     try {
-      for (const c of cfg.peers) validatePeer(c, cfg);
       rejectPrefixes = (cfg.rejectPrefixes ?? []).map((x) => parsePrefix(canonicalPrefix(x)));
     } catch (e) {
       config = prev;
@@ -500,7 +491,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     }
     exportMemo.clear();
     for (const p of peers.values()) p.target = undefined;
-    const wanted = new Map(cfg.peers.map((c) => [canonicalAddress(c.address), c]));
+    const wanted = new Map(peersOk.map((c) => [canonicalAddress(c.address), c]));
     for (const p of [...peers.values()]) if (!wanted.has(p.key)) removePeer(p, CeaseSub.PeerDeconfigured, 'peer removed from configuration');
     for (const [key, c] of wanted) {
       const p = peers.get(key);
@@ -525,7 +516,9 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       downCheckTimer.unref();
     }
     checkSynced();
-    return { refused: [...peers.values()].filter((p) => p.refused).map((p) => ({ peer: p.key, error: p.refused! })) };
+    const refused = [...peers.values()].filter((p) => p.refused && !invalid.has(p.key)).map((p) => ({ peer: p.key, error: p.refused! }));
+    for (const [peer, error] of invalid) refused.push({ peer, error });
+    return { refused };
   }
 
   // ---- local routes -------------------------------------------------------------------
@@ -540,22 +533,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
 
   // ---- status and stop ----------------------------------------------------------------
 
-  const RANK: Record<PeerState, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
-
   function status(): PeerStatus[] {
-    const now = Date.now();
-    return [...peers.values()].map((p) => {
-      let state: PeerState = 'Idle';
-      let since = p.since;
-      for (const s of p.sessions) if (RANK[s.state] >= RANK[state]) { state = s.state; since = s.since; }
-      const st: PeerStatus = {
-        peer: p.key, asn: p.cfg.asn, state, uptimeSec: Math.floor((now - since) / 1000),
-        received: p.adjIn.size, advertised: p.adjOut.size, lastError: p.lastError,
-      };
-      if (p.cfg.name) st.name = p.cfg.name;
-      if (p.gr.stale) st.stale = true;
-      return st;
-    }).sort((a, b) => a.peer.localeCompare(b.peer));
+    return peerStatuses(peers.values(), Date.now());
   }
 
   async function stop(o: { graceful?: boolean } = {}): Promise<void> {

@@ -37,6 +37,8 @@ export interface DaemonConfig {
   failsafeOutboundHostPorts: FailsafePortSetting[];
   /** A local workload's traffic to the host after its egress policy (Calico's DefaultEndpointToHostAction). */
   defaultEndpointToHostAction: 'Drop' | 'Return' | 'Accept';
+  /** Where BGPPeer password.secretKeyRef keys are read: DIR/NAME/KEY. */
+  bgpSecretsDir: string;
 }
 
 /** One failsafe: protocol, port and optionally the remote network (source inbound, destination outbound). */
@@ -131,6 +133,10 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
     schema: z.enum(['Drop', 'Return', 'Accept'], { errorMap: () => ({ message: 'must be Drop, Return or Accept' }) }),
     fromEnv: text, default: () => 'Drop',
     doc: 'what a local workload\'s traffic to the host meets after its egress policy: Drop, Return (to the host\'s own INPUT rules) or Accept',
+  },
+  bgpSecretsDir: {
+    schema: path, fromEnv: text, default: () => '/etc/trellis/secrets',
+    doc: 'directory of BGPPeer TCP-MD5 keys: a secretKeyRef {name, key} is read from DIR/name/key (a mounted Secret\'s layout)',
   },
 };
 

@@ -2,27 +2,50 @@
 // read back on the first sync, on a resync, after a failed write and once per resync
 // interval; in between, what we last wrote stands in for it (reading 100 000 routes back
 // for every BGP update would cost seconds each).
-import { isValidCidrOrIp, isValidIp } from '../model/index.js';
+import { isValidIp } from '../model/index.js';
 import type { Exec } from './exec.js';
 import type { Logger } from '../log/index.js';
 import { emptyCounts, type ApplyReport } from './report.js';
-import { learnedView, parseIpRoutes, planLearnedRoutes, type LearnedRoute, type LearnedView } from './routes.js';
+import { canonicalDst, LearnedPlanner, learnedView, parseIpRoutes, type LearnedRoute, type LearnedView } from './routes.js';
 
 /** Routes of a family, destination and next hop the kernel would take; the rest as errors. */
 export function validLearnedRoutes(routes: readonly LearnedRoute[]): { valid: LearnedRoute[]; errors: string[] } {
   const valid: LearnedRoute[] = [];
   const errors: string[] = [];
+  const check = createLearnedCheck();
   for (const r of routes) {
-    const dstFamily = r.dst.includes(':') ? 6 : 4;
-    const viaFamily = r.via.includes(':') ? 6 : 4;
-    if (!isValidCidrOrIp(r.dst) || !isValidIp(r.via) || viaFamily !== r.family || dstFamily !== r.family) {
-      errors.push(`learned route ${r.dst} via ${r.via} (family ${r.family}): destination, next hop or family invalid`);
-      continue;
-    }
-    valid.push(r);
+    const ok = check(r);
+    if (typeof ok === 'string') errors.push(ok); else valid.push(ok);
   }
   return { valid, errors };
 }
+
+/**
+ * A checker for learned routes: the route with its canonical dst, or why it is invalid.
+ * Next hops are few (one per peer or so): each is validated once per checker.
+ */
+function createLearnedCheck(): (r: LearnedRoute) => LearnedRoute | string {
+  const vias = new Map<string, boolean>();
+  return (r) => {
+    const viaFamily = r.via.includes(':') ? 6 : 4;
+    const dstFamily = r.dst.includes(':') ? 6 : 4;
+    if (viaFamily !== r.family || dstFamily !== r.family) return invalid(r);
+    let viaOk = vias.get(r.via);
+    if (viaOk === undefined) vias.set(r.via, (viaOk = isValidIp(r.via)));
+    if (!viaOk) return invalid(r);
+    let dst: string;
+    try { dst = canonicalDst(r.dst); } catch { return invalid(r); }
+    return dst === r.dst ? r : { ...r, dst };
+  };
+}
+
+function invalid(r: LearnedRoute): string {
+  return `learned route ${r.dst} via ${r.via} (family ${r.family}): destination, next hop or family invalid`;
+}
+
+/** Routes checked and planned between two turns of the event loop (a 100k table is ~50 slices). */
+const SLICE = 2000;
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export interface LearnedRouteSync {
   sync(routes: LearnedRoute[], how: { resync?: boolean }): Promise<ApplyReport>;
@@ -30,15 +53,28 @@ export interface LearnedRouteSync {
 
 export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs: number): LearnedRouteSync {
   let learned: { readAt: number; view: LearnedView } | null = null;
+  // The agent hands over the same route objects while they stay unchanged: each is
+  // checked once, not on every sync of a 100k table.
+  const check = createLearnedCheck();
+  const checked = new WeakMap<LearnedRoute, LearnedRoute | string>();
   async function sync(routes: LearnedRoute[], how: { resync?: boolean }): Promise<ApplyReport> {
     const started = Date.now();
     const counts = emptyCounts();
-    const { valid, errors } = validLearnedRoutes(routes);
+    const errors: string[] = [];
     const cached = learned;
     const resync = !cached || how.resync === true || Date.now() - cached.readAt >= resyncIntervalMs;
     learned = null;
     const view: LearnedView = resync ? learnedView(parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any')) : cached.view;
-    const plan = planLearnedRoutes(valid, view);
+    // In slices: other sessions' keepalives and the API run between them.
+    const planner = new LearnedPlanner(view);
+    for (let i = 0; i < routes.length; i++) {
+      if (i > 0 && i % SLICE === 0) await nextTurn();
+      const given = routes[i]!;
+      let r = checked.get(given);
+      if (r === undefined) checked.set(given, (r = check(given)));
+      if (typeof r === 'string') errors.push(r); else planner.want(r);
+    }
+    const plan = planner.finish();
     let failed = false;
     if (plan.lines.length) {
       // -force: one unreachable next hop must not keep every other prefix out of the table.

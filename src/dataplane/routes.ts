@@ -26,7 +26,7 @@ interface IpJsonRoute { dst?: string; gateway?: string; dev?: string; protocol?:
 /** Canonical CIDR of an `ip -j route` dst: "default" and bare addresses get their prefix length. */
 export function routeDst(dst: string, family: Family): string {
   if (dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0';
-  return canonicalCidr(dst);
+  return canonicalDst(dst.includes('/') ? dst : family === 4 ? `${dst}/32` : dst);
 }
 
 /**
@@ -82,44 +82,91 @@ export interface LearnedPlan extends RoutePlan {
   after: Map<string, KernelRoute>;
 }
 
+const V4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/**
+ * canonicalCidr for the common case of a learned IPv4 prefix ("a.b.c.d/len", decimal,
+ * no leading zeros), without ipaddr.js: parsing 100 000 prefixes that way took seconds of
+ * the event loop. Other text goes to canonicalCidr (which throws when it is invalid).
+ */
+export function canonicalDst(s: string): string {
+  const m = V4_CIDR.exec(s);
+  if (!m) return canonicalCidr(s);
+  let n = 0;
+  for (let i = 1; i <= 4; i++) {
+    const t = m[i]!;
+    const o = Number(t);
+    if (o > 255 || (t.length > 1 && t[0] === '0')) return canonicalCidr(s);
+    n = n * 256 + o;
+  }
+  const len = Number(m[5]);
+  if (len > 32 || (m[5]!.length > 1 && m[5]![0] === '0')) return canonicalCidr(s);
+  const net = len === 0 ? 0 : n - (n % 2 ** (32 - len));
+  if (net === n) return s;
+  return `${Math.floor(net / 16777216)}.${Math.floor(net / 65536) % 256}.${Math.floor(net / 256) % 256}.${net % 256}/${len}`;
+}
+
 /**
  * Learned (BGP) routes: add the missing, move those whose next hop moved, delete the
  * stale. A prefix the kernel already routes by another protocol (a local workload's
  * proto 78 route, a static or kernel route) is left alone: BGP never overrides them. A move
  * is a delete of our route then an add, never `replace`: replace matches any protocol, and
  * would take over a foreign route that appeared since the table was last read.
+ * Routes are fed one at a time (so a caller can yield between them) and the lines follow
+ * the order they were given in, then the deletions in the table's order: sorting a
+ * 100 000-route table on every sync held the event loop for most of a second.
  */
-export function planLearnedRoutes(wanted: LearnedRoute[], table: KernelRoute[] | LearnedView): LearnedPlan {
-  const { ours, foreign } = Array.isArray(table) ? learnedView(table) : table;
-  const proto = String(ROUTE_PROTO_BGP);
-  const plan: LearnedPlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
-  const want = new Map<string, LearnedRoute>();
-  for (const w of wanted) {
-    const dst = canonicalCidr(w.dst);
-    if (!want.has(dst)) want.set(dst, { ...w, dst });
+export class LearnedPlanner {
+  private readonly ours: Map<string, KernelRoute>;
+  private readonly foreign: Map<string, KernelRoute>;
+  private readonly proto = String(ROUTE_PROTO_BGP);
+  private readonly seen = new Set<string>();
+  readonly plan: LearnedPlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
+
+  constructor(table: KernelRoute[] | LearnedView) {
+    ({ ours: this.ours, foreign: this.foreign } = Array.isArray(table) ? learnedView(table) : table);
   }
-  for (const [dst, w] of [...want].sort(([a], [b]) => byCodePoint(a, b))) {
-    const f = foreign.get(dst);
+
+  /** One wanted route; its dst must be canonical (canonicalDst). The first one per dst counts. */
+  want(w: LearnedRoute): void {
+    const dst = w.dst;
+    if (this.seen.has(dst)) return;
+    this.seen.add(dst);
+    const plan = this.plan;
+    const f = this.foreign.get(dst);
     if (f) {
       plan.skipped.push(`${dst}: kernel already routes it by protocol ${f.protocol}${f.dev ? ` on ${f.dev}` : ''}`);
-      continue;
+      return;
     }
-    plan.after.set(dst, { dst, family: w.family, protocol: proto, via: w.via });
-    const cur = ours.get(dst);
+    const cur = this.ours.get(dst);
+    plan.after.set(dst, cur && cur.via === w.via ? cur : { dst, family: w.family, protocol: this.proto, via: w.via });
     if (!cur) {
-      plan.lines.push(`route add ${dst} via ${w.via} proto ${proto}`);
+      plan.lines.push(`route add ${dst} via ${w.via} proto ${this.proto}`);
       plan.added++;
     } else if (cur.via !== w.via) {
-      plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${proto}`, `route add ${dst} via ${w.via} proto ${proto}`);
+      plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${this.proto}`, `route add ${dst} via ${w.via} proto ${this.proto}`);
       plan.replaced++;
     }
   }
-  for (const [dst, cur] of [...ours].sort(([a], [b]) => byCodePoint(a, b))) {
-    if (want.has(dst)) continue;
-    plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${proto}`);
-    plan.deleted++;
+
+  /** Adds the deletions of our routes nobody wants; returns the plan. */
+  finish(): LearnedPlan {
+    for (const [dst, cur] of this.ours) {
+      if (this.seen.has(dst)) continue;
+      this.plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${this.proto}`);
+      this.plan.deleted++;
+    }
+    return this.plan;
   }
-  return plan;
+}
+
+export function planLearnedRoutes(wanted: LearnedRoute[], table: KernelRoute[] | LearnedView): LearnedPlan {
+  const p = new LearnedPlanner(table);
+  for (const w of wanted) {
+    const dst = canonicalDst(w.dst);
+    p.want(dst === w.dst ? w : { ...w, dst });
+  }
+  return p.finish();
 }
 
 /** Renders the workload routes as `ip -batch` lines (the whole desired set, for the golden tests). */

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBgpPort, nodeBgpFromCalc } from '../../src/agent/bgp.js';
+import { createBgpPort, nodeBgpFromCalc, type NodeBgp } from '../../src/agent/bgp.js';
 import type { LearnedRoute } from '../../src/agent/ports.js';
 import { createSpeaker, type Speaker } from '../../src/bgp/index.js';
 import { silentLogger } from '../../src/log/index.js';
@@ -81,6 +81,38 @@ test('an inline password longer than Linux takes is refused on that peer with th
     assert.match(String(st?.lastError), /^password: TCP-MD5 password is 81 bytes; Linux takes at most 80; peer not started$/, `reason: ${st?.lastError}`);
   } finally {
     await port.stop();
+  }
+});
+
+test('a peer the speaker itself refuses (hold time 1 s) fails alone; a running peer made invalid keeps its last good session', async () => {
+  const [lp, rp] = [await freePort('127.0.55.1'), await freePort('127.0.55.2')];
+  const remote: Speaker = createSpeaker({ routerId: '127.0.55.2', localAsn: 64512, listen: { host: '127.0.55.2', port: rp }, logger: silentLogger() });
+  let peers: NodeBgp['speaker']['peers'] = [];
+  const port = createBgpPort({
+    nodeName: 'n1', logger: silentLogger(), restarting: false, listenHost: '127.0.55.1',
+    calc: () => ({ localAsn: 64512, routerId: '127.0.55.1', listenPort: lp, speaker: { peers } }),
+  });
+  const good = { address: '127.0.55.2', port: rp, asn: 64512, localAddress: '127.0.55.1', connectRetrySec: 1 };
+  try {
+    await remote.listening;
+    remote.configure({ peers: [{ address: '127.0.55.1', port: lp, asn: 64512, localAddress: '127.0.55.2', connectRetrySec: 1 }] });
+    peers = [good, { address: '127.0.55.9', asn: 64512, holdTimeSec: 1 }];
+    await port.configure([]); // must not throw for the one bad peer
+    const row = (a: string) => port.status().find((s) => s.peer === a);
+    assert.match(String(row('127.0.55.9')?.lastError), /hold time 1 must be 0 or 3-65535 s/, `the bad peer carries the reason: ${JSON.stringify(row('127.0.55.9'))}`);
+    assert.is(row('127.0.55.9')?.configError, true, 'marked as a configuration error (the per-peer metric reads it)');
+    await waitFor('the good peer Established', () => row('127.0.55.2')?.state === 'Established');
+    assert.is(row('127.0.55.2')?.configError, undefined, 'the good peer has no configuration error');
+    const since = row('127.0.55.2')!.uptimeSec;
+    peers = [{ ...good, holdTimeSec: 2 }];
+    await port.configure([]);
+    assert.match(String(row('127.0.55.2')?.lastError), /hold time 2/, 'the now invalid peer reports why');
+    assert.is(row('127.0.55.2')?.state, 'Established', 'and keeps its last good session');
+    assert.ok(row('127.0.55.2')!.uptimeSec >= since, 'not restarted');
+    assert.is(row('127.0.55.9'), undefined, 'a peer no longer configured is gone');
+  } finally {
+    await port.stop();
+    await remote.stop();
   }
 });
 

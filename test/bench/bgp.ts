@@ -1,4 +1,5 @@
-// BGP bench: `npm run bench -- bgp --prefixes 100000 [--kernel true]`.
+// BGP bench: `npm run bench -- bgp --prefixes 100000 [--kernel true]`; with `--sender frr`
+// the full-table bench of test/bench/_bgp-frr.ts instead (FRR sending, BIRD the anchor).
 //  - advertise: time from Established until a receiving BIRD has imported N prefixes from
 //    Trellis, beside the same for a BIRD speaker advertising the same N prefixes (ratio);
 //  - receive: N prefixes from BIRD into Trellis's Loc-RIB (and, with --kernel, into a
@@ -13,6 +14,7 @@ import { freePort, waitFor, sleep } from '../bgp/_helpers.js';
 import { startBird, type Bird } from '../bgp/_daemons.js';
 import { startSpeakerHost } from '../bgp/_host.js';
 import { median } from './_stats.js';
+import { runFrr } from './_bgp-frr.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -53,6 +55,7 @@ async function timeImport(b: Bird, proto: string, n: number): Promise<number> {
 }
 
 export async function run(params: Record<string, string>): Promise<Record<string, unknown>> {
+  if (params.sender === 'frr') return runFrr(params);
   const n = Number(params.prefixes ?? 100000);
   const rounds = Number(params.rounds ?? 3);
   const ps = prefixes(n);

@@ -11,9 +11,9 @@ export interface SpeakerHost {
   exited: Promise<void>;
 }
 
-const fixture = resolve(import.meta.dirname, 'fixtures/speaker-host.ts');
-
-export function startSpeakerHost(opts: Record<string, unknown>, netns?: string, nodeArgs: string[] = []): SpeakerHost {
+/** Starts a fixture from test/bgp/fixtures (default: the bare speaker) with opts as its argument. */
+export function startSpeakerHost(opts: Record<string, unknown>, netns?: string, nodeArgs: string[] = [], fixtureName = 'speaker-host.ts'): SpeakerHost {
+  const fixture = resolve(import.meta.dirname, 'fixtures', fixtureName);
   const argv = [process.execPath, ...nodeArgs, '--import', 'tsx', fixture, JSON.stringify(opts)];
   const child = spawn(netns ? 'ip' : argv[0]!, netns ? ['netns', 'exec', netns, ...argv] : argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const events: SpeakerHost['events'] = [];

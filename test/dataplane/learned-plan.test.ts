@@ -1,0 +1,45 @@
+// The learned-route planner's pure parts: the fast canonical form agrees with ipaddr.js's
+// (canonicalCidr) on every kind of text, and the plan adds, moves and deletes as before,
+// without sorting the table (lines follow the given order, then the table's).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { canonicalCidr } from '../../src/model/index.js';
+import { canonicalDst, planLearnedRoutes } from '../../src/dataplane/routes.js';
+
+test('canonicalDst equals canonicalCidr, and refuses what it refuses', () => {
+  const cases = ['10.0.0.0/24', '10.1.2.3/24', '0.0.0.0/0', '1.2.3.4/0', '255.255.255.255/32', '192.168.7.129/25', '10.0.0.1', '10.0.0.0/8',
+    '172.16.5.4/12', '100.64.0.255/31', 'fd00::/64', 'fd00::1/64', '2001:db8::/32'];
+  for (const c of cases) assert.is(canonicalDst(c), canonicalCidr(c), `canonical form of ${c}`);
+  for (const bad of ['256.0.0.0/8', '10.0.0.0/33', '01.2.3.4/8', '10.0.0.0/08', '10.0.0/24', 'x/24']) {
+    let threw = false;
+    try { canonicalDst(bad); } catch { threw = true; }
+    let threwToo = false;
+    try { canonicalCidr(bad); } catch { threwToo = true; }
+    assert.is(threw, threwToo, `${bad}: refused by both or by neither`);
+  }
+});
+
+test('plan: add, move (delete then add), delete, foreign left alone; lines in given order', () => {
+  const table = [
+    { dst: '10.2.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+    { dst: '10.3.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+    { dst: '10.4.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+    { dst: '10.5.0.0/24', family: 4 as const, protocol: 'kernel', dev: 'eth0' },
+  ];
+  const plan = planLearnedRoutes([
+    { dst: '10.9.9.0/24', via: '10.9.0.2', family: 4 },
+    { dst: '10.3.0.7/24', via: '10.9.0.2', family: 4 },
+    { dst: '10.2.0.0/24', via: '10.9.0.1', family: 4 },
+    { dst: '10.5.0.0/24', via: '10.9.0.1', family: 4 },
+  ], table);
+  assert.equal(plan.lines, [
+    'route add 10.9.9.0/24 via 10.9.0.2 proto 79',
+    'route del 10.3.0.0/24 via 10.9.0.1 proto 79', 'route add 10.3.0.0/24 via 10.9.0.2 proto 79',
+    'route del 10.4.0.0/24 via 10.9.0.1 proto 79',
+  ]);
+  assert.equal([plan.added, plan.replaced, plan.deleted], [1, 1, 1], 'counts');
+  assert.equal(plan.skipped, ['10.5.0.0/24: kernel already routes it by protocol kernel on eth0']);
+  assert.equal([...plan.after.keys()].sort(), ['10.2.0.0/24', '10.3.0.0/24', '10.9.9.0/24'], 'ours after the plan');
+});
+
+test.run();
