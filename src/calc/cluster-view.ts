@@ -64,6 +64,7 @@ export function createClusterView(calc: Calculator): ExplainView {
   };
 
   return {
+    networkSets: () => [...endpoints.networkSets].sort(compareStrings).map((k) => endpoints.infos.get(k)!),
     findEndpoint: (ns, name) => refOf(`WorkloadEndpoint/${ns}/${name}`),
     ownerOf(hostCidr) {
       const keys = endpoints.withAddress(hostCidr);

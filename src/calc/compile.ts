@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import {
   andSelectors, canonicalCidr, mapLabelKeys, parseCidr, parseSelector, ALL_SELECTOR,
-  type EntityRule, type GlobalNetworkPolicy, type HostEndpoint, type IPPool, type NetworkPolicy,
+  type EntityRule, type GlobalNetworkPolicy, type GlobalNetworkSet, type HostEndpoint, type NetworkSet, type IPPool, type NetworkPolicy,
   type Profile, type Protocol, type Rule, type Selector, type SelectorNode, type WorkloadEndpoint,
 } from '../model/index.js';
 import type {
@@ -108,9 +108,11 @@ export interface EndpointPortInfo { name: string; protocol: number; port: number
 
 /** An endpoint as calc sees it: effective labels, addresses and named ports. */
 export interface EndpointInfo {
-  /** "WorkloadEndpoint/ns/name" or "HostEndpoint/name". */
+  /** "WorkloadEndpoint/ns/name", "HostEndpoint/name", "NetworkSet/ns/name" or "GlobalNetworkSet/name". */
   id: string;
-  kind: 'WorkloadEndpoint' | 'HostEndpoint';
+  /** Network sets are here because rule selectors match them as they match endpoints (their
+   *  nets join the selector's set); no policy ever applies to them. */
+  kind: 'WorkloadEndpoint' | 'HostEndpoint' | 'NetworkSet' | 'GlobalNetworkSet';
   namespace?: string;
   node: string;
   labels: Labels;
@@ -181,6 +183,24 @@ export function hostEndpointInfo(r: HostEndpoint, profileLabels: (name: string) 
     ports: portsOf(r.spec.ports),
     profiles,
   };
+}
+
+/** A NetworkSet or GlobalNetworkSet as rule selectors see it (Calico's felix does the same):
+ *  a NetworkSet carries its namespace's labels and lives in it, so a NetworkPolicy's rule
+ *  selector finds the sets of its own namespace; a GlobalNetworkSet is in no namespace and
+ *  is found only by a namespaceSelector with global(), or by a GlobalNetworkPolicy. Members
+ *  are its nets; it has no ports, so named-port sets never include it. */
+export function networkSetInfo(r: NetworkSet | GlobalNetworkSet, namespaceLabels: Labels | undefined): EndpointInfo {
+  const addrs = [...new Set((r.spec.nets ?? []).map((n) => cidrFacts(n).canonical))].sort(compareCidr);
+  const base = { node: '', addrs, hostAddrs: [], ports: [], profiles: [] };
+  if (r.kind === 'NetworkSet') {
+    const namespace = r.metadata.namespace ?? 'default';
+    return {
+      ...base, id: `NetworkSet/${namespace}/${r.metadata.name}`, kind: 'NetworkSet', namespace, global: false,
+      labels: effectiveLabels({ own: r.metadata.labels, profiles: [], profileLabels: () => undefined, namespace, namespaceLabels }),
+    };
+  }
+  return { ...base, id: `GlobalNetworkSet/${r.metadata.name}`, kind: 'GlobalNetworkSet', global: true, labels: { ...(r.metadata.labels ?? {}) } };
 }
 
 /** Whether the endpoint belongs in a selector or named-port set. */

@@ -5,7 +5,7 @@
 import { resourceKey, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import {
   comparePolicies, compilePolicy, compileProfile, compareStrings, endpointInSet, endpointMembers, endpointState,
-  hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
+  hostEndpointInfo, ipSetState, natOf, networkSetInfo, routesOf, workloadEndpointInfo,
   type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
 import { createLabelIndex } from './label-index.js';
@@ -49,6 +49,10 @@ export function computeDesiredState({ nodeName, resources }: ComputeInput): Desi
       if (r.spec.node === nodeName) locals.push({ r, info });
     } else if (r.kind === 'HostEndpoint') {
       endpoints.push(hostEndpointInfo(r, profileLabels));
+    } else if (r.kind === 'NetworkSet') {
+      endpoints.push(networkSetInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default')));
+    } else if (r.kind === 'GlobalNetworkSet') {
+      endpoints.push(networkSetInfo(r, undefined));
     }
   }
 

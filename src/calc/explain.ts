@@ -3,9 +3,9 @@
 // source's node for egress and of the destination's node for ingress): there is no second
 // policy engine to drift from the first.
 import ipaddr from 'ipaddr.js';
-import { canonicalCidr, parseCidr, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { canonicalCidr, parseCidr, parseSelector, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import { computeDesiredState, latestByKey } from './compute.js';
-import { cidrFacts, compareStrings, portProtocolName } from './compile.js';
+import { cidrFacts, compareStrings, networkSetInfo, portProtocolName, type EndpointInfo } from './compile.js';
 import type {
   CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PolicyState, PortRange, ProfileState, RuleAction,
 } from './state.js';
@@ -35,7 +35,12 @@ export interface ExplainInput {
   ipVersion?: Family;
 }
 
-export interface RuleHit { origin: string; action: RuleAction; policy?: string; profile?: string; index: number; failClosed?: string }
+export interface RuleHit {
+  origin: string; action: RuleAction; policy?: string; profile?: string; index: number; failClosed?: string;
+  /** The NetworkSets and GlobalNetworkSets that put the flow's source or destination into
+   *  the rule's selector sets: "source 198.51.100.7 in GlobalNetworkSet external (198.51.100.0/24)". */
+  networkSets?: string[];
+}
 
 export interface Verdict {
   direction: 'ingress' | 'egress';
@@ -102,6 +107,34 @@ export interface ExplainView {
   /** The workload endpoint that has exactly this network (a /32 or /128), if any. */
   ownerOf(hostCidr: string): EndpointRef | undefined;
   compiled(ep: EndpointRef): CompiledEndpoint | undefined;
+  /** Every NetworkSet and GlobalNetworkSet, as rule selectors see them. */
+  networkSets(): Iterable<EndpointInfo>;
+}
+
+/** Which network sets a selector set holds the address through (the set's key names its selector). */
+function setsVia(view: ExplainView, set: IpSetState | undefined, addr: string): string[] {
+  if (!set || !set.key.startsWith('sel:')) return [];
+  const sel = parseSelector(set.key.slice('sel:'.length));
+  const out: string[] = [];
+  for (const ns of view.networkSets()) {
+    if (!sel.matches(ns.labels, { global: ns.global })) continue;
+    const hit = ns.addrs.filter((a) => inNetSet({ id: '', type: 'hash:net', key: '', members: [a] }, addr));
+    if (hit.length > 0) out.push(`${ns.id.replace('/', ' ')} (${hit.join(', ')})`);
+  }
+  return out;
+}
+
+/** Names the network sets through which the deciding rule matched (explain's "why"). */
+function nameNetworkSets(view: ExplainView, rules: RuleLookup, v: Verdict, pkt: Packet): void {
+  if (v.decidedBy.kind !== 'rule') return;
+  const hit = v.decidedBy.hit;
+  const owner = hit.policy !== undefined ? rules.policy(hit.policy) : hit.profile !== undefined ? rules.profile(hit.profile) : undefined;
+  const rule = owner?.[v.direction][hit.index];
+  if (!rule) return;
+  const named: string[] = [];
+  for (const id of rule.srcSets) for (const n of setsVia(view, rules.set(id), pkt.src)) named.push(`source ${pkt.src} in ${n}`);
+  for (const id of rule.dstSets) for (const n of setsVia(view, rules.set(id), pkt.dst)) named.push(`destination ${pkt.dst} in ${n}`);
+  if (named.length > 0) hit.networkSets = [...new Set(named)].sort(compareStrings);
 }
 
 const lookups = new WeakMap<DesiredState, RuleLookup>();
@@ -346,10 +379,12 @@ export function explainIn(view: ExplainView, input: ExplainQuestion): ExplainRes
   };
   const dstC = compiledOf(dstEp);
   const ingress = evaluateDirection(dstC.rules, dstC.endpoint, 'ingress', pkt);
+  nameNetworkSets(view, dstC.rules, ingress, pkt);
   let egress: Verdict | undefined;
   if (srcEp) {
     const srcC = compiledOf(srcEp);
     egress = evaluateDirection(srcC.rules, srcC.endpoint, 'egress', pkt);
+    nameNetworkSets(view, srcC.rules, egress, pkt);
   }
   const result: ExplainResult = {
     allowed: ingress.allowed && (egress?.allowed ?? true),
@@ -372,7 +407,15 @@ export function resourceView(resources: readonly Resource[]): ExplainView {
     ns: r.metadata.namespace ?? 'default', name: r.metadata.name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr),
   });
   const states = new Map<string, DesiredState>();
+  const nets: EndpointInfo[] = [];
+  const nsLabels = new Map(all.flatMap((r) => (r.kind === 'Namespace' ? [[r.metadata.name, r.metadata.labels ?? {}] as const] : [])));
+  for (const r of all) {
+    if (r.kind === 'NetworkSet') nets.push(networkSetInfo(r, nsLabels.get(r.metadata.namespace ?? 'default')));
+    else if (r.kind === 'GlobalNetworkSet') nets.push(networkSetInfo(r, undefined));
+  }
+  nets.sort((a, b) => compareStrings(a.id, b.id));
   return {
+    networkSets: () => nets,
     findEndpoint(ns, name) { const r = weps.get(`${ns}/${name}`); return r ? refOf(r) : undefined; },
     ownerOf(hostCidr) {
       // Two endpoints claiming one address: the first by namespace/name, as the calculator's view picks.
@@ -405,6 +448,7 @@ function describeVerdict(v: Verdict): string[] {
   if (v.decidedBy.kind === 'rule') {
     const h = v.decidedBy.hit;
     lines.push(`  decided by ${h.origin} (${h.action})`);
+    for (const n of h.networkSets ?? []) lines.push(`  matched: ${n}`);
     if (h.failClosed) lines.push(`  note: ${h.failClosed}`);
   } else {
     lines.push(`  decided by: ${v.decidedBy.reason}`);

@@ -11,7 +11,7 @@
 // rebuilds only what changed.
 import { resourceKey, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import {
-  compilePolicy, compileProfile, compareStrings, endpointState, hostEndpointInfo, natOf, routesOf, workloadEndpointInfo,
+  compilePolicy, compileProfile, compareStrings, endpointState, hostEndpointInfo, natOf, networkSetInfo, routesOf, workloadEndpointInfo,
   type CompiledProfile, type EndpointInfo,
 } from './compile.js';
 import { createEndpointIndex, type EndpointIndex, type EndpointResource } from './endpoint-index.js';
@@ -119,9 +119,12 @@ export function createCalculator(nodeName: string): Calculator {
   }
 
   function infoOf(r: EndpointResource): EndpointInfo {
-    return r.kind === 'WorkloadEndpoint'
-      ? workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels)
-      : hostEndpointInfo(r, profileLabels);
+    switch (r.kind) {
+      case 'WorkloadEndpoint': return workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels);
+      case 'HostEndpoint': return hostEndpointInfo(r, profileLabels);
+      case 'NetworkSet': return networkSetInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'));
+      case 'GlobalNetworkSet': return networkSetInfo(r, undefined);
+    }
   }
 
   function putEndpoint(key: string, r: EndpointResource | undefined): void {
@@ -171,6 +174,8 @@ export function createCalculator(nodeName: string): Calculator {
     switch (key.kind) {
       case 'WorkloadEndpoint':
       case 'HostEndpoint':
+      case 'NetworkSet':
+      case 'GlobalNetworkSet':
         putEndpoint(ks, r as EndpointResource | undefined);
         break;
       case 'NetworkPolicy':

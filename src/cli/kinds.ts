@@ -13,6 +13,8 @@ const ALIASES: Record<Kind, string[]> = {
   Node: ['node', 'nodes', 'no'],
   BGPPeer: ['bgppeer', 'bgppeers', 'peer', 'peers'],
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
+  GlobalNetworkSet: ['globalnetworkset', 'globalnetworksets', 'gns', 'gnss'],
+  NetworkSet: ['networkset', 'networksets', 'netset', 'netsets'],
 };
 
 const BY_ALIAS = new Map<string, Kind>(KINDS.flatMap((k) => ALIASES[k].map((a) => [a, k] as const)));

@@ -1,5 +1,5 @@
 // Calico kinds that Trellis reads and validates exactly as Calico does, but does not act
-// on yet (issue 14): GlobalNetworkSet, NetworkSet, Tier, StagedNetworkPolicy,
+// on yet (issue 14): Tier, StagedNetworkPolicy,
 // StagedGlobalNetworkPolicy, IPReservation, BGPFilter. They are not in `schemas` (the
 // store, the CLI and calc know nothing of them yet); a file holding one is refused with
 // its validation issues, or, when it is valid, with a message saying that nothing in
@@ -13,16 +13,6 @@ import {
 import { semanticProblems, type Problem } from './semantics.js';
 
 const custom = z.ZodIssueCode.custom;
-
-// ---- network sets --------------------------------------------------------------
-
-const RESERVED_LABEL = 'projectcalico.org/namespace';
-const setMetadata = (m: z.ZodTypeAny) => m.superRefine((md: { labels?: Record<string, string> }, ctx) => {
-  if (md.labels && Object.hasOwn(md.labels, RESERVED_LABEL)) {
-    ctx.addIssue({ code: custom, path: ['labels', RESERVED_LABEL], message: `label key "${RESERVED_LABEL}" is reserved: Calico sets it from the namespace` });
-  }
-});
-const networkSetSpec = z.object({ nets: z.array(cidr).optional() }).strict();
 
 // ---- tiers ---------------------------------------------------------------------
 
@@ -99,8 +89,6 @@ export const bgpFilterSpec = z.object({
 // ---- the kinds -----------------------------------------------------------------
 
 export const nextSchemas = {
-  GlobalNetworkSet: envelope('GlobalNetworkSet', false, networkSetSpec, setMetadata),
-  NetworkSet: envelope('NetworkSet', true, networkSetSpec, setMetadata),
   Tier: envelope('Tier', false, tierSpec),
   StagedNetworkPolicy: envelope('StagedNetworkPolicy', true, networkPolicySpec.extend({ stagedAction })),
   StagedGlobalNetworkPolicy: envelope('StagedGlobalNetworkPolicy', false, globalNetworkPolicySpec.extend({ stagedAction })),
@@ -110,10 +98,8 @@ export const nextSchemas = {
 
 export type NextKind = keyof typeof nextSchemas;
 export const NEXT_KINDS = Object.keys(nextSchemas) as NextKind[];
-export const NEXT_NAMESPACED_KINDS: ReadonlySet<NextKind> = new Set(['NetworkSet', 'StagedNetworkPolicy']);
+export const NEXT_NAMESPACED_KINDS: ReadonlySet<NextKind> = new Set(['StagedNetworkPolicy']);
 export type NextResource = { [K in NextKind]: z.infer<typeof nextSchemas[K]> }[NextKind];
-export type GlobalNetworkSet = z.infer<typeof nextSchemas.GlobalNetworkSet>;
-export type NetworkSet = z.infer<typeof nextSchemas.NetworkSet>;
 export type Tier = z.infer<typeof nextSchemas.Tier>;
 export type StagedNetworkPolicy = z.infer<typeof nextSchemas.StagedNetworkPolicy>;
 export type StagedGlobalNetworkPolicy = z.infer<typeof nextSchemas.StagedGlobalNetworkPolicy>;

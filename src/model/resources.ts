@@ -419,6 +419,17 @@ export function envelope<K extends string, S extends z.ZodTypeAny>(name: K, name
   return kind(name, meta ? meta(m) : m, spec);
 }
 
+// ---- network sets --------------------------------------------------------------
+
+const RESERVED_SET_LABEL = 'projectcalico.org/namespace';
+/** Calico sets a NetworkSet's namespace label itself: a user's would be a lie. */
+const setMetadata = <M extends z.ZodTypeAny>(m: M) => m.superRefine((md: { labels?: Record<string, string> }, ctx) => {
+  if (md.labels && Object.hasOwn(md.labels, RESERVED_SET_LABEL)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['labels', RESERVED_SET_LABEL], message: `label key "${RESERVED_SET_LABEL}" is reserved: Calico sets it from the namespace` });
+  }
+});
+const networkSetSpec = z.object({ nets: z.array(cidr).optional() }).strict();
+
 export const schemas = {
   NetworkPolicy: kind('NetworkPolicy', namespacedMetadata, networkPolicySpec),
   GlobalNetworkPolicy: kind('GlobalNetworkPolicy', clusterMetadata, globalNetworkPolicySpec),
@@ -430,12 +441,14 @@ export const schemas = {
   Node: kind('Node', clusterMetadata, nodeSpec.optional().default({})),
   BGPPeer: kind('BGPPeer', clusterMetadata, bgpPeerSpec),
   BGPConfiguration: kind('BGPConfiguration', clusterMetadata, bgpConfigurationSpec),
+  GlobalNetworkSet: kind('GlobalNetworkSet', setMetadata(clusterMetadata), networkSetSpec),
+  NetworkSet: kind('NetworkSet', setMetadata(namespacedMetadata), networkSetSpec),
 } as const;
 
 export type Kind = keyof typeof schemas;
 export const KINDS = Object.keys(schemas) as Kind[];
 /** Kinds whose resources live in a namespace (default namespace: "default"). */
-export const NAMESPACED_KINDS: ReadonlySet<Kind> = new Set(['NetworkPolicy', 'WorkloadEndpoint']);
+export const NAMESPACED_KINDS: ReadonlySet<Kind> = new Set(['NetworkPolicy', 'WorkloadEndpoint', 'NetworkSet']);
 
 export type NetworkPolicy = z.infer<typeof schemas.NetworkPolicy>;
 export type GlobalNetworkPolicy = z.infer<typeof schemas.GlobalNetworkPolicy>;
@@ -447,6 +460,8 @@ export type IPPool = z.infer<typeof schemas.IPPool>;
 export type Node = z.infer<typeof schemas.Node>;
 export type BGPPeer = z.infer<typeof schemas.BGPPeer>;
 export type BGPConfiguration = z.infer<typeof schemas.BGPConfiguration>;
+export type GlobalNetworkSet = z.infer<typeof schemas.GlobalNetworkSet>;
+export type NetworkSet = z.infer<typeof schemas.NetworkSet>;
 
 export interface ResourceByKind {
   NetworkPolicy: NetworkPolicy;
@@ -459,6 +474,8 @@ export interface ResourceByKind {
   Node: Node;
   BGPPeer: BGPPeer;
   BGPConfiguration: BGPConfiguration;
+  GlobalNetworkSet: GlobalNetworkSet;
+  NetworkSet: NetworkSet;
 }
 export type Resource = ResourceByKind[Kind];
 export type PolicyRule = Rule;

@@ -29,6 +29,12 @@ export function wep(ns: string, name: string, o: WepOpts): Resource {
 export function hep(name: string, o: { node?: string; ips: string[]; labels?: Labels; ports?: WepOpts['ports'] }): Resource {
   return schemas.HostEndpoint.parse({ apiVersion: API, kind: 'HostEndpoint', metadata: { name, labels: o.labels ?? {} }, spec: { node: o.node ?? 'node1', expectedIPs: o.ips, ...(o.ports ? { ports: o.ports } : {}) } });
 }
+export function netset(ns: string, name: string, nets: string[], labels: Labels = {}): Resource {
+  return schemas.NetworkSet.parse({ apiVersion: API, kind: 'NetworkSet', metadata: { name, namespace: ns, labels }, spec: { nets } });
+}
+export function gnetset(name: string, nets: string[], labels: Labels = {}): Resource {
+  return schemas.GlobalNetworkSet.parse({ apiVersion: API, kind: 'GlobalNetworkSet', metadata: { name, labels }, spec: { nets } });
+}
 export function np(ns: string, name: string, spec: unknown): Resource {
   return schemas.NetworkPolicy.parse({ apiVersion: API, kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });
 }
