@@ -15,6 +15,7 @@ const ALIASES: Record<Kind, string[]> = {
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
   GlobalNetworkSet: ['globalnetworkset', 'globalnetworksets', 'gns', 'gnss'],
   NetworkSet: ['networkset', 'networksets', 'netset', 'netsets'],
+  IPReservation: ['ipreservation', 'ipreservations', 'ipres', 'reservation', 'reservations'],
 };
 
 const BY_ALIAS = new Map<string, Kind>(KINDS.flatMap((k) => ALIASES[k].map((a) => [a, k] as const)));

@@ -2,6 +2,7 @@
 // error codes, trellisctl to exit codes) and a message a user can act on.
 export type IpamErrorCode =
   | 'ADDRESS_IN_USE'
+  | 'ADDRESS_RESERVED'
   | 'POOL_EXHAUSTED'
   | 'NO_POOL'
   | 'HANDLE_IN_USE'

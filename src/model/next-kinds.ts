@@ -1,6 +1,6 @@
 // Calico kinds that Trellis reads and validates exactly as Calico does, but does not act
 // on yet (issue 14): Tier, StagedNetworkPolicy,
-// StagedGlobalNetworkPolicy, IPReservation, BGPFilter. They are not in `schemas` (the
+// StagedGlobalNetworkPolicy, BGPFilter. They are not in `schemas` (the
 // store, the CLI and calc know nothing of them yet); a file holding one is refused with
 // its validation issues, or, when it is valid, with a message saying that nothing in
 // Trellis would act on it, so that no one believes such a resource is in force.
@@ -33,10 +33,6 @@ const WELL_KNOWN_TIERS: Record<string, { order: number; defaultAction: 'Deny' | 
 
 const STAGED_ACTIONS = ['Set', 'Delete', 'Learn', 'Ignore'] as const;
 const stagedAction = z.enum(STAGED_ACTIONS, { errorMap: (_i, c) => ({ message: `${JSON.stringify(c.data)} is not one of ${STAGED_ACTIONS.join(', ')}` }) }).default('Set');
-
-// ---- IPAM ----------------------------------------------------------------------
-
-const ipReservationSpec = z.object({ reservedCIDRs: z.array(cidr).optional() }).strict();
 
 // ---- BGP filters ---------------------------------------------------------------
 
@@ -92,7 +88,6 @@ export const nextSchemas = {
   Tier: envelope('Tier', false, tierSpec),
   StagedNetworkPolicy: envelope('StagedNetworkPolicy', true, networkPolicySpec.extend({ stagedAction })),
   StagedGlobalNetworkPolicy: envelope('StagedGlobalNetworkPolicy', false, globalNetworkPolicySpec.extend({ stagedAction })),
-  IPReservation: envelope('IPReservation', false, ipReservationSpec),
   BGPFilter: envelope('BGPFilter', false, bgpFilterSpec),
 } as const;
 
@@ -103,7 +98,6 @@ export type NextResource = { [K in NextKind]: z.infer<typeof nextSchemas[K]> }[N
 export type Tier = z.infer<typeof nextSchemas.Tier>;
 export type StagedNetworkPolicy = z.infer<typeof nextSchemas.StagedNetworkPolicy>;
 export type StagedGlobalNetworkPolicy = z.infer<typeof nextSchemas.StagedGlobalNetworkPolicy>;
-export type IPReservation = z.infer<typeof nextSchemas.IPReservation>;
 export type BGPFilter = z.infer<typeof nextSchemas.BGPFilter>;
 
 export function isNextKind(k: unknown): k is NextKind {

@@ -430,6 +430,9 @@ const setMetadata = <M extends z.ZodTypeAny>(m: M) => m.superRefine((md: { label
 });
 const networkSetSpec = z.object({ nets: z.array(cidr).optional() }).strict();
 
+/** Addresses IPAM never hands out (Calico's IPReservation). */
+const ipReservationSpec = z.object({ reservedCIDRs: z.array(cidr).optional() }).strict();
+
 export const schemas = {
   NetworkPolicy: kind('NetworkPolicy', namespacedMetadata, networkPolicySpec),
   GlobalNetworkPolicy: kind('GlobalNetworkPolicy', clusterMetadata, globalNetworkPolicySpec),
@@ -443,6 +446,7 @@ export const schemas = {
   BGPConfiguration: kind('BGPConfiguration', clusterMetadata, bgpConfigurationSpec),
   GlobalNetworkSet: kind('GlobalNetworkSet', setMetadata(clusterMetadata), networkSetSpec),
   NetworkSet: kind('NetworkSet', setMetadata(namespacedMetadata), networkSetSpec),
+  IPReservation: kind('IPReservation', clusterMetadata, ipReservationSpec),
 } as const;
 
 export type Kind = keyof typeof schemas;
@@ -462,6 +466,7 @@ export type BGPPeer = z.infer<typeof schemas.BGPPeer>;
 export type BGPConfiguration = z.infer<typeof schemas.BGPConfiguration>;
 export type GlobalNetworkSet = z.infer<typeof schemas.GlobalNetworkSet>;
 export type NetworkSet = z.infer<typeof schemas.NetworkSet>;
+export type IPReservation = z.infer<typeof schemas.IPReservation>;
 
 export interface ResourceByKind {
   NetworkPolicy: NetworkPolicy;
@@ -476,6 +481,7 @@ export interface ResourceByKind {
   BGPConfiguration: BGPConfiguration;
   GlobalNetworkSet: GlobalNetworkSet;
   NetworkSet: NetworkSet;
+  IPReservation: IPReservation;
 }
 export type Resource = ResourceByKind[Kind];
 export type PolicyRule = Rule;

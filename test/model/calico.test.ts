@@ -83,12 +83,19 @@ test('the kinds Trellis does not act on yet are validated, typed and refused as 
   assert.is(tier.spec.defaultAction, 'Deny', 'a Tier defaults to defaultAction Deny, as in Calico');
   const staged = nextSchemas.StagedNetworkPolicy.parse({ apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy', metadata: { name: 's' }, spec: {} });
   assert.is(staged.spec.stagedAction, 'Set', 'stagedAction defaults to Set');
-  for (const [kind, spec] of [['Tier', '  order: 1000000\n'], ['StagedNetworkPolicy', '  stagedAction: Delete\n  tier: default\n'], ['IPReservation', '  reservedCIDRs: [10.65.0.0/28, 10.65.1.1]\n'],
+  for (const [kind, spec] of [['Tier', '  order: 1000000\n'], ['StagedNetworkPolicy', '  stagedAction: Delete\n  tier: default\n'],
     ['BGPFilter', '  importV4:\n    - {cidr: 10.0.0.0/8, matchOperator: In, prefixLength: {min: 8, max: 24}, action: Accept, operations: [{prependASPath: {prefix: [64512]}}]}\n']] as const) {
     let err: unknown;
     try { parseResourceText(doc(kind, spec, kind === 'Tier' ? 'default' : 'x'), 'next.yaml'); } catch (e) { err = e; }
     assert.instance(err, ResourceFileError, `${kind} is refused`);
     assert.equal((err as ResourceFileError).issues.map((i) => i.message), [`Calico kind ${kind} is not supported by Trellis yet: the resource is valid, but nothing in Trellis would act on it`], `${kind}: valid, and said to be unsupported`);
+  }
+});
+
+test('the kinds Trellis acts on now parse as resources', () => {
+  for (const [kind, spec] of [['IPReservation', '  reservedCIDRs: [10.65.0.0/28, 10.65.1.1]\n'], ['GlobalNetworkSet', '  nets: [198.51.100.0/24]\n']] as const) {
+    const [r] = parseResourceText(doc(kind, spec, 'x'), 'kinds.yaml');
+    assert.is(r?.kind, kind, `${kind} is a resource`);
   }
 });
 
