@@ -51,9 +51,14 @@ export interface Verdict {
   /** What decided: a rule, or a default. */
   decidedBy:
     | { kind: 'rule'; hit: RuleHit }
-    | { kind: 'default'; reason: 'no policy and no profile: default deny' | 'policies applied but no rule matched: default deny' | 'no profile rule matched: default deny' | 'passed to profiles, but the endpoint has none: default deny' };
-  /** The Pass rule that sent the flow to the profiles, if any. */
+    | { kind: 'default'; reason: 'no policy and no profile: default deny' | 'policies applied but no rule matched: default deny' | 'no profile rule matched: default deny' | 'passed to profiles, but the endpoint has none: default deny' }
+    | { kind: 'default'; reason: 'tier default action'; tier: string };
+  /** The last Pass rule that sent the flow on (to the next tier or the profiles), if any. */
   passedBy?: RuleHit;
+  /** Tiers whose policies applied but decided nothing, and whose defaultAction Pass sent the flow on. */
+  tierPasses?: string[];
+  /** The endpoint's policies by tier, when not all in the default tier. */
+  tiers?: DirectionState['tiers'];
   /** Log rules the flow hit on the way. */
   logged: RuleHit[];
   policies: string[];
@@ -272,30 +277,41 @@ function decide(v: Verdict, hit: RuleHit): Verdict {
   return v;
 }
 
-/** Calico's evaluation for one endpoint and direction: policies in order (Allow and Deny
- *  decide, Log continues, Pass jumps to the profiles), default deny if policies applied;
- *  otherwise (or after Pass) the profiles in order, where Pass moves to the next profile. */
+/** Calico's evaluation for one endpoint and direction, tier by tier (a plain policy list
+ *  is the default tier): in a tier whose policies apply, Allow and Deny decide, Log
+ *  continues, Pass goes to the next tier; when no rule decides, the tier's defaultAction
+ *  (Deny, or Pass to the next tier). After the last tier (or when no policy applies) the
+ *  profiles in order, where Pass moves to the next profile. */
 export function evaluateDirection(rules: RuleLookup, ep: EndpointState, direction: 'ingress' | 'egress', pkt: Packet): Verdict {
   const dir: DirectionState = ep[direction];
   const set = rules.set;
   const v: Verdict = {
     direction, endpoint: ep.id, node: rules.nodeName, allowed: false,
     decidedBy: { kind: 'default', reason: 'no policy and no profile: default deny' },
-    logged: [], policies: dir.policies, profiles: dir.profiles,
+    logged: [], policies: dir.policies, profiles: dir.profiles, ...(dir.tiers ? { tiers: dir.tiers } : {}),
   };
+  const tiers = dir.tiers ?? (dir.policies.length > 0 ? [{ name: 'default', defaultAction: 'Deny' as const, policies: dir.policies }] : []);
   let passed = false;
-  if (dir.policies.length > 0) {
-    outer: for (const id of dir.policies) {
+  for (const tier of tiers) {
+    let tierPassed = false;
+    outer: for (const id of tier.policies) {
       const list = rules.policy(id)?.[direction] ?? [];
       for (const [i, rule] of list.entries()) {
         if (!ruleMatches(rule, pkt, set)) continue;
         const hit = hitOf(rule, i, { policy: id });
         if (rule.action === 'Log') { v.logged.push(hit); continue; }
-        if (rule.action === 'Pass') { v.passedBy = hit; passed = true; break outer; }
+        if (rule.action === 'Pass') { v.passedBy = hit; tierPassed = true; break outer; }
         return decide(v, hit);
       }
     }
-    if (!passed) { v.decidedBy = { kind: 'default', reason: 'policies applied but no rule matched: default deny' }; return v; }
+    if (!tierPassed && tier.defaultAction === 'Deny') {
+      v.decidedBy = dir.tiers
+        ? { kind: 'default', reason: 'tier default action', tier: tier.name }
+        : { kind: 'default', reason: 'policies applied but no rule matched: default deny' };
+      return v;
+    }
+    if (!tierPassed) v.tierPasses = [...(v.tierPasses ?? []), tier.name];
+    passed = true;
   }
   if (dir.profiles.length === 0) {
     v.decidedBy = { kind: 'default', reason: passed ? 'passed to profiles, but the endpoint has none: default deny' : 'no policy and no profile: default deny' };
@@ -441,15 +457,19 @@ function describeVerdict(v: Verdict): string[] {
   const lines: string[] = [];
   const word = v.allowed ? 'ALLOWED' : 'DENIED';
   lines.push(`${v.direction} of ${v.endpoint} (node ${v.node}): ${word}`);
-  lines.push(`  policies: ${v.policies.length ? v.policies.join(', ') : '(none)'}`);
+  if (v.tiers) for (const t of v.tiers) lines.push(`  tier ${t.name} (default ${t.defaultAction}): ${t.policies.join(', ')}`);
+  else lines.push(`  policies: ${v.policies.length ? v.policies.join(', ') : '(none)'}`);
   lines.push(`  profiles: ${v.profiles.length ? v.profiles.join(', ') : '(none)'}`);
   for (const l of v.logged) lines.push(`  logged by ${l.origin}`);
-  if (v.passedBy) lines.push(`  passed to profiles by ${v.passedBy.origin}`);
+  for (const t of v.tierPasses ?? []) lines.push(`  tier ${t}: no rule decided, its default action Pass goes on`);
+  if (v.passedBy) lines.push(`  passed ${v.tiers ? 'on' : 'to profiles'} by ${v.passedBy.origin}`);
   if (v.decidedBy.kind === 'rule') {
     const h = v.decidedBy.hit;
     lines.push(`  decided by ${h.origin} (${h.action})`);
     for (const n of h.networkSets ?? []) lines.push(`  matched: ${n}`);
     if (h.failClosed) lines.push(`  note: ${h.failClosed}`);
+  } else if ('tier' in v.decidedBy) {
+    lines.push(`  decided by: tier ${v.decidedBy.tier}'s default action (Deny): its policies applied, none allowed or passed`);
   } else {
     lines.push(`  decided by: ${v.decidedBy.reason}`);
   }

@@ -11,7 +11,7 @@
 // rebuilds only what changed.
 import { resourceKey, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import {
-  compilePolicy, compileProfile, compareStrings, endpointState, hostEndpointInfo, natOf, networkSetInfo, routesOf, workloadEndpointInfo,
+  compilePolicy, compileProfile, compareStrings, endpointState, hostEndpointInfo, natOf, networkSetInfo, routesOf, tierInfo, workloadEndpointInfo,
   type CompiledProfile, type EndpointInfo,
 } from './compile.js';
 import { createEndpointIndex, type EndpointIndex, type EndpointResource } from './endpoint-index.js';
@@ -184,6 +184,11 @@ export function createCalculator(nodeName: string): Calculator {
         for (const k of policies.put(policyKey(key), cp, (lk) => locals.get(lk)!.info.labels)) dirtyEndpoints.add(k);
         break;
       }
+      case 'Tier':
+        policies.setTier(key.name, r && r.kind === 'Tier' ? tierInfo(r) : undefined);
+        // Tier order and default actions shape every endpoint's lists.
+        for (const k of locals.keys()) dirtyEndpoints.add(k);
+        break;
       case 'Profile':
         putProfile(key.name, r && r.kind === 'Profile' ? compileProfile(r) : undefined);
         break;
@@ -204,7 +209,9 @@ export function createCalculator(nodeName: string): Calculator {
   function buildEndpoint(key: string): EndpointState {
     const lep = locals.get(key)!;
     const profs = [...new Set(lep.info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
-    return endpointState(lep.r, lep.info, policies.ordered(key, 'ingress'), policies.ordered(key, 'egress'), profs);
+    const ingress = policies.ordered(key, 'ingress');
+    const egress = policies.ordered(key, 'egress');
+    return endpointState(lep.r, lep.info, ingress, egress, profs, { ingress: policies.tierGroups(ingress), egress: policies.tierGroups(egress) });
   }
 
   function state(): DesiredState {

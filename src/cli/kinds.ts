@@ -15,6 +15,7 @@ const ALIASES: Record<Kind, string[]> = {
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
   GlobalNetworkSet: ['globalnetworkset', 'globalnetworksets', 'gns', 'gnss'],
   NetworkSet: ['networkset', 'networksets', 'netset', 'netsets'],
+  Tier: ['tier', 'tiers'],
   IPReservation: ['ipreservation', 'ipreservations', 'ipres', 'reservation', 'reservations'],
 };
 

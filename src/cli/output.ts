@@ -58,6 +58,8 @@ function columns(kind: Kind): [Column[], Column[]] {
     case 'GlobalNetworkSet':
     case 'NetworkSet':
       return [[['NETS', (r) => list((r.spec as { nets?: string[] }).nets)]], [['LABELS', (r) => labelText(r.metadata.labels)]]];
+    case 'Tier':
+      return [[['ORDER', (r) => opt((r.spec as { order?: number }).order)], ['DEFAULTACTION', (r) => (r.spec as { defaultAction: string }).defaultAction]], []];
     case 'IPReservation':
       return [[['RESERVED', (r) => list((r.spec as { reservedCIDRs?: string[] }).reservedCIDRs)]], []];
   }

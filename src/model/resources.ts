@@ -190,8 +190,8 @@ function ruleCrossChecks(r: {
 export const POLICY_TYPES = ['Ingress', 'Egress'] as const;
 const policyTypes = z.array(z.enum(POLICY_TYPES, { errorMap: (_i, ctx) => ({ message: `${JSON.stringify(ctx.data)} is not one of Ingress, Egress` }) }));
 
-/** Only the default tier exists in Trellis: a policy may name it, no other. */
-const tier = z.string().refine((t) => t === 'default', (t) => ({ message: `Calico field spec.tier is not supported by Trellis: only the default tier exists, not ${JSON.stringify(t)} (leave tier out, or set it to "default")` }));
+/** The tier a policy belongs to (default: "default"); the Tier's own checks name it. */
+const tier = z.string().min(1, 'must not be empty');
 
 const policySpecFields = {
   tier: tier.optional(),
@@ -430,6 +430,15 @@ const setMetadata = <M extends z.ZodTypeAny>(m: M) => m.superRefine((md: { label
 });
 const networkSetSpec = z.object({ nets: z.array(cidr).optional() }).strict();
 
+// ---- tiers ---------------------------------------------------------------------
+
+const TIER_ACTIONS = ['Deny', 'Pass'] as const;
+/** Calico's Tier: tiers are evaluated in `order` (absent: last), each ending in its defaultAction. */
+export const tierSpec = z.object({
+  order: z.number().finite().optional(),
+  defaultAction: z.enum(TIER_ACTIONS, { errorMap: (_i, c) => ({ message: `${JSON.stringify(c.data)} is not one of Deny, Pass` }) }).default('Deny'),
+}).strict();
+
 /** Addresses IPAM never hands out (Calico's IPReservation). */
 const ipReservationSpec = z.object({ reservedCIDRs: z.array(cidr).optional() }).strict();
 
@@ -447,6 +456,7 @@ export const schemas = {
   GlobalNetworkSet: kind('GlobalNetworkSet', setMetadata(clusterMetadata), networkSetSpec),
   NetworkSet: kind('NetworkSet', setMetadata(namespacedMetadata), networkSetSpec),
   IPReservation: kind('IPReservation', clusterMetadata, ipReservationSpec),
+  Tier: kind('Tier', clusterMetadata, tierSpec),
 } as const;
 
 export type Kind = keyof typeof schemas;
@@ -467,6 +477,7 @@ export type BGPConfiguration = z.infer<typeof schemas.BGPConfiguration>;
 export type GlobalNetworkSet = z.infer<typeof schemas.GlobalNetworkSet>;
 export type NetworkSet = z.infer<typeof schemas.NetworkSet>;
 export type IPReservation = z.infer<typeof schemas.IPReservation>;
+export type Tier = z.infer<typeof schemas.Tier>;
 
 export interface ResourceByKind {
   NetworkPolicy: NetworkPolicy;
@@ -482,6 +493,7 @@ export interface ResourceByKind {
   GlobalNetworkSet: GlobalNetworkSet;
   NetworkSet: NetworkSet;
   IPReservation: IPReservation;
+  Tier: Tier;
 }
 export type Resource = ResourceByKind[Kind];
 export type PolicyRule = Rule;

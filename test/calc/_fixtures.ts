@@ -35,6 +35,9 @@ export function netset(ns: string, name: string, nets: string[], labels: Labels 
 export function gnetset(name: string, nets: string[], labels: Labels = {}): Resource {
   return schemas.GlobalNetworkSet.parse({ apiVersion: API, kind: 'GlobalNetworkSet', metadata: { name, labels }, spec: { nets } });
 }
+export function tier(name: string, spec: { order?: number; defaultAction?: 'Deny' | 'Pass' }): Resource {
+  return schemas.Tier.parse({ apiVersion: API, kind: 'Tier', metadata: { name }, spec });
+}
 export function np(ns: string, name: string, spec: unknown): Resource {
   return schemas.NetworkPolicy.parse({ apiVersion: API, kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });
 }
