@@ -8,7 +8,7 @@ import {
 } from './blocks.js';
 import { IpamError } from './errors.js';
 import { eligiblePools, loadPools, nodeLabels, poolRefusal, type PoolInfo } from './pools.js';
-import { loadReservations, reservationOf, type Reservation } from './reservations.js';
+import { loadReservations, reservationOf } from './reservations.js';
 import {
   affinityRecord, checkHandle, checkNode, decode, handleRecord, keysFor,
   type AffinityRecord, type BlockRecord, type HandleRecord, type Keys,

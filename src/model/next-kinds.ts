@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { cidrFamily, isValidCidrOrIp } from './cidr.js';
 import { hostBitsProblem } from './checks.js';
 import {
-  cidr, communityProblem, envelope, globalNetworkPolicySpec, networkPolicySpec, type GlobalNetworkPolicy, type NetworkPolicy,
+  communityProblem, envelope, globalNetworkPolicySpec, networkPolicySpec, type GlobalNetworkPolicy, type NetworkPolicy,
 } from './resources.js';
 import { semanticProblems, type Problem } from './semantics.js';
 
