@@ -65,6 +65,7 @@ export function createClusterView(calc: Calculator): ExplainView {
   };
 
   return {
+    networkSets: () => [...endpoints.networkSets].sort(byCodePoint).map((k) => endpoints.infos.get(k)!),
     findEndpoint: (ns, name) => refOf(`WorkloadEndpoint/${ns}/${name}`),
     refused: (ns, name) => calc.refused().get(`WorkloadEndpoint/${ns}/${name}`),
     ownerOf(hostCidr) {
@@ -90,7 +91,7 @@ export function createClusterView(calc: Calculator): ExplainView {
         const profs = [...new Set(info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
         let rules = remoteRules.get(r.spec.node);
         if (!rules) remoteRules.set(r.spec.node, (rules = rulesFor(r.spec.node)));
-        out = { endpoint: endpointState(r, info, ingress, egress, profs), rules };
+        out = { endpoint: endpointState(r, info, ingress, egress, profs, { ingress: policies.tierGroups(ingress), egress: policies.tierGroups(egress) }), rules };
       }
       remote.set(id, out);
       return out;

@@ -6,12 +6,12 @@ import { createHash } from 'node:crypto';
 import {
   TrellisError,
   byCodePoint, andSelectors, canonicalCidr, protocolByName, protocolByNumber, mapLabelKeys, parseCidr, parseSelector, ALL_SELECTOR,
-  type EntityRule, type GlobalNetworkPolicy, type HostEndpoint, type IPPool, type NetworkPolicy,
-  type Profile, type Protocol, type Rule, type Selector, type SelectorNode, type WorkloadEndpoint,
+  type EntityRule, type GlobalNetworkPolicy, type GlobalNetworkSet, type HostEndpoint, type NetworkSet, type IPPool, type NetworkPolicy,
+  type Profile, type Protocol, type Rule, type Selector, type SelectorNode, type Tier, type WorkloadEndpoint,
 } from '../model/index.js';
 import type {
   CompiledRule, EndpointState, Family, IpSetState, NatState, PolicyState, PortMapState, PortRange,
-  ProfileState, RouteState,
+  ProfileState, RouteState, TierState,
 } from './state.js';
 
 export const LABEL_NAMESPACE = 'projectcalico.org/namespace';
@@ -106,9 +106,11 @@ export interface EndpointPortInfo { name: string; protocol: number; port: number
 
 /** An endpoint as calc sees it: effective labels, addresses and named ports. */
 export interface EndpointInfo {
-  /** "WorkloadEndpoint/ns/name" or "HostEndpoint/name". */
+  /** "WorkloadEndpoint/ns/name", "HostEndpoint/name", "NetworkSet/ns/name" or "GlobalNetworkSet/name". */
   id: string;
-  kind: 'WorkloadEndpoint' | 'HostEndpoint';
+  /** Network sets are here because rule selectors match them as they match endpoints (their
+   *  nets join the selector's set); no policy ever applies to them. */
+  kind: 'WorkloadEndpoint' | 'HostEndpoint' | 'NetworkSet' | 'GlobalNetworkSet';
   namespace?: string;
   node: string;
   labels: Labels;
@@ -179,6 +181,24 @@ export function hostEndpointInfo(r: HostEndpoint, profileLabels: (name: string) 
     ports: portsOf(r.spec.ports),
     profiles,
   };
+}
+
+/** A NetworkSet or GlobalNetworkSet as rule selectors see it (Calico's felix does the same):
+ *  a NetworkSet carries its namespace's labels and lives in it, so a NetworkPolicy's rule
+ *  selector finds the sets of its own namespace; a GlobalNetworkSet is in no namespace and
+ *  is found only by a namespaceSelector with global(), or by a GlobalNetworkPolicy. Members
+ *  are its nets; it has no ports, so named-port sets never include it. */
+export function networkSetInfo(r: NetworkSet | GlobalNetworkSet, namespaceLabels: Labels | undefined): EndpointInfo {
+  const addrs = [...new Set((r.spec.nets ?? []).map((n) => cidrFacts(n).canonical))].sort(compareCidr);
+  const base = { node: '', addrs, hostAddrs: [], ports: [], profiles: [] };
+  if (r.kind === 'NetworkSet') {
+    const namespace = r.metadata.namespace ?? 'default';
+    return {
+      ...base, id: `NetworkSet/${namespace}/${r.metadata.name}`, kind: 'NetworkSet', namespace, global: false,
+      labels: effectiveLabels({ own: r.metadata.labels, profiles: [], profileLabels: () => undefined, namespace, namespaceLabels }),
+    };
+  }
+  return { ...base, id: `GlobalNetworkSet/${r.metadata.name}`, kind: 'GlobalNetworkSet', global: true, labels: { ...(r.metadata.labels ?? {}) } };
 }
 
 /** Whether the endpoint belongs in a selector or named-port set. */
@@ -378,6 +398,8 @@ export interface CompiledPolicy {
   id: string;
   /** Calico's tie-break after order: "ns/name" for NetworkPolicy, "name" for GlobalNetworkPolicy. */
   sortName: string;
+  /** Its tier ("default" unless spec.tier says otherwise). */
+  tier: string;
   order: number | null;
   /** Endpoints the policy applies to (namespace scoping included). */
   scope: Selector;
@@ -441,15 +463,55 @@ export function compilePolicy(r: NetworkPolicy | GlobalNetworkPolicy): CompiledP
     if (r.spec.doNotTrack) state.doNotTrack = true;
     hostOnly = r.spec.preDNAT === true || r.spec.doNotTrack === true;
   }
-  return { id, sortName: name, order: r.spec.order ?? null, scope, ingress: types.ingress, egress: types.egress, state, sets: sortedDefs(sets), hostOnly };
+  return { id, sortName: name, tier: r.spec.tier ?? 'default', order: r.spec.order ?? null, scope, ingress: types.ingress, egress: types.egress, state, sets: sortedDefs(sets), hostOnly };
 }
 
-/** Calico's order: by `order` (absent = after every numbered policy), then by name. */
-export function comparePolicies(a: CompiledPolicy, b: CompiledPolicy): number {
-  const oa = a.order ?? Infinity;
-  const ob = b.order ?? Infinity;
-  if (oa !== ob) return oa < ob ? -1 : 1;
-  return byCodePoint(a.sortName, b.sortName) || byCodePoint(a.id, b.id);
+// ---- tiers -----------------------------------------------------------------------
+
+export interface TierInfo { name: string; order: number | null; defaultAction: 'Deny' | 'Pass' }
+export type Tiers = ReadonlyMap<string, TierInfo>;
+/** Calico's default tier, there without a Tier resource. */
+export const DEFAULT_TIER: TierInfo = { name: 'default', order: 1_000_000, defaultAction: 'Deny' };
+
+export function tierInfo(r: Tier): TierInfo {
+  return { name: r.metadata.name, order: r.spec.order ?? null, defaultAction: r.spec.defaultAction };
+}
+
+/** A policy's tier as calc uses it. A tier without its Tier resource keeps its policies
+ *  in force (fail closed: dropping a Deny would loosen), last and ending in Deny. */
+export function tierOf(tiers: Tiers, name: string): TierInfo {
+  return tiers.get(name) ?? (name === 'default' ? DEFAULT_TIER : { name, order: null, defaultAction: 'Deny' });
+}
+
+function compareOrder(a: number | null, b: number | null): number {
+  const oa = a ?? Infinity;
+  const ob = b ?? Infinity;
+  return oa === ob ? 0 : oa < ob ? -1 : 1;
+}
+
+/** Calico's order: by tier (its order, absent = last, then its name), then by `order`
+ *  (absent = after every numbered policy), then by name. */
+export function comparePolicies(a: CompiledPolicy, b: CompiledPolicy, tiers: Tiers = new Map()): number {
+  if (a.tier !== b.tier) {
+    const ta = tierOf(tiers, a.tier);
+    const tb = tierOf(tiers, b.tier);
+    return compareOrder(ta.order, tb.order) || byCodePoint(ta.name, tb.name);
+  }
+  return compareOrder(a.order, b.order) || byCodePoint(a.sortName, b.sortName) || byCodePoint(a.id, b.id);
+}
+
+/** An ordered policy list split by tier; undefined when it is the default tier alone
+ *  (ending in Deny), which DirectionState writes as its plain list. */
+export function tierGroups(ordered: readonly CompiledPolicy[], tiers: Tiers): TierState[] | undefined {
+  const out: TierState[] = [];
+  for (const p of ordered) {
+    const last = out[out.length - 1];
+    if (last && last.name === p.tier) { last.policies.push(p.id); continue; }
+    const t = tierOf(tiers, p.tier);
+    out.push({ name: t.name, defaultAction: t.defaultAction, policies: [p.id] });
+  }
+  if (out.length === 0 || (out.length === 1 && out[0]!.name === 'default' && out[0]!.defaultAction === 'Deny')) return undefined;
+  return out;
 }
 
 export interface CompiledProfile { id: string; name: string; state: ProfileState; sets: SetDef[]; labels: Labels }
@@ -493,12 +555,15 @@ export function portMapsOf(r: WorkloadEndpoint, addrs: string[]): PortMapState[]
   return out.sort((a, b) => byCodePoint(key(a), key(b)));
 }
 
-export function endpointState(r: WorkloadEndpoint, info: EndpointInfo, ingress: string[], egress: string[], profiles: string[]): EndpointState {
+export function endpointState(
+  r: WorkloadEndpoint, info: EndpointInfo, ingress: string[], egress: string[], profiles: string[],
+  tiers: { ingress?: TierState[] | undefined; egress?: TierState[] | undefined } = {},
+): EndpointState {
   const st: EndpointState = {
     id: info.id, namespace: info.namespace!, name: r.metadata.name, interfaceName: r.spec.interfaceName,
     addresses: info.addrs,
-    ingress: { policies: ingress, profiles },
-    egress: { policies: egress, profiles },
+    ingress: { policies: ingress, profiles, ...(tiers.ingress ? { tiers: tiers.ingress } : {}) },
+    egress: { policies: egress, profiles, ...(tiers.egress ? { tiers: tiers.egress } : {}) },
     portMaps: portMapsOf(r, info.addrs),
   };
   if (r.spec.mac !== undefined) st.mac = r.spec.mac.toLowerCase();

@@ -5,8 +5,8 @@
 import { byCodePoint, resourceKey, type HostEndpoint, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import {
   comparePolicies, compilePolicy, compileProfile, endpointInSet, endpointMembers, endpointState,
-  hostEndpointInfo, ipSetState, natOf, routesOf, workloadEndpointInfo,
-  type CompiledPolicy, type CompiledProfile, type EndpointInfo, type SetDef,
+  hostEndpointInfo, ipSetState, natOf, networkSetInfo, routesOf, tierGroups, tierInfo, workloadEndpointInfo,
+  type CompiledPolicy, type TierInfo, type CompiledProfile, type EndpointInfo, type SetDef,
 } from './compile.js';
 import { endpointRefusals } from './claims.js';
 import { createLabelIndex } from './label-index.js';
@@ -31,7 +31,9 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
   const profiles = new Map<string, CompiledProfile>();
   const policies: CompiledPolicy[] = [];
   const pools: IPPool[] = [];
+  const tiers = new Map<string, TierInfo>();
   for (const r of all) {
+    if (r.kind === 'Tier') tiers.set(r.metadata.name, tierInfo(r));
     if (r.kind === 'Namespace') namespaceLabels.set(r.metadata.name, r.metadata.labels ?? {});
     else if (r.kind === 'Profile') profiles.set(r.metadata.name, compileProfile(r));
     else if (r.kind === 'NetworkPolicy' || r.kind === 'GlobalNetworkPolicy') {
@@ -39,7 +41,7 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
       if (p) policies.push(p);
     } else if (r.kind === 'IPPool') pools.push(r);
   }
-  policies.sort(comparePolicies);
+  policies.sort((a, b) => comparePolicies(a, b, tiers));
   const profileLabels = (name: string) => profiles.get(name)?.labels;
 
   const endpoints: EndpointInfo[] = [];
@@ -57,6 +59,10 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
       const info = hostEndpointInfo(r, profileLabels);
       endpoints.push(info);
       if (isLocalHostEndpoint(r, nodeName)) localHosts.push({ r, info });
+    } else if (r.kind === 'NetworkSet') {
+      endpoints.push(networkSetInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default')));
+    } else if (r.kind === 'GlobalNetworkSet') {
+      endpoints.push(networkSetInfo(r, undefined));
     }
   }
 
@@ -71,7 +77,8 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
     // A profile that does not exist allows nothing: it is left out.
     const profs = info.profiles.map((n) => profiles.get(n)).filter((p): p is CompiledProfile => p !== undefined);
     for (const p of profs) usedProfiles.set(p.id, p);
-    epStates.push(endpointState(r, info, ingress.map((p) => p.id), egress.map((p) => p.id), [...new Set(profs.map((p) => p.id))]));
+    epStates.push(endpointState(r, info, ingress.map((p) => p.id), egress.map((p) => p.id), [...new Set(profs.map((p) => p.id))],
+      { ingress: tierGroups(ingress, tiers), egress: tierGroups(egress, tiers) }));
   }
   epStates.sort((a, b) => byCodePoint(a.id, b.id));
 

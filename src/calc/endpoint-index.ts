@@ -2,11 +2,12 @@
 // namespace and by profile (their labels are inherited, so a change there relabels these
 // endpoints), by effective label (so a new set scans only candidates) and by address (so
 // explain finds the endpoint that owns a source address without a scan).
-import type { HostEndpoint, WorkloadEndpoint } from '../model/index.js';
+import type { GlobalNetworkSet, HostEndpoint, NetworkSet, WorkloadEndpoint } from '../model/index.js';
 import { createLabelIndex, type LabelIndex } from './label-index.js';
 import type { EndpointInfo } from './compile.js';
 
-export type EndpointResource = WorkloadEndpoint | HostEndpoint;
+/** Network sets are indexed beside endpoints: rule selectors match both (compile.ts). */
+export type EndpointResource = WorkloadEndpoint | HostEndpoint | NetworkSet | GlobalNetworkSet;
 
 export interface EndpointIndex {
   readonly resources: ReadonlyMap<string, EndpointResource>;
@@ -16,6 +17,8 @@ export interface EndpointIndex {
   withProfile(name: string): ReadonlySet<string> | undefined;
   /** Workload endpoints whose networks include this canonical CIDR ("10.0.0.5/32"). */
   withAddress(cidr: string): ReadonlySet<string> | undefined;
+  /** Keys of every NetworkSet and GlobalNetworkSet (explain names the one that matched). */
+  readonly networkSets: ReadonlySet<string>;
   /** Replaces (or with undefined removes) one endpoint; returns its previous info. */
   put(key: string, r: EndpointResource | undefined, info: EndpointInfo | undefined): EndpointInfo | undefined;
 }
@@ -39,22 +42,26 @@ export function createEndpointIndex(): EndpointIndex {
   const byProfile = new Map<string, Set<string>>();
   const byAddress = new Map<string, Set<string>>();
   const labels = createLabelIndex();
+  const networkSets = new Set<string>();
+  const isSet = (r: EndpointResource) => r.kind === 'NetworkSet' || r.kind === 'GlobalNetworkSet';
 
   const unlink = (key: string, r: EndpointResource, info: EndpointInfo | undefined) => {
-    if (r.kind === 'WorkloadEndpoint') removeFrom(byNamespace, r.metadata.namespace ?? 'default', key);
+    if (r.kind === 'WorkloadEndpoint' || r.kind === 'NetworkSet') removeFrom(byNamespace, r.metadata.namespace ?? 'default', key);
+    if (isSet(r)) networkSets.delete(key);
     for (const n of info?.profiles ?? []) removeFrom(byProfile, n, key);
     if (r.kind === 'WorkloadEndpoint') for (const a of info?.addrs ?? []) removeFrom(byAddress, a, key);
     if (info) labels.remove(key, info.labels);
   };
   const link = (key: string, r: EndpointResource, info: EndpointInfo) => {
-    if (r.kind === 'WorkloadEndpoint') addTo(byNamespace, info.namespace!, key);
+    if (r.kind === 'WorkloadEndpoint' || r.kind === 'NetworkSet') addTo(byNamespace, info.namespace!, key);
+    if (isSet(r)) networkSets.add(key);
     for (const n of info.profiles) addTo(byProfile, n, key);
     if (r.kind === 'WorkloadEndpoint') for (const a of info.addrs) addTo(byAddress, a, key);
     labels.add(key, info.labels);
   };
 
   return {
-    resources, infos, labels,
+    resources, infos, labels, networkSets,
     inNamespace: (ns) => byNamespace.get(ns),
     withProfile: (name) => byProfile.get(name),
     withAddress: (cidr) => byAddress.get(cidr),

@@ -3,10 +3,10 @@
 // source's node for egress and of the destination's node for ingress): there is no second
 // policy engine to drift from the first.
 import ipaddr from 'ipaddr.js';
-import { TrellisError, byCodePoint, canonicalCidr, protocolByName, protocolByNumber, parseCidr, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
+import { TrellisError, byCodePoint, canonicalCidr, protocolByName, protocolByNumber, parseCidr, parseSelector, type IPPool, type Resource, type WorkloadEndpoint } from '../model/index.js';
 import { endpointRefusals } from './claims.js';
 import { computeDesiredState, latestByKey } from './compute.js';
-import { cidrFacts, portProtocolName } from './compile.js';
+import { cidrFacts, networkSetInfo, portProtocolName, type EndpointInfo } from './compile.js';
 import type {
   CompiledRule, DesiredState, DirectionState, EndpointState, Family, IpSetState, PolicyState, PortRange, ProfileState, RuleAction,
 } from './state.js';
@@ -34,7 +34,12 @@ export interface ExplainInput {
   ipVersion?: Family;
 }
 
-export interface RuleHit { origin: string; action: RuleAction; policy?: string; profile?: string; index: number; failClosed?: string }
+export interface RuleHit {
+  origin: string; action: RuleAction; policy?: string; profile?: string; index: number; failClosed?: string;
+  /** The NetworkSets and GlobalNetworkSets that put the flow's source or destination into
+   *  the rule's selector sets: "source 198.51.100.7 in GlobalNetworkSet external (198.51.100.0/24)". */
+  networkSets?: string[];
+}
 
 export interface Verdict {
   direction: 'ingress' | 'egress';
@@ -45,9 +50,14 @@ export interface Verdict {
   /** What decided: a rule, or a default. */
   decidedBy:
     | { kind: 'rule'; hit: RuleHit }
-    | { kind: 'default'; reason: 'no policy and no profile: default deny' | 'policies applied but no rule matched: default deny' | 'no profile rule matched: default deny' | 'passed to profiles, but the endpoint has none: default deny' };
-  /** The Pass rule that sent the flow to the profiles, if any. */
+    | { kind: 'default'; reason: 'no policy and no profile: default deny' | 'policies applied but no rule matched: default deny' | 'no profile rule matched: default deny' | 'passed to profiles, but the endpoint has none: default deny' }
+    | { kind: 'default'; reason: 'tier default action'; tier: string };
+  /** The last Pass rule that sent the flow on (to the next tier or the profiles), if any. */
   passedBy?: RuleHit;
+  /** Tiers whose policies applied but decided nothing, and whose defaultAction Pass sent the flow on. */
+  tierPasses?: string[];
+  /** The endpoint's policies by tier, when not all in the default tier. */
+  tiers?: DirectionState['tiers'];
   /** Log rules the flow hit on the way. */
   logged: RuleHit[];
   policies: string[];
@@ -101,6 +111,34 @@ export interface ExplainView {
   compiled(ep: EndpointRef): CompiledEndpoint | undefined;
   /** Why a stored endpoint is refused (claims.ts), if it is: it then does not exist for explain. */
   refused?(ns: string, name: string): readonly string[] | undefined;
+  /** Every NetworkSet and GlobalNetworkSet, as rule selectors see them. */
+  networkSets(): Iterable<EndpointInfo>;
+}
+
+/** Which network sets a selector set holds the address through (the set's key names its selector). */
+function setsVia(view: ExplainView, set: IpSetState | undefined, addr: string): string[] {
+  if (!set || !set.key.startsWith('sel:')) return [];
+  const sel = parseSelector(set.key.slice('sel:'.length));
+  const out: string[] = [];
+  for (const ns of view.networkSets()) {
+    if (!sel.matches(ns.labels, { global: ns.global })) continue;
+    const hit = ns.addrs.filter((a) => inNetSet({ id: '', type: 'hash:net', key: '', members: [a] }, addr));
+    if (hit.length > 0) out.push(`${ns.id.replace('/', ' ')} (${hit.join(', ')})`);
+  }
+  return out;
+}
+
+/** Names the network sets through which the deciding rule matched (explain's "why"). */
+function nameNetworkSets(view: ExplainView, rules: RuleLookup, v: Verdict, pkt: Packet): void {
+  if (v.decidedBy.kind !== 'rule') return;
+  const hit = v.decidedBy.hit;
+  const owner = hit.policy !== undefined ? rules.policy(hit.policy) : hit.profile !== undefined ? rules.profile(hit.profile) : undefined;
+  const rule = owner?.[v.direction][hit.index];
+  if (!rule) return;
+  const named: string[] = [];
+  for (const id of rule.srcSets) for (const n of setsVia(view, rules.set(id), pkt.src)) named.push(`source ${pkt.src} in ${n}`);
+  for (const id of rule.dstSets) for (const n of setsVia(view, rules.set(id), pkt.dst)) named.push(`destination ${pkt.dst} in ${n}`);
+  if (named.length > 0) hit.networkSets = [...new Set(named)].sort(byCodePoint);
 }
 
 const lookups = new WeakMap<DesiredState, RuleLookup>();
@@ -238,30 +276,41 @@ function decide(v: Verdict, hit: RuleHit): Verdict {
   return v;
 }
 
-/** Calico's evaluation for one endpoint and direction: policies in order (Allow and Deny
- *  decide, Log continues, Pass jumps to the profiles), default deny if policies applied;
- *  otherwise (or after Pass) the profiles in order, where Pass moves to the next profile. */
+/** Calico's evaluation for one endpoint and direction, tier by tier (a plain policy list
+ *  is the default tier): in a tier whose policies apply, Allow and Deny decide, Log
+ *  continues, Pass goes to the next tier; when no rule decides, the tier's defaultAction
+ *  (Deny, or Pass to the next tier). After the last tier (or when no policy applies) the
+ *  profiles in order, where Pass moves to the next profile. */
 export function evaluateDirection(rules: RuleLookup, ep: EndpointState, direction: 'ingress' | 'egress', pkt: Packet): Verdict {
   const dir: DirectionState = ep[direction];
   const set = rules.set;
   const v: Verdict = {
     direction, endpoint: ep.id, node: rules.nodeName, allowed: false,
     decidedBy: { kind: 'default', reason: 'no policy and no profile: default deny' },
-    logged: [], policies: dir.policies, profiles: dir.profiles,
+    logged: [], policies: dir.policies, profiles: dir.profiles, ...(dir.tiers ? { tiers: dir.tiers } : {}),
   };
+  const tiers = dir.tiers ?? (dir.policies.length > 0 ? [{ name: 'default', defaultAction: 'Deny' as const, policies: dir.policies }] : []);
   let passed = false;
-  if (dir.policies.length > 0) {
-    outer: for (const id of dir.policies) {
+  for (const tier of tiers) {
+    let tierPassed = false;
+    outer: for (const id of tier.policies) {
       const list = rules.policy(id)?.[direction] ?? [];
       for (const [i, rule] of list.entries()) {
         if (!ruleMatches(rule, pkt, set)) continue;
         const hit = hitOf(rule, i, { policy: id });
         if (rule.action === 'Log') { v.logged.push(hit); continue; }
-        if (rule.action === 'Pass') { v.passedBy = hit; passed = true; break outer; }
+        if (rule.action === 'Pass') { v.passedBy = hit; tierPassed = true; break outer; }
         return decide(v, hit);
       }
     }
-    if (!passed) { v.decidedBy = { kind: 'default', reason: 'policies applied but no rule matched: default deny' }; return v; }
+    if (!tierPassed && tier.defaultAction === 'Deny') {
+      v.decidedBy = dir.tiers
+        ? { kind: 'default', reason: 'tier default action', tier: tier.name }
+        : { kind: 'default', reason: 'policies applied but no rule matched: default deny' };
+      return v;
+    }
+    if (!tierPassed) v.tierPasses = [...(v.tierPasses ?? []), tier.name];
+    passed = true;
   }
   if (dir.profiles.length === 0) {
     v.decidedBy = { kind: 'default', reason: passed ? 'passed to profiles, but the endpoint has none: default deny' : 'no policy and no profile: default deny' };
@@ -347,10 +396,12 @@ export function explainIn(view: ExplainView, input: ExplainQuestion): ExplainRes
   };
   const dstC = compiledOf(dstEp);
   const ingress = evaluateDirection(dstC.rules, dstC.endpoint, 'ingress', pkt);
+  nameNetworkSets(view, dstC.rules, ingress, pkt);
   let egress: Verdict | undefined;
   if (srcEp) {
     const srcC = compiledOf(srcEp);
     egress = evaluateDirection(srcC.rules, srcC.endpoint, 'egress', pkt);
+    nameNetworkSets(view, srcC.rules, egress, pkt);
   }
   const result: ExplainResult = {
     allowed: ingress.allowed && (egress?.allowed ?? true),
@@ -375,7 +426,15 @@ export function resourceView(resources: readonly Resource[]): ExplainView {
     ns: r.metadata.namespace ?? 'default', name: r.metadata.name, node: r.spec.node, addrs: r.spec.ipNetworks.map(canonicalCidr),
   });
   const states = new Map<string, DesiredState>();
+  const nets: EndpointInfo[] = [];
+  const nsLabels = new Map(all.flatMap((r) => (r.kind === 'Namespace' ? [[r.metadata.name, r.metadata.labels ?? {}] as const] : [])));
+  for (const r of all) {
+    if (r.kind === 'NetworkSet') nets.push(networkSetInfo(r, nsLabels.get(r.metadata.namespace ?? 'default')));
+    else if (r.kind === 'GlobalNetworkSet') nets.push(networkSetInfo(r, undefined));
+  }
+  nets.sort((a, b) => byCodePoint(a.id, b.id));
   return {
+    networkSets: () => nets,
     findEndpoint(ns, name) { const r = weps.get(`${ns}/${name}`); return r ? refOf(r) : undefined; },
     refused: (ns, name) => refusals.get(`WorkloadEndpoint/${ns}/${name}`),
     ownerOf(hostCidr) {
@@ -400,14 +459,19 @@ function describeVerdict(v: Verdict): string[] {
   const lines: string[] = [];
   const word = v.allowed ? 'ALLOWED' : 'DENIED';
   lines.push(`${v.direction} of ${v.endpoint} (node ${v.node}): ${word}`);
-  lines.push(`  policies: ${v.policies.length ? v.policies.join(', ') : '(none)'}`);
+  if (v.tiers) for (const t of v.tiers) lines.push(`  tier ${t.name} (default ${t.defaultAction}): ${t.policies.join(', ')}`);
+  else lines.push(`  policies: ${v.policies.length ? v.policies.join(', ') : '(none)'}`);
   lines.push(`  profiles: ${v.profiles.length ? v.profiles.join(', ') : '(none)'}`);
   for (const l of v.logged) lines.push(`  logged by ${l.origin}`);
-  if (v.passedBy) lines.push(`  passed to profiles by ${v.passedBy.origin}`);
+  for (const t of v.tierPasses ?? []) lines.push(`  tier ${t}: no rule decided, its default action Pass goes on`);
+  if (v.passedBy) lines.push(`  passed ${v.tiers ? 'on' : 'to profiles'} by ${v.passedBy.origin}`);
   if (v.decidedBy.kind === 'rule') {
     const h = v.decidedBy.hit;
     lines.push(`  decided by ${h.origin} (${h.action})`);
+    for (const n of h.networkSets ?? []) lines.push(`  matched: ${n}`);
     if (h.failClosed) lines.push(`  note: ${h.failClosed}`);
+  } else if ('tier' in v.decidedBy) {
+    lines.push(`  decided by: tier ${v.decidedBy.tier}'s default action (Deny): its policies applied, none allowed or passed`);
   } else {
     lines.push(`  decided by: ${v.decidedBy.reason}`);
   }

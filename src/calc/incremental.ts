@@ -11,7 +11,7 @@
 // rebuilds only what changed.
 import { byCodePoint, resourceKey, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import {
-  compilePolicy, compileProfile, endpointState, hostEndpointInfo, natOf, routesOf, workloadEndpointInfo,
+  compilePolicy, compileProfile, endpointState, hostEndpointInfo, natOf, networkSetInfo, routesOf, tierInfo, workloadEndpointInfo,
   type CompiledProfile, type EndpointInfo,
 } from './compile.js';
 import { claimedAddresses, createClaims, poolCidrs } from './claims.js';
@@ -135,9 +135,12 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
   }
 
   function infoOf(r: EndpointResource): EndpointInfo {
-    return r.kind === 'WorkloadEndpoint'
-      ? workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels)
-      : hostEndpointInfo(r, profileLabels);
+    switch (r.kind) {
+      case 'WorkloadEndpoint': return workloadEndpointInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'), profileLabels);
+      case 'HostEndpoint': return hostEndpointInfo(r, profileLabels);
+      case 'NetworkSet': return networkSetInfo(r, namespaceLabels.get(r.metadata.namespace ?? 'default'));
+      case 'GlobalNetworkSet': return networkSetInfo(r, undefined);
+    }
   }
 
   function dropLocalHost(key: string): void {
@@ -234,6 +237,8 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
         putWorkload(ks, r && r.kind === 'WorkloadEndpoint' ? r : undefined);
         break;
       case 'HostEndpoint':
+      case 'NetworkSet':
+      case 'GlobalNetworkSet':
         putEndpoint(ks, r as EndpointResource | undefined);
         break;
       case 'NetworkPolicy':
@@ -243,6 +248,11 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
         if (hostPolicies.put(policyKey(key), cp, (lk) => localHosts.get(lk)!.info.labels).length > 0) hostDirty = true;
         break;
       }
+      case 'Tier':
+        policies.setTier(key.name, r && r.kind === 'Tier' ? tierInfo(r) : undefined);
+        // Tier order and default actions shape every endpoint's lists.
+        for (const k of locals.keys()) dirtyEndpoints.add(k);
+        break;
       case 'Profile':
         putProfile(key.name, r && r.kind === 'Profile' ? compileProfile(r) : undefined);
         break;
@@ -266,7 +276,9 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
   function buildEndpoint(key: string): EndpointState {
     const lep = locals.get(key)!;
     const profs = [...new Set(lep.info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
-    return endpointState(lep.r, lep.info, policies.ordered(key, 'ingress'), policies.ordered(key, 'egress'), profs);
+    const ingress = policies.ordered(key, 'ingress');
+    const egress = policies.ordered(key, 'egress');
+    return endpointState(lep.r, lep.info, ingress, egress, profs, { ingress: policies.tierGroups(ingress), egress: policies.tierGroups(egress) });
   }
 
   function buildHost(): HostState {

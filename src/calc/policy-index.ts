@@ -2,7 +2,8 @@
 // direction. A label change re-matches one endpoint against every policy; a policy edit
 // re-matches that policy against every local endpoint. The same matching answers for a
 // remote endpoint (explain), without keeping anything.
-import { comparePolicies, type CompiledPolicy } from './compile.js';
+import { comparePolicies, tierGroups, type CompiledPolicy, type TierInfo } from './compile.js';
+import type { TierState } from './state.js';
 import { createUsage, type Usage, type UsageHooks } from './usage.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -24,6 +25,12 @@ export interface PolicyIndex {
   ordered(key: string, direction: 'ingress' | 'egress'): string[];
   /** Ordered ids of the policies that would apply to an endpoint with these labels. */
   applicable(labels: Labels): { ingress: string[]; egress: string[] };
+  /** The Tier resources by name. */
+  readonly tiers: ReadonlyMap<string, TierInfo>;
+  /** Replaces (undefined: removes) one Tier; every endpoint's order may change. */
+  setTier(name: string, t: TierInfo | undefined): void;
+  /** An ordered id list split by tier (DirectionState.tiers). */
+  tierGroups(ids: readonly string[]): TierState[] | undefined;
 }
 
 /**
@@ -39,10 +46,14 @@ export function createPolicyIndex(hooks: UsageHooks, opts: PolicyIndexOptions = 
   const applied = new Map<string, Applied>();
   const host = opts.hostEndpoints === true;
   const applies = (p: CompiledPolicy, labels: Labels) => (host || !p.hostOnly) && p.scope.matches(labels, { global: host });
-  const order = (ids: Iterable<string>) => [...ids].map((id) => usage.items.get(id)!).sort(comparePolicies).map((p) => p.id);
+  const tiers = new Map<string, TierInfo>();
+  const cmp = (a: CompiledPolicy, b: CompiledPolicy) => comparePolicies(a, b, tiers);
+  const order = (ids: Iterable<string>) => [...ids].map((id) => usage.items.get(id)!).sort(cmp).map((p) => p.id);
 
   return {
-    usage, applied,
+    usage, applied, tiers,
+    setTier(name, t) { if (t) tiers.set(name, t); else tiers.delete(name); },
+    tierGroups: (ids) => tierGroups(ids.map((id) => usage.items.get(id)!), tiers),
     get: (id) => usage.items.get(id),
     match(key, labels) {
       const old = applied.get(key);
@@ -76,7 +87,7 @@ export function createPolicyIndex(hooks: UsageHooks, opts: PolicyIndexOptions = 
       usage.set(id, cp ?? undefined);
       const dirty: string[] = [];
       // Lists hold ids in policy order: an endpoint with this policy re-sorts if it moved.
-      const reorder = old !== undefined && cp !== null && (old.order !== cp.order || old.sortName !== cp.sortName);
+      const reorder = old !== undefined && cp !== null && (old.order !== cp.order || old.sortName !== cp.sortName || old.tier !== cp.tier);
       for (const [key, a] of applied) {
         const on = cp !== null && applies(cp, labelsOf(key));
         const inI = on && cp.ingress;
@@ -105,7 +116,7 @@ export function createPolicyIndex(hooks: UsageHooks, opts: PolicyIndexOptions = 
         if (p.ingress) ingress.push(p);
         if (p.egress) egress.push(p);
       }
-      return { ingress: ingress.sort(comparePolicies).map((p) => p.id), egress: egress.sort(comparePolicies).map((p) => p.id) };
+      return { ingress: ingress.sort(cmp).map((p) => p.id), egress: egress.sort(cmp).map((p) => p.id) };
     },
   };
 }

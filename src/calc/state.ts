@@ -77,10 +77,22 @@ export interface ProfileState {
   egress: CompiledRule[];
 }
 
+/** One tier's share of an endpoint's policies: evaluated in turn; Pass (a rule, or the
+ *  tier's defaultAction when no rule decides) goes on to the next tier, then the profiles. */
+export interface TierState {
+  name: string;
+  defaultAction: 'Deny' | 'Pass';
+  /** Policy ids, in order. */
+  policies: string[];
+}
+
 /** For one endpoint and direction: the policies that apply, in order; then the profiles. */
 export interface DirectionState {
   policies: string[];
   profiles: string[];
+  /** The policies split by tier, in tier order. Absent when every policy is in the default
+   *  tier (defaultAction Deny): then `policies` is that one tier. */
+  tiers?: TierState[];
 }
 
 /** Docker's -p: hostIP:hostPort -> container address:port. */

@@ -13,6 +13,10 @@ const ALIASES: Record<Kind, string[]> = {
   Node: ['node', 'nodes', 'no'],
   BGPPeer: ['bgppeer', 'bgppeers', 'peer', 'peers'],
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
+  GlobalNetworkSet: ['globalnetworkset', 'globalnetworksets', 'gns', 'gnss'],
+  NetworkSet: ['networkset', 'networksets', 'netset', 'netsets'],
+  Tier: ['tier', 'tiers'],
+  IPReservation: ['ipreservation', 'ipreservations', 'ipres', 'reservation', 'reservations'],
 };
 
 const BY_ALIAS = new Map<string, Kind>(KINDS.flatMap((k) => ALIASES[k].map((a) => [a, k] as const)));

@@ -55,6 +55,13 @@ function columns(kind: Kind): [Column[], Column[]] {
         [['ASN', (r) => opt((r.spec as { asNumber?: unknown }).asNumber)], ['MESH', (r) => opt((r.spec as { nodeToNodeMeshEnabled?: boolean }).nodeToNodeMeshEnabled)]],
         [['LISTENPORT', (r) => opt((r.spec as { listenPort?: number }).listenPort)]],
       ];
+    case 'GlobalNetworkSet':
+    case 'NetworkSet':
+      return [[['NETS', (r) => list((r.spec as { nets?: string[] }).nets)]], [['LABELS', (r) => labelText(r.metadata.labels)]]];
+    case 'Tier':
+      return [[['ORDER', (r) => opt((r.spec as { order?: number }).order)], ['DEFAULTACTION', (r) => (r.spec as { defaultAction: string }).defaultAction]], []];
+    case 'IPReservation':
+      return [[['RESERVED', (r) => list((r.spec as { reservedCIDRs?: string[] }).reservedCIDRs)]], []];
   }
 }
 

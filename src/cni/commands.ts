@@ -31,7 +31,7 @@ export function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof IpamError) {
     const code = e.code === 'POOL_EXHAUSTED' ? CNI_ERR.POOL_EXHAUSTED
-      : e.code === 'ADDRESS_IN_USE' || e.code === 'HANDLE_IN_USE' ? CNI_ERR.ADDRESS_IN_USE
+      : e.code === 'ADDRESS_IN_USE' || e.code === 'HANDLE_IN_USE' || e.code === 'ADDRESS_RESERVED' ? CNI_ERR.ADDRESS_IN_USE
         : e.code === 'NO_POOL' ? CNI_ERR.NO_POOL
           : e.code === 'CONFLICT_RETRIES' ? CNI_ERR.TRY_AGAIN_LATER
             : e.code === 'INVALID_REQUEST' ? CNI_ERR.INVALID_NETWORK_CONFIG : CNI_ERR.INTERNAL;

@@ -8,6 +8,7 @@ import {
 } from './blocks.js';
 import { IpamError } from './errors.js';
 import { eligiblePools, loadPools, nodeLabels, poolRefusal, type PoolInfo } from './pools.js';
+import { loadReservations, reservationOf } from './reservations.js';
 import {
   affinityRecord, checkHandle, checkNode, decode, handleRecord, keysFor,
   type AffinityRecord, type BlockRecord, type HandleRecord, type Keys,
@@ -111,8 +112,12 @@ export async function allocate(store: IpamStore, req: AllocateRequest): Promise<
     family = parsed.family;
     wanted = parsed.value;
   }
-  const [pools, labels] = await Promise.all([loadPools(store), nodeLabels(store, req.node)]);
-  if (wanted !== undefined) return allocateSpecific(store, keys, req, pools, labels, family, wanted);
+  const [pools, labels, reserved] = await Promise.all([loadPools(store), nodeLabels(store, req.node), loadReservations(store)]);
+  if (wanted !== undefined) {
+    const r = reservationOf(reserved, family, wanted);
+    if (r) throw new IpamError('ADDRESS_RESERVED', `${req.address} is reserved by IPReservation ${r.name} (${r.cidr}): IPAM never hands it out; request another address or change the reservation`);
+    return allocateSpecific(store, keys, req, pools, labels, family, wanted);
+  }
 
   const { eligible, reasons } = eligiblePools(pools, labels, family, req.pools);
   if (eligible.length === 0) {
@@ -139,7 +144,7 @@ export async function allocate(store: IpamStore, req: AllocateRequest): Promise<
       const b = await readBlock(store.etcd, keys, hint.cidr);
       const p = b ? poolOf(eligible, b) : undefined;
       if (!b || !p || b.value.affinity !== req.node || b.net.family !== family) continue;
-      const ord = firstFree(b);
+      const ord = firstFree(b, reserved);
       if (ord === null) continue;
       staged = fromExistingBlock(b, ord, p.name, false);
       break;
@@ -147,14 +152,15 @@ export async function allocate(store: IpamStore, req: AllocateRequest): Promise<
     // 2. A new block.
     if (!staged) {
       for (const p of eligible) {
-        const cidr = await firstUnclaimed(store.etcd, keys, p);
+        const cidr = await firstUnclaimed(store.etcd, keys, p, reserved);
         if (!cidr) continue;
         const t = newTxn();
         stageClaim(t, keys, req.node, cidr);
         const block = newBlock(cidr, p.name, req.node);
         const loaded: LoadedBlock = { key: keys.block(cidr), value: block, modRevision: '0', net: parseNet(cidr) };
-        const address = ordinalAddress(loaded, 0n);
-        stageAllocation(t, req, h, loaded.key, block, 0n, address);
+        const ord = firstFree(loaded, reserved)!;
+        const address = ordinalAddress(loaded, ord);
+        stageAllocation(t, req, h, loaded.key, block, ord, address);
         staged = { t, alloc: { address, family, block: cidr, pool: p.name, borrowed: false } };
         break;
       }
@@ -166,14 +172,15 @@ export async function allocate(store: IpamStore, req: AllocateRequest): Promise<
         if (b.net.family !== family || b.value.affinity === req.node) continue;
         const p = poolOf(eligible, b);
         if (!p) continue;
-        const ord = firstFree(b);
+        const ord = firstFree(b, reserved);
         if (ord === null) continue;
         staged = fromExistingBlock(b, ord, p.name, true);
         break;
       }
     }
     if (!staged) {
-      throw new IpamError('POOL_EXHAUSTED', `no free IPv${family} address in ${eligible.map((p) => `${p.name} (${p.cidr})`).join(', ')}`);
+      const held = reserved.filter((r) => r.net.family === family).map((r) => `${r.name} (${r.cidr})`);
+      throw new IpamError('POOL_EXHAUSTED', `no free IPv${family} address in ${eligible.map((p) => `${p.name} (${p.cidr})`).join(', ')}${held.length ? `; reserved by IPReservation ${[...new Set(held)].join(', ')}` : ''}`);
     }
     if (await commit(store.etcd, staged.t)) return staged.alloc;
   }

@@ -3,6 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import type { IpFamily } from '../model/index.js';
 import { bigIntToIp, nthBlock, netSize, netToString, parseNet, type Net } from './addr.js';
 import type { PoolInfo } from './pools.js';
+import { overlapping, reservationOf, type Reservation } from './reservations.js';
 import { affinityRecord, blockRecord, decode, segmentCidr, type AffinityRecord, type BlockRecord, type Keys } from './records.js';
 import { getRaw, listKeys, listRaw, type Versioned } from './store.js';
 
@@ -57,10 +58,15 @@ export async function readAffineBlocks(etcd: Etcd3, keys: Keys, node: string): P
   return blocks.filter((b): b is LoadedBlock => b !== null && b.value.affinity === node);
 }
 
-/** The lowest free ordinal of a block, or null when it is full. */
-export function firstFree(b: LoadedBlock): bigint | null {
+/** The lowest free ordinal of a block that no reservation holds, or null when there is none. */
+export function firstFree(b: { net: Net; value: Pick<BlockRecord, 'allocations'> }, reserved: readonly Reservation[] = []): bigint | null {
   const size = netSize(b.net);
-  for (let o = 0n; o < size; o++) if (!(o.toString() in b.value.allocations)) return o;
+  const here = overlapping(reserved, b.net);
+  for (let o = 0n; o < size; o++) {
+    if (o.toString() in b.value.allocations) continue;
+    if (here.length > 0 && reservationOf(here, b.net.family, b.net.base + o)) continue;
+    return o;
+  }
   return null;
 }
 
@@ -72,14 +78,18 @@ export function ordinalAddress(b: LoadedBlock, ord: bigint): string {
   return bigIntToIp(b.net.family, b.net.base + ord);
 }
 
-/** The first block of the pool that nobody has claimed, or null when every block is claimed. */
-export async function firstUnclaimed(etcd: Etcd3, keys: Keys, pool: PoolInfo): Promise<string | null> {
+/** The first block of the pool that nobody has claimed and that has an address no
+ *  reservation holds, or null when there is none. */
+export async function firstUnclaimed(etcd: Etcd3, keys: Keys, pool: PoolInfo, reserved: readonly Reservation[] = []): Promise<string | null> {
   const claimed = new Set((await listKeys(etcd, keys.blocks)).map((k) => segmentCidr(k.slice(keys.blocks.length))));
   for (let i = 0n; ; i++) {
     const n = nthBlock(pool.net, pool.blockPrefix, i);
     if (!n) return null;
     const cidr = netToString(n);
-    if (!claimed.has(cidr)) return cidr;
+    if (claimed.has(cidr)) continue;
+    // A block wholly reserved would be claimed for nothing.
+    if (firstFree({ net: n, value: { allocations: {} } }, reserved) === null) continue;
+    return cidr;
   }
 }
 

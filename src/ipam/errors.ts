@@ -4,6 +4,7 @@ import { TrellisError } from '../model/index.js';
 
 export type IpamErrorCode =
   | 'ADDRESS_IN_USE'
+  | 'ADDRESS_RESERVED'
   | 'POOL_EXHAUSTED'
   | 'NO_POOL'
   | 'HANDLE_IN_USE'

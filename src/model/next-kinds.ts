@@ -1,6 +1,5 @@
 // Calico kinds that Trellis reads and validates exactly as Calico does, but does not act
-// on yet (issue 14): GlobalNetworkSet, NetworkSet, Tier, StagedNetworkPolicy,
-// StagedGlobalNetworkPolicy, IPReservation, BGPFilter. They are not in `schemas` (the
+// on yet (issue 14): StagedNetworkPolicy, StagedGlobalNetworkPolicy, BGPFilter. They are not in `schemas` (the
 // store, the CLI and calc know nothing of them yet); a file holding one is refused with
 // its validation issues, or, when it is valid, with a message saying that nothing in
 // Trellis would act on it, so that no one believes such a resource is in force.
@@ -8,45 +7,16 @@ import { z } from 'zod';
 import { cidrFamily, isValidCidrOrIp } from './cidr.js';
 import { hostBitsProblem } from './checks.js';
 import {
-  cidr, communityProblem, envelope, globalNetworkPolicySpec, networkPolicySpec, type GlobalNetworkPolicy, type NetworkPolicy,
+  communityProblem, envelope, globalNetworkPolicySpec, networkPolicySpec, type GlobalNetworkPolicy, type NetworkPolicy,
 } from './resources.js';
 import { semanticProblems, type Problem } from './semantics.js';
 
 const custom = z.ZodIssueCode.custom;
 
-// ---- network sets --------------------------------------------------------------
-
-const RESERVED_LABEL = 'projectcalico.org/namespace';
-const setMetadata = (m: z.ZodTypeAny) => m.superRefine((md: { labels?: Record<string, string> }, ctx) => {
-  if (md.labels && Object.hasOwn(md.labels, RESERVED_LABEL)) {
-    ctx.addIssue({ code: custom, path: ['labels', RESERVED_LABEL], message: `label key "${RESERVED_LABEL}" is reserved: Calico sets it from the namespace` });
-  }
-});
-const networkSetSpec = z.object({ nets: z.array(cidr).optional() }).strict();
-
-// ---- tiers ---------------------------------------------------------------------
-
-const TIER_ACTIONS = ['Deny', 'Pass'] as const;
-export const tierSpec = z.object({
-  order: z.number().finite().optional(),
-  defaultAction: z.enum(TIER_ACTIONS, { errorMap: (_i, c) => ({ message: `${JSON.stringify(c.data)} is not one of Deny, Pass` }) }).default('Deny'),
-}).strict();
-const TIER_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** Calico's well-known tiers: their order and default action are fixed. */
-const WELL_KNOWN_TIERS: Record<string, { order: number; defaultAction: 'Deny' | 'Pass' }> = {
-  default: { order: 1_000_000, defaultAction: 'Deny' },
-  'kube-admin': { order: 1_000, defaultAction: 'Pass' },
-  'kube-baseline': { order: 10_000_000, defaultAction: 'Pass' },
-};
-
 // ---- staged policies -----------------------------------------------------------
 
 const STAGED_ACTIONS = ['Set', 'Delete', 'Learn', 'Ignore'] as const;
 const stagedAction = z.enum(STAGED_ACTIONS, { errorMap: (_i, c) => ({ message: `${JSON.stringify(c.data)} is not one of ${STAGED_ACTIONS.join(', ')}` }) }).default('Set');
-
-// ---- IPAM ----------------------------------------------------------------------
-
-const ipReservationSpec = z.object({ reservedCIDRs: z.array(cidr).optional() }).strict();
 
 // ---- BGP filters ---------------------------------------------------------------
 
@@ -99,25 +69,17 @@ export const bgpFilterSpec = z.object({
 // ---- the kinds -----------------------------------------------------------------
 
 export const nextSchemas = {
-  GlobalNetworkSet: envelope('GlobalNetworkSet', false, networkSetSpec, setMetadata),
-  NetworkSet: envelope('NetworkSet', true, networkSetSpec, setMetadata),
-  Tier: envelope('Tier', false, tierSpec),
   StagedNetworkPolicy: envelope('StagedNetworkPolicy', true, networkPolicySpec.extend({ stagedAction })),
   StagedGlobalNetworkPolicy: envelope('StagedGlobalNetworkPolicy', false, globalNetworkPolicySpec.extend({ stagedAction })),
-  IPReservation: envelope('IPReservation', false, ipReservationSpec),
   BGPFilter: envelope('BGPFilter', false, bgpFilterSpec),
 } as const;
 
 export type NextKind = keyof typeof nextSchemas;
 export const NEXT_KINDS = Object.keys(nextSchemas) as NextKind[];
-export const NEXT_NAMESPACED_KINDS: ReadonlySet<NextKind> = new Set(['NetworkSet', 'StagedNetworkPolicy']);
+export const NEXT_NAMESPACED_KINDS: ReadonlySet<NextKind> = new Set(['StagedNetworkPolicy']);
 export type NextResource = { [K in NextKind]: z.infer<typeof nextSchemas[K]> }[NextKind];
-export type GlobalNetworkSet = z.infer<typeof nextSchemas.GlobalNetworkSet>;
-export type NetworkSet = z.infer<typeof nextSchemas.NetworkSet>;
-export type Tier = z.infer<typeof nextSchemas.Tier>;
 export type StagedNetworkPolicy = z.infer<typeof nextSchemas.StagedNetworkPolicy>;
 export type StagedGlobalNetworkPolicy = z.infer<typeof nextSchemas.StagedGlobalNetworkPolicy>;
-export type IPReservation = z.infer<typeof nextSchemas.IPReservation>;
 export type BGPFilter = z.infer<typeof nextSchemas.BGPFilter>;
 
 export function isNextKind(k: unknown): k is NextKind {
@@ -127,16 +89,6 @@ export function isNextKind(k: unknown): k is NextKind {
 /** Calico's checks across fields for these kinds (user input, as in semantics.ts). */
 export function nextSemanticProblems(r: NextResource): Problem[] {
   switch (r.kind) {
-    case 'Tier': {
-      const out: Problem[] = [];
-      if (r.metadata.name.length > 63 || !TIER_NAME_RE.test(r.metadata.name)) {
-        out.push({ path: ['metadata', 'name'], message: `"${r.metadata.name}" is not a tier name: at most 63 lower-case letters, digits and "-" (no ".": tier names prefix policy names)` });
-      }
-      const known = WELL_KNOWN_TIERS[r.metadata.name];
-      if (known && r.spec.order !== known.order) out.push({ path: ['spec', 'order'], message: `the ${r.metadata.name} tier's order is ${known.order}` });
-      if (known && r.spec.defaultAction !== known.defaultAction) out.push({ path: ['spec', 'defaultAction'], message: `the ${r.metadata.name} tier's defaultAction is ${known.defaultAction}` });
-      return out;
-    }
     case 'StagedNetworkPolicy':
     case 'StagedGlobalNetworkPolicy': {
       const { stagedAction: action, tier: _tier, ...rest } = r.spec;

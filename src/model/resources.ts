@@ -191,8 +191,8 @@ function ruleCrossChecks(r: {
 export const POLICY_TYPES = ['Ingress', 'Egress'] as const;
 const policyTypes = z.array(z.enum(POLICY_TYPES, { errorMap: (_i, ctx) => ({ message: `${JSON.stringify(ctx.data)} is not one of Ingress, Egress` }) }));
 
-/** Only the default tier exists in Trellis: a policy may name it, no other. */
-const tier = z.string().refine((t) => t === 'default', (t) => ({ message: `Calico field spec.tier is not supported by Trellis: only the default tier exists, not ${JSON.stringify(t)} (leave tier out, or set it to "default")` }));
+/** The tier a policy belongs to (default: "default"); the Tier's own checks name it. */
+const tier = z.string().min(1, 'must not be empty');
 
 const policySpecFields = {
   tier: tier.optional(),
@@ -420,6 +420,29 @@ export function envelope<K extends string, S extends z.ZodTypeAny>(name: K, name
   return kind(name, meta ? meta(m) : m, spec);
 }
 
+// ---- network sets --------------------------------------------------------------
+
+const RESERVED_SET_LABEL = 'projectcalico.org/namespace';
+/** Calico sets a NetworkSet's namespace label itself: a user's would be a lie. */
+const setMetadata = <M extends z.ZodTypeAny>(m: M) => m.superRefine((md: { labels?: Record<string, string> }, ctx) => {
+  if (md.labels && Object.hasOwn(md.labels, RESERVED_SET_LABEL)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['labels', RESERVED_SET_LABEL], message: `label key "${RESERVED_SET_LABEL}" is reserved: Calico sets it from the namespace` });
+  }
+});
+const networkSetSpec = z.object({ nets: z.array(cidr).optional() }).strict();
+
+// ---- tiers ---------------------------------------------------------------------
+
+const TIER_ACTIONS = ['Deny', 'Pass'] as const;
+/** Calico's Tier: tiers are evaluated in `order` (absent: last), each ending in its defaultAction. */
+export const tierSpec = z.object({
+  order: z.number().finite().optional(),
+  defaultAction: z.enum(TIER_ACTIONS, { errorMap: (_i, c) => ({ message: `${JSON.stringify(c.data)} is not one of Deny, Pass` }) }).default('Deny'),
+}).strict();
+
+/** Addresses IPAM never hands out (Calico's IPReservation). */
+const ipReservationSpec = z.object({ reservedCIDRs: z.array(cidr).optional() }).strict();
+
 export const schemas = {
   NetworkPolicy: kind('NetworkPolicy', namespacedMetadata, networkPolicySpec),
   GlobalNetworkPolicy: kind('GlobalNetworkPolicy', clusterMetadata, globalNetworkPolicySpec),
@@ -431,12 +454,16 @@ export const schemas = {
   Node: kind('Node', clusterMetadata, nodeSpec.optional().default({})),
   BGPPeer: kind('BGPPeer', clusterMetadata, bgpPeerSpec),
   BGPConfiguration: kind('BGPConfiguration', clusterMetadata, bgpConfigurationSpec),
+  GlobalNetworkSet: kind('GlobalNetworkSet', setMetadata(clusterMetadata), networkSetSpec),
+  NetworkSet: kind('NetworkSet', setMetadata(namespacedMetadata), networkSetSpec),
+  IPReservation: kind('IPReservation', clusterMetadata, ipReservationSpec),
+  Tier: kind('Tier', clusterMetadata, tierSpec),
 } as const;
 
 export type Kind = keyof typeof schemas;
 export const KINDS = Object.keys(schemas) as Kind[];
 /** Kinds whose resources live in a namespace (default namespace: "default"). */
-export const NAMESPACED_KINDS: ReadonlySet<Kind> = new Set(['NetworkPolicy', 'WorkloadEndpoint']);
+export const NAMESPACED_KINDS: ReadonlySet<Kind> = new Set(['NetworkPolicy', 'WorkloadEndpoint', 'NetworkSet']);
 
 export type NetworkPolicy = z.infer<typeof schemas.NetworkPolicy>;
 export type GlobalNetworkPolicy = z.infer<typeof schemas.GlobalNetworkPolicy>;
@@ -448,6 +475,10 @@ export type IPPool = z.infer<typeof schemas.IPPool>;
 export type Node = z.infer<typeof schemas.Node>;
 export type BGPPeer = z.infer<typeof schemas.BGPPeer>;
 export type BGPConfiguration = z.infer<typeof schemas.BGPConfiguration>;
+export type GlobalNetworkSet = z.infer<typeof schemas.GlobalNetworkSet>;
+export type NetworkSet = z.infer<typeof schemas.NetworkSet>;
+export type IPReservation = z.infer<typeof schemas.IPReservation>;
+export type Tier = z.infer<typeof schemas.Tier>;
 
 export interface ResourceByKind {
   NetworkPolicy: NetworkPolicy;
@@ -460,6 +491,10 @@ export interface ResourceByKind {
   Node: Node;
   BGPPeer: BGPPeer;
   BGPConfiguration: BGPConfiguration;
+  GlobalNetworkSet: GlobalNetworkSet;
+  NetworkSet: NetworkSet;
+  IPReservation: IPReservation;
+  Tier: Tier;
 }
 export type Resource = ResourceByKind[Kind];
 export type PolicyRule = Rule;

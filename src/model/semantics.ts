@@ -101,12 +101,40 @@ function policyNameProblem(name: string, re: RegExp): Problem[] {
 const IP_WITH_PORT = /^(\[(?<v6>[^\]]+)\]|(?<v4>[0-9.]+)):(?<port>\d+)$/;
 const DEFAULT_BLOCK = { 4: 26, 6: 122 } as const;
 
+const TIER_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Calico's well-known tiers: their order and default action are fixed. */
+export const WELL_KNOWN_TIERS: Readonly<Record<string, { order: number; defaultAction: 'Deny' | 'Pass' }>> = {
+  default: { order: 1_000_000, defaultAction: 'Deny' },
+  'kube-admin': { order: 1_000, defaultAction: 'Pass' },
+  'kube-baseline': { order: 10_000_000, defaultAction: 'Pass' },
+};
+
+/** Calico names a policy of a tier other than default "TIER.NAME". */
+function tierNameProblems(name: string, tier: string | undefined): Problem[] {
+  const t = tier ?? 'default';
+  const out: Problem[] = [];
+  if (t.length > 63 || !TIER_NAME_RE.test(t)) out.push({ path: ['spec', 'tier'], message: `"${t}" is not a tier name: at most 63 lower-case letters, digits and "-"` });
+  else if (t !== 'default' && !name.startsWith(`${t}.`)) out.push({ path: ['metadata', 'name'], message: `a policy of tier ${t} is named "${t}.NAME" (Calico's tiered policy naming), not "${name}"` });
+  return out;
+}
+
 /** Problems across fields of a resource that has passed its schema. */
 export function semanticProblems(r: Resource): Problem[] {
   switch (r.kind) {
+    case 'Tier': {
+      const out: Problem[] = [];
+      if (r.metadata.name.length > 63 || !TIER_NAME_RE.test(r.metadata.name)) {
+        out.push({ path: ['metadata', 'name'], message: `"${r.metadata.name}" is not a tier name: at most 63 lower-case letters, digits and "-" (no ".": tier names prefix policy names)` });
+      }
+      const known = WELL_KNOWN_TIERS[r.metadata.name];
+      if (known && r.spec.order !== known.order) out.push({ path: ['spec', 'order'], message: `the ${r.metadata.name} tier's order is ${known.order}` });
+      if (known && r.spec.defaultAction !== known.defaultAction) out.push({ path: ['spec', 'defaultAction'], message: `the ${r.metadata.name} tier's defaultAction is ${known.defaultAction}` });
+      return out;
+    }
     case 'NetworkPolicy':
       return [
         ...policyNameProblem(r.metadata.name, NP_NAME_RE),
+        ...tierNameProblems(r.metadata.name, r.spec.tier),
         ...globalProblem(['spec', 'selector'], r.spec.selector),
         ...typesProblems(r.spec.types),
         ...rulesProblems(r.spec),
@@ -114,6 +142,7 @@ export function semanticProblems(r: Resource): Problem[] {
     case 'GlobalNetworkPolicy': {
       const out: Problem[] = [
         ...policyNameProblem(r.metadata.name, GNP_NAME_RE),
+        ...tierNameProblems(r.metadata.name, r.spec.tier),
         ...globalProblem(['spec', 'selector'], r.spec.selector),
         ...globalProblem(['spec', 'namespaceSelector'], r.spec.namespaceSelector),
         ...typesProblems(r.spec.types),

@@ -32,6 +32,15 @@ export function hep(name: string, o: { node?: string; ips: string[]; labels?: La
     spec: { node: o.node ?? 'node1', expectedIPs: o.ips, ...(o.ports ? { ports: o.ports } : {}), ...(o.iface ? { interfaceName: o.iface } : {}), ...(o.profiles ? { profiles: o.profiles } : {}) },
   });
 }
+export function netset(ns: string, name: string, nets: string[], labels: Labels = {}): Resource {
+  return schemas.NetworkSet.parse({ apiVersion: API, kind: 'NetworkSet', metadata: { name, namespace: ns, labels }, spec: { nets } });
+}
+export function gnetset(name: string, nets: string[], labels: Labels = {}): Resource {
+  return schemas.GlobalNetworkSet.parse({ apiVersion: API, kind: 'GlobalNetworkSet', metadata: { name, labels }, spec: { nets } });
+}
+export function tier(name: string, spec: { order?: number; defaultAction?: 'Deny' | 'Pass' }): Resource {
+  return schemas.Tier.parse({ apiVersion: API, kind: 'Tier', metadata: { name }, spec });
+}
 export function np(ns: string, name: string, spec: unknown): Resource {
   return schemas.NetworkPolicy.parse({ apiVersion: API, kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });
 }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { computeDesiredState, createCalculator, createClusterView, explainFlow, explainIn, matrixIn, type ExplainQuestion } from '../../src/calc/index.js';
 import { resourceKey, type Resource } from '../../src/model/index.js';
-import { gnp, hep, namespace, np, pool, profile, wep } from './_fixtures.js';
+import { gnetset, gnp, hep, namespace, netset, np, pool, profile, tier, wep } from './_fixtures.js';
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -62,6 +62,12 @@ function generator(rand: () => number) {
     if (global && maybe(0.3)) s.namespaceSelector = pick(NS_SELECTORS);
     return s;
   };
+  const TIERS = ['default', 'platform', 'tenant'];
+  // A tiered policy is named TIER.NAME, as Calico names it; a tier without its Tier resource is possible too.
+  const tiered = (name: string, spec: Record<string, unknown>) => {
+    const t = maybe(0.5) ? 'default' : pick(TIERS);
+    return t === 'default' ? { name, spec } : { name: `${t}.${name}`, spec: { ...spec, tier: t } };
+  };
   const makers: Array<() => Resource> = [
     () => namespace(pick(NS), maybe(0.8) ? { team: pick(['x', 'y']) } : {}),
     () => profile(`p${Math.floor(rand() * 3)}`, { ingress: rules(), egress: rules(), ...(maybe(0.5) ? { labelsToApply: { trusted: pick(['yes', 'no']) } } : {}) }),
@@ -75,18 +81,29 @@ function generator(rand: () => number) {
       });
     },
     () => hep(`h${Math.floor(rand() * 3)}`, { ips: [pick(['10.0.9.1', '10.0.9.2', 'fd00::99'])], labels: labelsOf(), node: 'n0' }),
-    () => np(pick(NS), `np${Math.floor(rand() * 4)}`, policySpec(false)),
-    () => gnp(`g${Math.floor(rand() * 4)}`, policySpec(true)),
+    () => { const p = tiered(`np${Math.floor(rand() * 4)}`, policySpec(false)); return np(pick(NS), p.name, p.spec); },
+    () => { const p = tiered(`g${Math.floor(rand() * 4)}`, policySpec(true)); return gnp(p.name, p.spec); },
     () => pool(`pool${Math.floor(rand() * 2)}`, pick(['10.0.0.0/16', 'fd00::/64', '10.0.0.0/8']), { natOutgoing: maybe(), disabled: maybe(0.2) }),
+    () => (maybe()
+      ? netset(pick(NS), `s${Math.floor(rand() * 3)}`, [pick(['192.0.2.0/24', '198.51.100.7/32', '2001:db8::/64', '10.0.0.0/8'])], labelsOf())
+      : gnetset(`gs${Math.floor(rand() * 3)}`, [pick(['203.0.113.0/24', '0.0.0.0/0', '2001:db8:1::/48'])], labelsOf())),
+    () => tier(pick(['platform', 'tenant']), { ...(maybe(0.8) ? { order: pick([10, 100, 2_000_000]) } : {}), defaultAction: pick(['Deny', 'Pass'] as const) }),
   ];
-  const weights = [1, 1, 4, 1, 2, 2, 1];
-  return (): Resource => {
+  const weights = [1, 1, 4, 1, 2, 2, 1, 1, 1];
+  const once = (): Resource => {
     let x = rand() * weights.reduce((a, b) => a + b, 0);
     for (let i = 0; i < makers.length; i++) {
       x -= weights[i]!;
       if (x < 0) return makers[i]!();
     }
     return makers[0]!();
+  };
+  // A random rule can be one the schema refuses (IPv4 source nets, IPv6 destination nets):
+  // draw again, as a user would have had to write it again.
+  return (): Resource => {
+    for (;;) {
+      try { return once(); } catch (e) { if (!(e instanceof Error && e.name === 'ZodError')) throw e; }
+    }
   };
 }
 

@@ -172,6 +172,27 @@ test('apply from stdin', async () => {
   assert.ok(await store.get({ kind: 'GlobalNetworkPolicy', name: 'deny-ssh' }));
 });
 
+test('NetworkSet and GlobalNetworkSet (examples/networkset.yaml): apply, get by every alias, delete', async () => {
+  await freshPrefix();
+  const applied = await ctl(['apply', '-f', 'examples/networkset.yaml']);
+  expectExit(applied, 0, 'apply examples/networkset.yaml');
+  assert.match(applied.stdout, /^NetworkSet tenant-a\/payments-api applied \(revision \d+\)$/m);
+  assert.match(applied.stdout, /^GlobalNetworkSet package-mirrors applied \(revision \d+\)$/m);
+  const sets = await Promise.all(['networkset', 'NetworkSets', 'netset'].map((k) => ctl(['get', k, '-n', 'tenant-a'])));
+  for (const o of sets) expectExit(o, 0, 'get networkset');
+  for (const o of sets) assert.is(o.stdout, sets[0]!.stdout, 'every NetworkSet alias lists the same');
+  assert.equal(sets[0]!.stdout.split('\n').map((l) => l.trim().split(/\s+/)), [['NAMESPACE', 'NAME', 'NETS'], ['tenant-a', 'payments-api', '192.0.2.0/24,2001:db8:10::/48'], ['']]);
+  const globals = await ctl(['get', 'gns', '-o', 'wide']);
+  expectExit(globals, 0, 'get gns');
+  assert.match(globals.stdout, /package-mirrors\s+198\.51\.100\.10\/32,198\.51\.100\.11\/32\s+role=mirror/);
+  const yaml = await ctl(['get', 'globalnetworkset', 'package-mirrors', '-o', 'yaml']);
+  assert.match(yaml.stdout, /kind: GlobalNetworkSet/);
+  expectExit(await ctl(['delete', 'netset', 'payments-api', '-n', 'tenant-a']), 0, 'delete networkset');
+  assert.is(await store.get({ kind: 'NetworkSet', namespace: 'tenant-a', name: 'payments-api' }), null, 'the NetworkSet is gone');
+  expectExit(await ctl(['delete', '-f', 'examples/networkset.yaml']), 1, 'delete -f: the NetworkSet is already gone');
+  assert.is(await store.get({ kind: 'GlobalNetworkSet', name: 'package-mirrors' }), null, 'the GlobalNetworkSet is gone');
+});
+
 test('selector test: true/false exit 0; a bad expression or labels exit 2', async () => {
   const [yes, no, bad, badLabels] = await Promise.all([
     ctl(['selector', 'test', 'app == "web" && has(tenant)', '--labels', '{"app":"web","tenant":"a"}']),

@@ -14,7 +14,7 @@ test('IPAM error codes map to CNI codes', () => {
   const want: Record<IpamErrorCode, number> = {
     POOL_EXHAUSTED: CNI_ERR.POOL_EXHAUSTED, ADDRESS_IN_USE: CNI_ERR.ADDRESS_IN_USE, HANDLE_IN_USE: CNI_ERR.ADDRESS_IN_USE,
     NO_POOL: CNI_ERR.NO_POOL, CONFLICT_RETRIES: CNI_ERR.TRY_AGAIN_LATER, INVALID_REQUEST: CNI_ERR.INVALID_NETWORK_CONFIG,
-    CORRUPT_RECORD: CNI_ERR.INTERNAL,
+    CORRUPT_RECORD: CNI_ERR.INTERNAL, ADDRESS_RESERVED: CNI_ERR.ADDRESS_IN_USE,
   };
   for (const [code, cni] of Object.entries(want) as Array<[IpamErrorCode, number]>) {
     const e = toCniError(new IpamError(code, 'the pool said so'));

@@ -3,7 +3,7 @@
 // The refusals, message by message, are the fixtures/bad/calico-*.yaml files.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatIssue, nextSchemas, parseResourceText, ResourceFileError, validateResource, type Resource } from '../../src/model/index.js';
+import { formatIssue, nextSchemas, parseResourceText, ResourceFileError, schemas, validateResource, type Resource } from '../../src/model/index.js';
 
 const doc = (kind: string, spec: string, name = 'x') => `apiVersion: projectcalico.org/v3\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec}`;
 
@@ -79,16 +79,23 @@ test('stored values (no cross-field checks) still may not claim more than one ad
 });
 
 test('the kinds Trellis does not act on yet are validated, typed and refused as such', () => {
-  const tier = nextSchemas.Tier.parse({ apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'platform' }, spec: { order: 100 } });
+  const tier = schemas.Tier.parse({ apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'platform' }, spec: { order: 100 } });
   assert.is(tier.spec.defaultAction, 'Deny', 'a Tier defaults to defaultAction Deny, as in Calico');
   const staged = nextSchemas.StagedNetworkPolicy.parse({ apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy', metadata: { name: 's' }, spec: {} });
   assert.is(staged.spec.stagedAction, 'Set', 'stagedAction defaults to Set');
-  for (const [kind, spec] of [['Tier', '  order: 1000000\n'], ['StagedNetworkPolicy', '  stagedAction: Delete\n  tier: default\n'], ['IPReservation', '  reservedCIDRs: [10.65.0.0/28, 10.65.1.1]\n'],
+  for (const [kind, spec] of [['StagedNetworkPolicy', '  stagedAction: Delete\n  tier: default\n'],
     ['BGPFilter', '  importV4:\n    - {cidr: 10.0.0.0/8, matchOperator: In, prefixLength: {min: 8, max: 24}, action: Accept, operations: [{prependASPath: {prefix: [64512]}}]}\n']] as const) {
     let err: unknown;
-    try { parseResourceText(doc(kind, spec, kind === 'Tier' ? 'default' : 'x'), 'next.yaml'); } catch (e) { err = e; }
+    try { parseResourceText(doc(kind, spec, 'x'), 'next.yaml'); } catch (e) { err = e; }
     assert.instance(err, ResourceFileError, `${kind} is refused`);
     assert.equal((err as ResourceFileError).issues.map((i) => i.message), [`Calico kind ${kind} is not supported by Trellis yet: the resource is valid, but nothing in Trellis would act on it`], `${kind}: valid, and said to be unsupported`);
+  }
+});
+
+test('the kinds Trellis acts on now parse as resources', () => {
+  for (const [kind, spec] of [['IPReservation', '  reservedCIDRs: [10.65.0.0/28, 10.65.1.1]\n'], ['GlobalNetworkSet', '  nets: [198.51.100.0/24]\n'], ['Tier', '  order: 1000000\n']] as const) {
+    const [r] = parseResourceText(doc(kind, spec, kind === 'Tier' ? 'default' : 'x'), 'kinds.yaml');
+    assert.is(r?.kind, kind, `${kind} is a resource`);
   }
 });
 

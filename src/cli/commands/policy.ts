@@ -11,7 +11,7 @@ import { readResources } from '../files.js';
 import { missingProfileNotes, resolveEndpointRef } from './explain-refs.js';
 
 /** The kinds that shape policy decisions. */
-const POLICY_KINDS: Kind[] = ['Namespace', 'Profile', 'NetworkPolicy', 'GlobalNetworkPolicy', 'WorkloadEndpoint', 'HostEndpoint'];
+const POLICY_KINDS: Kind[] = ['Namespace', 'Profile', 'NetworkPolicy', 'GlobalNetworkPolicy', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet'];
 
 interface ExplainOpts { from: string; to: string; port: string; file?: string[]; output?: string; ipVersion?: string; srcPort?: string }
 

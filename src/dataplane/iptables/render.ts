@@ -31,7 +31,7 @@
 // filter's, drops a workload packet without it. So a foreign `iptables -F` (which flushes
 // filter only, our jumps included) or a missing jump leaves workload traffic dropped until
 // the next resync puts the rules back, never open.
-import type { DesiredState, EndpointState, Family, PolicyState, ProfileState } from '../../calc/index.js';
+import type { DesiredState, EndpointState, Family, PolicyState, ProfileState, TierState } from '../../calc/index.js';
 import {
   ACCEPT_CHAIN, DISPATCH, FROM_WL_DISPATCH, TO_WL_ADDR_DISPATCH, MARK_ACCEPT, MARK_MASK, MARK_PASS, MARK_VERDICT, NAT_MASQ_SET_ID, NAT_POOLS_SET_ID,
   TO_WL_DISPATCH, VERDICT_DISPATCH, VERDICT_DONE, WORKLOAD_IFACE_PREFIX, byCodePoint, fromWlChain, hex, policyChain, policyGroupChain,
@@ -176,21 +176,37 @@ function groupChain(m: RenderMemo, ids: readonly string[], dir: Dir, family: Fam
   });
 }
 
+/** An endpoint's policies by tier; a plain list is the default tier, ending in Deny. */
+function tiersOf(d: EndpointState['ingress']): TierState[] {
+  return d.tiers ?? (d.policies.length > 0 ? [{ name: 'default', defaultAction: 'Deny', policies: d.policies }] : []);
+}
+
+/** What the verdict chain's name stands for beyond its policy and profile lists. */
+function tierSignature(d: EndpointState['ingress']): string {
+  return d.tiers ? d.tiers.map((t) => `${t.name}:${t.defaultAction}:${t.policies.length}`).join(',') : '';
+}
+
 /**
- * An endpoint class's decision (same policies, same profiles): its policy group, drop if
- * policies applied and none allowed or passed, then its profiles, then drop. It returns
- * only when something allowed (MARK_ACCEPT set).
+ * An endpoint class's decision (same policies, same profiles): tier by tier, its policy
+ * group, return if one allowed, drop if none allowed or passed and the tier's default
+ * action is Deny (the pass mark is cleared before the next tier); then its profiles, then
+ * drop. It returns only when something allowed (MARK_ACCEPT set).
  */
 function verdictChainSpec(m: RenderMemo, v: VerdictRef, dir: Dir, family: Family, policies: Map<string, PolicyState>, profiles: Map<string, ProfileState>): ChainSpec {
   const d = v.lists;
   const missing = [...d.policies.filter((p) => !policies.has(p)), '|', ...d.profiles.filter((p) => !profiles.has(p))].join(',');
-  return remember(m.verdictChains, `${v.name}|${family}|${missing}`, () => {
+  return remember(m.verdictChains, `${v.name}|${family}|${missing}|${tierSignature(d)}`, () => {
     const body: string[] = [];
-    if (d.policies.length > 0) {
-      body.push(`-j ${policyGroupChain(d.policies, dir)}`);
+    const tiers = tiersOf(d);
+    tiers.forEach((t, i) => {
+      if (i > 0) body.push(`-j MARK --set-xmark 0x0/${hex(MARK_PASS)}`);
+      body.push(`-j ${policyGroupChain(t.policies, dir)}`);
       body.push(`-m mark --mark ${markAccept} -j RETURN`);
-      body.push(`${notPassed} -m comment --comment "no policy allowed or passed" -j DROP`);
-    }
+      if (t.defaultAction === 'Deny') {
+        const why = d.tiers ? `tier ${t.name}: no policy allowed or passed` : 'no policy allowed or passed';
+        body.push(`${notPassed} -m comment --comment ${quote(why)} -j DROP`);
+      }
+    });
     for (const pid of d.profiles) {
       if (!profiles.has(pid)) continue;
       body.push(`-j ${profileChain(pid, dir)}`);
@@ -270,7 +286,8 @@ function verdictRefs(m: RenderMemo, endpoints: readonly EndpointState[], dir: Di
   for (const e of endpoints) {
     const lists = e[dir];
     let name = m.verdictNames[dir].get(lists);
-    if (name === undefined) m.verdictNames[dir].set(lists, (name = verdictChain(lists.policies, lists.profiles, dir)));
+    // Tiers are part of what a verdict chain decides: the same policies split otherwise are another chain.
+    if (name === undefined) m.verdictNames[dir].set(lists, (name = verdictChain(lists.tiers ? [...lists.policies, `|tiers:${tierSignature(lists)}`] : lists.policies, lists.profiles, dir)));
     let v = byName.get(name);
     if (!v) byName.set(name, (v = { name, id: verdictId(name), direct: false, lists }));
     out.set(e, v);
@@ -360,8 +377,8 @@ function sharedPart(m: RenderMemo, ds: DesiredState, family: Family, unique: Rec
     const usedProfiles = new Set<string>();
     for (const v of unique[dir]) {
       chains.push(verdictChainSpec(m, v, dir, family, policies, profiles));
-      if (v.lists.policies.length > 0) {
-        const g = groupChain(m, v.lists.policies, dir, family, policies);
+      for (const t of tiersOf(v.lists)) {
+        const g = groupChain(m, t.policies, dir, family, policies);
         groups.set(g.name, g);
       }
       for (const p of v.lists.policies) if (policies.has(p)) usedPolicies.add(p);
