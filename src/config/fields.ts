@@ -31,6 +31,10 @@ export interface DaemonConfig {
   storePrefix: string;
   /** Unix socket on which trellisd runs trellis-cni's calls; "" turns it off. */
   cniSocket: string;
+  /** Unix socket on which trellisd serves Docker's NetworkDriver and IpamDriver; "" (the default) turns it off. */
+  dockerSocket: string;
+  /** Docker's API socket, read for container names and labels; "" leaves endpoints with only the network's labels. */
+  dockerApiSocket: string;
 }
 
 export type FieldName = keyof DaemonConfig;
@@ -85,6 +89,15 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
     schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to turn it off'),
     // trellis-cni looks here unless its network configuration names another agentSocket.
     fromEnv: text, default: () => '/run/trellis/cni.sock', doc: 'unix socket on which trellisd runs trellis-cni\'s calls with its warm etcd connection ("" off)',
+  },
+  dockerSocket: {
+    schema: z.string().refine((s) => s === '' || (s.startsWith('/') && s.endsWith('.sock')), 'must be an absolute path ending in .sock (Docker finds /run/docker/plugins/NAME.sock), or "" to turn it off'),
+    // Off unless asked for: a host without Docker has no use for it.
+    fromEnv: text, default: () => '', doc: 'unix socket on which trellisd serves Docker\'s remote network and IPAM driver, e.g. /run/docker/plugins/trellis.sock ("" off)',
+  },
+  dockerApiSocket: {
+    schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to not read Docker\'s API'),
+    fromEnv: text, default: () => '/run/docker.sock', doc: 'Docker\'s API socket, read for container names and labels ("" : endpoints carry only the network)',
   },
 };
 

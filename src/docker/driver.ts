@@ -1,19 +1,21 @@
 // The Docker face: libnetwork's NetworkDriver and IpamDriver calls mapped onto Trellis.
-// A Docker network is a record in etcd plus a Profile of its own (containers on the network
-// reach each other, nothing else does unless policy says so); an endpoint goes through the
-// shared attach path with the address Docker got from RequestAddress (Trellis IPAM, the
-// same compare-and-swap as CNI). Docker replays nothing to a restarted plugin, so every
-// call reads what it needs from etcd, never from memory.
+// A Docker network is a record in etcd plus a Profile named after the network (containers
+// on the network reach each other, nothing else does unless policy says so: Docker's
+// --icc world); an endpoint goes through the shared attach path at Join, with the address
+// Docker got from RequestAddress (Trellis IPAM, the same compare-and-swap as CNI) and the
+// container's name and labels read from Docker's API. Docker replays nothing to a
+// restarted plugin, so every call reads what it needs from etcd, never from memory.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { allocate, handleOfAddress, IpamError, releaseByHandle, type IpamStore } from '../ipam/index.js';
 import {
-  API_VERSION, cidrContains, isValidIp, parseCidr, resourceName, type IPPool, type Profile, type Resource, type ResourceKey,
-  type WorkloadEndpoint,
+  API_VERSION, cidrContains, isValidIp, labels as labelsSchema, parseCidr, resourceName, type IPPool, type Profile, type Resource,
+  type ResourceKey, type WorkloadEndpoint,
 } from '../model/index.js';
 import {
-  attach, containerMac, detach, endpointKeyOf, endpointName, endpointPorts, GATEWAY_V4, hostVethName, NetlinkError, withPrefix,
+  attach, containerMac, detach, endpointKeyOf, endpointName, endpointPorts, GATEWAY_V4, GATEWAY_V6, hostVethName, NetlinkError, withPrefix,
 } from '../workload/index.js';
+import { DockerApiError, type DockerEngine, type NetworkInfo } from './engine.js';
 import {
   createEndpoint, createNetwork, deleteNetwork, DockerPluginError, endpointRef, GATEWAY_REQUEST, join, KNOWN_OPTIONS,
   OPT_GENERIC, OPT_NAMESPACE, OPT_PROFILES, OPT_REQUEST_TYPE, parseRequest, portBindings, protoName, releaseAddress,
@@ -36,40 +38,97 @@ export interface DriverDeps {
   log: Logger;
   /** One IPAM change at a time on this host (CAS still decides between hosts). */
   ipamLock<T>(fn: () => Promise<T>): Promise<T>;
+  /** Docker's API, for the container's name and labels and the network's name; null: endpoints carry only the network. */
+  engine: DockerEngine | null;
+  /**
+   * Resolves true once this host's dataplane has programmed the store up to `revision`
+   * (trellisd's own apply loop). Join waits for it, so a container starts with its policy
+   * in place rather than dropped as an unknown interface for its first packets.
+   */
+  programmed?(revision: string, timeoutMs: number): Promise<boolean>;
 }
 
 export interface DriverReply { status: number; body: Record<string, unknown> }
 
-/** The label every endpoint of a Docker network carries; its Profile admits exactly these. */
+/** The label every endpoint of a Docker network carries (the network's name); its Profile admits exactly these. */
 export const NETWORK_LABEL = 'trellis.dev/docker-network';
+/** Also on every endpoint: the Docker container's name (what `docker run --name` gave). */
+export const CONTAINER_LABEL = 'trellis.dev/docker-container';
 const DEFAULT_POOL_V4 = 'trellis-default-v4';
 const DEFAULT_POOL_V6 = 'trellis-default-v6';
-const CONTAINER_IFNAME = 'eth0';
+const POOL_PREFIX = 'trellis:';
+const HANDLE_PREFIX = 'docker.';
+/** Longest Join waits for the dataplane (Docker gives a plugin call far longer). */
+const PROGRAM_WAIT_MS = 5000;
 
 const shortId = (id: string) => id.slice(0, 12);
-export const networkProfileName = (networkID: string): string => `docker-${shortId(networkID)}`;
 const bare = (a: string) => a.split('/')[0]!;
+
+/** A Profile name from a Docker network name (Docker allows "_" and capitals; resource names do not). */
+export function networkProfileName(network: string): string {
+  const s = network.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return `docker-net-${s || createHash('sha256').update(network).digest('hex').slice(0, 12)}`;
+}
 
 /** The container end's name while it waits in the host namespace for Docker to move it. */
 function peerName(endpointID: string): string {
   return `tmp${createHash('sha256').update(`${endpointID}.peer`).digest('hex').slice(0, 11)}`;
 }
 
-export function networkProfile(networkID: string): Profile {
+export function networkProfile(network: string): Profile {
   return {
     apiVersion: API_VERSION,
     kind: 'Profile',
-    metadata: { name: networkProfileName(networkID) },
+    metadata: { name: networkProfileName(network) },
     spec: {
-      ingress: [{ action: 'Allow', source: { selector: `${NETWORK_LABEL} == "${shortId(networkID)}"` } }],
+      ingress: [{ action: 'Allow', source: { selector: `${NETWORK_LABEL} == "${network}"` } }],
       egress: [{ action: 'Allow' }],
     },
   } as Profile;
 }
 
+/**
+ * A container's Docker labels as endpoint labels. Docker allows any text (images bring
+ * labels like `maintainer=Jane <j@x>`); those a selector could never name are left out
+ * (listed in the log) rather than refusing the container.
+ */
+export function endpointLabels(docker: Record<string, string>): { labels: Record<string, string>; skipped: string[] } {
+  const labels: Record<string, string> = {};
+  const skipped: string[] = [];
+  for (const [k, v] of Object.entries(docker)) {
+    if (k.startsWith('trellis.dev/') || !labelsSchema.safeParse({ [k]: v }).success) skipped.push(k);
+    else labels[k] = v;
+  }
+  return { labels, skipped };
+}
+
+/** Docker's `-p` maps as endpoint ports; a port range is one entry per port. */
+export function dockerPorts(options: Record<string, unknown>) {
+  return endpointPorts(portBindings(options).flatMap((b, i) => {
+    if (b.HostPort === 0) throw new DockerPluginError('INVALID_REQUEST', `-p ${b.Port}: give a host port (HOST:${b.Port}); Trellis does not pick one`);
+    if (b.HostPort < 1 || b.HostPort > 65535 || b.Port < 1 || b.Port > 65535) throw new DockerPluginError('INVALID_REQUEST', `port map ${i}: ports must be 1-65535`);
+    const last = b.HostPortEnd && b.HostPortEnd > b.HostPort ? b.HostPortEnd : b.HostPort;
+    if (last - b.HostPort > 1023) throw new DockerPluginError('INVALID_REQUEST', `-p ${b.HostPort}-${last}: a range of at most 1024 ports`);
+    return Array.from({ length: last - b.HostPort + 1 }, (_, j) => ({
+      hostPort: b.HostPort + j, containerPort: b.Port, protocol: protoName(b.Proto), ...(b.HostIP && b.HostIP !== '0.0.0.0' ? { hostIP: b.HostIP } : {}),
+    }));
+  }));
+}
+
+/** Serializes calls on one key (a Join and a Leave of one endpoint never interleave). */
+function keyedQueue(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return async (key, fn) => {
+    const run = (tails.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    tails.set(key, run);
+    try { return await run; } finally { if (tails.get(key) === run) tails.delete(key); }
+  };
+}
+
 export function createDriver(deps: DriverDeps) {
   const { store, node, log } = deps;
   const keys = dockerKeys(store.prefix);
+  const serial = keyedQueue();
 
   async function pools(): Promise<IPPool[]> {
     return (await store.list('IPPool')).map((s) => s.resource as IPPool);
@@ -97,15 +156,26 @@ export function createDriver(deps: DriverDeps) {
     return n;
   }
 
+  /** The network's name and the container, from Docker; without an engine, the short IDs stand in. */
+  async function identify(networkID: string, endpointID: string): Promise<NetworkInfo> {
+    if (!deps.engine) return { name: shortId(networkID), container: null };
+    try {
+      return await deps.engine.lookup(networkID, endpointID);
+    } catch (e) {
+      // Fail closed: an endpoint without its labels could miss a policy meant for it.
+      throw new DockerPluginError('INTERNAL', `cannot read the container's labels: ${(e as Error).message}`);
+    }
+  }
+
   const ipam = {
     async RequestPool(body: unknown) {
       const r = parseRequest(requestPool, 'RequestPool', body);
-      if (r.SubPool) throw new DockerPluginError('IPAM', '--ip-range is not supported by Trellis IPAM: addresses come from the whole IPPool');
+      if (r.SubPool) throw new DockerPluginError('IPAM', '--ip-range is not supported by Trellis IPAM: addresses come from the IPPool holding --subnet');
       // The gateway is Trellis's fixed link-local one, so Docker never asks for a gateway address.
-      const data = { 'com.docker.network.gateway': r.V6 ? 'fe80::1/128' : `${GATEWAY_V4}/32` };
+      const data = { 'com.docker.network.gateway': r.V6 ? `${GATEWAY_V6}/128` : `${GATEWAY_V4}/32` };
       if (!r.Pool) return { PoolID: r.V6 ? DEFAULT_POOL_V6 : DEFAULT_POOL_V4, Pool: r.V6 ? '::/0' : '0.0.0.0/0', Data: data };
       await poolHolding(r.Pool);
-      return { PoolID: `trellis:${r.Pool}`, Pool: r.Pool, Data: data };
+      return { PoolID: `${POOL_PREFIX}${r.Pool}`, Pool: r.Pool, Data: data };
     },
     async ReleasePool(body: unknown) {
       parseRequest(releasePool, 'ReleasePool', body);
@@ -113,12 +183,16 @@ export function createDriver(deps: DriverDeps) {
     },
     async RequestAddress(body: unknown) {
       const r = parseRequest(requestAddress, 'RequestAddress', body);
-      const v6 = r.PoolID === DEFAULT_POOL_V6 || r.PoolID.includes(':');
-      if (r.Options[OPT_REQUEST_TYPE] === GATEWAY_REQUEST) return { Address: v6 ? 'fe80::1/128' : `${GATEWAY_V4}/32` };
-      const subnet = r.PoolID.startsWith('trellis:') ? r.PoolID.slice('trellis:'.length) : null;
-      const pool = subnet ? await poolHolding(subnet) : null;
+      const subnet = r.PoolID.startsWith(POOL_PREFIX) ? r.PoolID.slice(POOL_PREFIX.length) : null;
+      if (!subnet && r.PoolID !== DEFAULT_POOL_V4 && r.PoolID !== DEFAULT_POOL_V6) {
+        throw new DockerPluginError('IPAM', `RequestAddress: field "PoolID" "${r.PoolID}" was not handed out by Trellis`);
+      }
+      const v6 = r.PoolID === DEFAULT_POOL_V6 || (subnet?.includes(':') ?? false);
+      if (r.Options[OPT_REQUEST_TYPE] === GATEWAY_REQUEST) return { Address: v6 ? `${GATEWAY_V6}/128` : `${GATEWAY_V4}/32` };
       if (r.Address && !isValidIp(r.Address)) throw new DockerPluginError('IPAM', `--ip ${r.Address} is not an IP address`);
-      const handle = `docker.${randomBytes(8).toString('hex')}`;
+      const pool = subnet ? await poolHolding(subnet) : null;
+      if (r.Address && subnet && !cidrContains(subnet, r.Address)) throw new DockerPluginError('IPAM', `--ip ${r.Address} is outside the network's subnet ${subnet}`);
+      const handle = `${HANDLE_PREFIX}${randomBytes(8).toString('hex')}`;
       const alloc = await deps.ipamLock(() => allocate(store, {
         node, handle, family: v6 ? 6 : 4,
         ...(r.Address ? { address: r.Address } : {}),
@@ -131,10 +205,11 @@ export function createDriver(deps: DriverDeps) {
     async ReleaseAddress(body: unknown) {
       const r = parseRequest(releaseAddress, 'ReleaseAddress', body);
       const a = bare(r.Address);
-      if (a === GATEWAY_V4 || a === 'fe80::1') return {};
+      if (a === GATEWAY_V4 || a === GATEWAY_V6) return {};
+      if (!isValidIp(a)) throw new DockerPluginError('IPAM', `ReleaseAddress: field "Address" "${r.Address}" is not an IP address`);
       const handle = await handleOfAddress(store, a);
       // Only what this driver handed out: an address another runtime holds is not Docker's to free.
-      if (handle?.startsWith('docker.')) await deps.ipamLock(() => releaseByHandle(store, handle));
+      if (handle?.startsWith(HANDLE_PREFIX)) await deps.ipamLock(() => releaseByHandle(store, handle));
       return {};
     },
   };
@@ -143,119 +218,138 @@ export function createDriver(deps: DriverDeps) {
     async CreateNetwork(body: unknown) {
       const r = parseRequest(createNetwork, 'CreateNetwork', body);
       const generic = (r.Options[OPT_GENERIC] ?? {}) as Record<string, unknown>;
+      if (typeof generic !== 'object' || Array.isArray(generic)) throw new DockerPluginError('INVALID_REQUEST', `CreateNetwork: field "Options.${OPT_GENERIC}" must be an object`);
       for (const k of Object.keys(generic)) {
         if (!(KNOWN_OPTIONS as readonly string[]).includes(k)) {
-          throw new DockerPluginError('INVALID_REQUEST', `unknown option "${k}" for a Trellis network (known: ${KNOWN_OPTIONS.join(', ')})`);
+          throw new DockerPluginError('INVALID_REQUEST', `unknown option -o ${k} for a Trellis network (known: ${KNOWN_OPTIONS.join(', ')})`);
         }
       }
       const namespace = String(generic[OPT_NAMESPACE] ?? 'default');
-      if (!resourceName.safeParse(namespace).success) throw new DockerPluginError('INVALID_REQUEST', `option ${OPT_NAMESPACE}="${namespace}" is not a valid Namespace name`);
+      if (!resourceName.safeParse(namespace).success) throw new DockerPluginError('INVALID_REQUEST', `option -o ${OPT_NAMESPACE}=${namespace}: not a valid Namespace name (lower-case letters, digits, "-", ".")`);
       const extra = String(generic[OPT_PROFILES] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       for (const p of extra) {
-        if (!resourceName.safeParse(p).success) throw new DockerPluginError('INVALID_REQUEST', `option ${OPT_PROFILES}: "${p}" is not a valid Profile name`);
+        if (!resourceName.safeParse(p).success) throw new DockerPluginError('INVALID_REQUEST', `option -o ${OPT_PROFILES}: "${p}" is not a valid Profile name`);
       }
+      if ((r.IPv6Data ?? []).length > 0) throw new DockerPluginError('INVALID_REQUEST', '--ipv6 networks are not supported by the Trellis Docker driver yet');
       const v4 = r.IPv4Data?.[0]?.Pool;
       const subnet = v4 && v4 !== '0.0.0.0/0' ? v4 : undefined;
       const pool = subnet ? await poolHolding(subnet) : null;
       const rec: NetworkRecord = {
-        id: r.NetworkID, namespace, profiles: [networkProfileName(r.NetworkID), ...extra],
+        id: r.NetworkID, namespace, profiles: extra,
         ...(pool ? { pools: [pool.metadata.name] } : {}), ...(subnet ? { subnet } : {}), createdAt: new Date().toISOString(),
       };
-      // Profile first: an endpoint never lists a profile that does not exist (that would allow nothing).
-      await store.apply(networkProfile(r.NetworkID));
       await writeRecord(store.etcd, keys.network(r.NetworkID), rec);
-      log.info({ network: r.NetworkID, namespace, profiles: rec.profiles }, 'docker network created');
+      log.info({ network: r.NetworkID, namespace, profiles: extra }, 'docker network created');
       return {};
     },
     async DeleteNetwork(body: unknown) {
       const r = parseRequest(deleteNetwork, 'DeleteNetwork', body);
+      const rec = await readRecord(store.etcd, keys.network(r.NetworkID), networkRecord);
       await deleteRecord(store.etcd, keys.network(r.NetworkID));
-      await store.delete({ kind: 'Profile', name: networkProfileName(r.NetworkID) }).catch(ignoreNotFound);
+      // The Profile is the network name's, shared with the same network on other hosts: the last one removes it.
+      if (rec?.name) {
+        const still = (await listRecords(store.etcd, keys.networks, networkRecord)).some((n) => n.name === rec.name);
+        if (!still) await store.delete({ kind: 'Profile', name: networkProfileName(rec.name) }).catch(ignoreNotFound);
+      }
+      log.info({ network: r.NetworkID, name: rec?.name }, 'docker network deleted');
       return {};
     },
     async CreateEndpoint(body: unknown) {
       const r = parseRequest(createEndpoint, 'CreateEndpoint', body);
-      const n = await network(r.NetworkID);
+      await network(r.NetworkID);
       const addresses = [r.Interface.Address, r.Interface.AddressIPv6].filter(Boolean).map(bare);
-      if (addresses.length === 0) throw new DockerPluginError('INVALID_REQUEST', 'CreateEndpoint: no address (the network must use --ipam-driver trellis)');
-      const ports = endpointPorts(portBindings(r.Options).flatMap((b) => {
-        const last = b.HostPortEnd && b.HostPortEnd > b.HostPort ? b.HostPortEnd : b.HostPort;
-        if (b.HostPort === 0) throw new DockerPluginError('INVALID_REQUEST', `-p ${b.Port}: a host port must be given (Trellis does not pick one)`);
-        return Array.from({ length: last - b.HostPort + 1 }, (_, i) => ({
-          hostPort: b.HostPort + i, containerPort: b.Port, protocol: protoName(b.Proto), ...(b.HostIP && b.HostIP !== '0.0.0.0' ? { hostIP: b.HostIP } : {}),
-        }));
-      }));
-      const host = hostVethName(r.EndpointID, CONTAINER_IFNAME);
-      const peer = peerName(r.EndpointID);
-      const mac = r.Interface.MacAddress || containerMac(r.EndpointID, CONTAINER_IFNAME);
-      const name = endpointName(node, 'docker', shortId(r.EndpointID), CONTAINER_IFNAME);
-      const rec: EndpointRecord = { id: r.EndpointID, network: r.NetworkID, node, addresses, hostVeth: host, peer, endpoint: `${n.namespace}/${name}` };
-      // Recorded before anything is made: a DeleteEndpoint after a crash finds what to undo.
+      if (addresses.length === 0) throw new DockerPluginError('INVALID_REQUEST', 'CreateEndpoint: field "Interface.Address" is empty (the network must use --ipam-driver trellis)');
+      for (const a of addresses) if (!isValidIp(a)) throw new DockerPluginError('INVALID_REQUEST', `CreateEndpoint: field "Interface.Address" "${a}" is not an IP address`);
+      const ports = dockerPorts(r.Options);
+      const mac = r.Interface.MacAddress || containerMac(r.EndpointID, 'eth');
+      const rec: EndpointRecord = {
+        id: r.EndpointID, network: r.NetworkID, node, addresses, mac, ports,
+        hostVeth: hostVethName(r.EndpointID, 'eth'), peer: peerName(r.EndpointID),
+      };
+      // Nothing is made yet: the veth and the endpoint come at Join, once the container is known.
       await writeRecord(store.etcd, keys.endpoint(r.EndpointID), rec);
-      try {
-        await attach(store, {
-          node, handle: '', families: [], allocated: addresses, attrs: {},
-          veth: { host, ifname: peer, mac }, netns: null,
-          endpoint: (addrs): WorkloadEndpoint => ({
-            apiVersion: API_VERSION,
-            kind: 'WorkloadEndpoint',
-            metadata: {
-              name, namespace: n.namespace,
-              labels: { [NETWORK_LABEL]: shortId(r.NetworkID) },
-              annotations: { 'trellis.dev/docker-network-id': r.NetworkID, 'trellis.dev/docker-endpoint-id': r.EndpointID },
-            },
-            spec: {
-              orchestrator: 'docker', workload: shortId(r.EndpointID), node, containerID: r.EndpointID, endpoint: CONTAINER_IFNAME,
-              interfaceName: host, mac, ipNetworks: addrs.map(withPrefix), profiles: n.profiles, ...(ports.length ? { ports } : {}),
-            },
-          }),
-        }, { log, ipamLock: deps.ipamLock });
-      } catch (e) {
-        await deleteRecord(store.etcd, keys.endpoint(r.EndpointID)).catch(() => undefined);
-        throw e;
-      }
-      log.info({ endpoint: rec.endpoint, addresses }, 'docker endpoint created');
       return { Interface: r.Interface.MacAddress ? {} : { MacAddress: mac } };
     },
-    async Join(body: unknown) {
+    Join: (body: unknown) => {
       const r = parseRequest(join, 'Join', body);
-      const rec = await readRecord(store.etcd, keys.endpoint(r.EndpointID), endpointRecord);
-      if (!rec) throw new DockerPluginError('INVALID_REQUEST', `endpoint ${shortId(r.EndpointID)} was never created by Trellis`);
-      // A second network on one sandbox must not add the gateway route again ("file exists").
-      const others = (await listRecords(store.etcd, keys.endpoints, endpointRecord)).filter((e) => e.sandbox === r.SandboxKey && e.id !== rec.id);
-      await writeRecord(store.etcd, keys.endpoint(r.EndpointID), { ...rec, sandbox: r.SandboxKey });
-      const v4 = rec.addresses.some((a) => !a.includes(':'));
-      return {
-        InterfaceName: { SrcName: rec.peer, DstPrefix: 'eth' },
-        ...(v4 ? { Gateway: GATEWAY_V4 } : {}),
-        ...(others.length === 0 && v4 ? { StaticRoutes: [{ Destination: `${GATEWAY_V4}/32`, RouteType: 1 }] } : {}),
-        DisableGatewayService: true,
-      };
+      return serial(r.EndpointID, () => joinEndpoint(r.NetworkID, r.EndpointID, r.SandboxKey));
     },
-    async Leave(body: unknown) {
+    Leave: (body: unknown) => {
       const r = parseRequest(endpointRef, 'Leave', body);
-      const rec = await readRecord(store.etcd, keys.endpoint(r.EndpointID), endpointRecord);
-      if (rec) {
-        const { sandbox: _gone, ...rest } = rec;
-        await writeRecord(store.etcd, keys.endpoint(r.EndpointID), rest);
-      }
-      return {};
+      return serial(r.EndpointID, () => removeEndpoint(r.EndpointID, false));
     },
-    async DeleteEndpoint(body: unknown) {
+    DeleteEndpoint: (body: unknown) => {
       const r = parseRequest(endpointRef, 'DeleteEndpoint', body);
-      const rec = await readRecord(store.etcd, keys.endpoint(r.EndpointID), endpointRecord);
-      const host = rec?.hostVeth ?? hostVethName(r.EndpointID, CONTAINER_IFNAME);
-      // The address is Docker's to release (ReleaseAddress follows).
-      await detach(store, { handle: null, host, endpoints: rec ? [endpointKeyOf(rec.endpoint)] : [] }, deps);
-      await deleteRecord(store.etcd, keys.endpoint(r.EndpointID));
-      log.info({ endpoint: rec?.endpoint ?? r.EndpointID }, 'docker endpoint deleted');
-      return {};
+      return serial(r.EndpointID, () => removeEndpoint(r.EndpointID, true));
     },
     async EndpointOperInfo(body: unknown) {
-      parseRequest(endpointRef, 'EndpointOperInfo', body);
-      return { Value: {} };
+      const r = parseRequest(endpointRef, 'EndpointOperInfo', body);
+      const rec = await readRecord(store.etcd, keys.endpoint(r.EndpointID), endpointRecord);
+      return { Value: rec?.endpoint ? { 'trellis.endpoint': rec.endpoint, 'trellis.hostInterface': rec.hostVeth } : {} };
     },
   };
+
+  async function joinEndpoint(networkID: string, endpointID: string, sandbox: string) {
+    const rec = await readRecord(store.etcd, keys.endpoint(endpointID), endpointRecord);
+    if (!rec) throw new DockerPluginError('INVALID_REQUEST', `Join: endpoint ${shortId(endpointID)} was never created by Trellis`);
+    const n = await network(networkID);
+    const info = await identify(networkID, endpointID);
+    const container = info.container?.name ?? shortId(endpointID);
+    const { labels, skipped } = endpointLabels(info.container?.labels ?? {});
+    if (skipped.length) log.warn({ container, skipped }, 'Docker labels that are not valid endpoint labels were left out');
+    // The network's name is what its Profile and the hosts share.
+    if (n.name !== info.name) await writeRecord(store.etcd, keys.network(networkID), { ...n, name: info.name });
+    await store.apply(networkProfile(info.name));
+    const name = endpointName(node, 'docker', container, info.name);
+    // A second network on one sandbox must not add the gateway route again ("file exists").
+    const others = (await listRecords(store.etcd, keys.endpoints, endpointRecord)).filter((e) => e.sandbox === sandbox && e.id !== endpointID);
+    const joined: EndpointRecord = { ...rec, sandbox, endpoint: `${n.namespace}/${name}`, container };
+    // Recorded before anything is made: a Leave or DeleteEndpoint after a crash finds what to undo.
+    await writeRecord(store.etcd, keys.endpoint(endpointID), joined);
+    const attached = await attach(store, {
+      node, handle: '', families: [], allocated: rec.addresses, attrs: {},
+      veth: { host: rec.hostVeth, ifname: rec.peer, mac: rec.mac }, netns: null,
+      endpoint: (addrs): WorkloadEndpoint => ({
+        apiVersion: API_VERSION,
+        kind: 'WorkloadEndpoint',
+        metadata: {
+          name, namespace: n.namespace,
+          labels: { ...labels, [NETWORK_LABEL]: info.name, [CONTAINER_LABEL]: container },
+          annotations: { 'trellis.dev/docker-network-id': networkID, 'trellis.dev/docker-endpoint-id': endpointID },
+        },
+        spec: {
+          orchestrator: 'docker', workload: container, node, containerID: info.container?.id ?? endpointID, endpoint: `eth-${info.name}`.slice(0, 63),
+          interfaceName: rec.hostVeth, mac: rec.mac, ipNetworks: addrs.map(withPrefix), profiles: [networkProfileName(info.name), ...n.profiles],
+          ...(rec.ports.length ? { ports: rec.ports } : {}),
+        },
+      }),
+    }, { log, ipamLock: deps.ipamLock });
+    const ready = attached.revision && deps.programmed ? await deps.programmed(attached.revision, PROGRAM_WAIT_MS) : null;
+    if (ready === false) log.warn({ endpoint: joined.endpoint }, `dataplane had not programmed the endpoint within ${PROGRAM_WAIT_MS} ms; its traffic is dropped until it does`);
+    log.info({ endpoint: joined.endpoint, addresses: rec.addresses, programmed: ready }, 'docker endpoint joined');
+    const v4 = rec.addresses.some((a) => !a.includes(':'));
+    return {
+      InterfaceName: { SrcName: rec.peer, DstPrefix: 'eth' },
+      ...(v4 ? { Gateway: GATEWAY_V4 } : {}),
+      ...(others.length === 0 && v4 ? { StaticRoutes: [{ Destination: `${GATEWAY_V4}/32`, RouteType: 1 }] } : {}),
+      DisableGatewayService: true,
+    };
+  }
+
+  /** Leave undoes Join (endpoint record, veth); DeleteEndpoint also forgets the endpoint. Both idempotent. */
+  async function removeEndpoint(endpointID: string, forget: boolean) {
+    const rec = await readRecord(store.etcd, keys.endpoint(endpointID), endpointRecord);
+    const host = rec?.hostVeth ?? hostVethName(endpointID, 'eth');
+    // The address is Docker's to release (ReleaseAddress follows).
+    await detach(store, { handle: null, host, endpoints: rec?.endpoint ? [endpointKeyOf(rec.endpoint)] : [] }, deps);
+    if (forget) await deleteRecord(store.etcd, keys.endpoint(endpointID));
+    else if (rec) {
+      const { sandbox: _s, endpoint: _e, ...rest } = rec;
+      await writeRecord(store.etcd, keys.endpoint(endpointID), rest);
+    }
+    log.info({ endpoint: rec?.endpoint ?? endpointID, forget }, forget ? 'docker endpoint deleted' : 'docker endpoint left');
+    return {};
+  }
 
   const calls: Record<string, (body: unknown) => Promise<Record<string, unknown>>> = {
     '/Plugin.Activate': async () => ({ Implements: ['NetworkDriver', 'IpamDriver'] }),
@@ -282,10 +376,13 @@ export function createDriver(deps: DriverDeps) {
     '/IpamDriver.ReleaseAddress': ipam.ReleaseAddress,
   };
 
-  /** One plugin call: never throws; a failure is a 500 whose Err Docker shows the user. */
+  /**
+   * One plugin call: never throws. A refusal is HTTP 500 with `Err` (Docker shows it to the
+   * user); the IPAM side must not answer 200, which Engine 20.10 reads as "No address returned".
+   */
   async function handle(path: string, body: unknown): Promise<DriverReply> {
     const call = calls[path];
-    if (!call) return { status: 404, body: { Err: `Trellis does not implement ${path}` } };
+    if (!call) return { status: 404, body: { Err: `trellis: ${path} is not a call Trellis implements` } };
     try {
       return { status: 200, body: await call(body) };
     } catch (e) {
@@ -301,8 +398,8 @@ export function createDriver(deps: DriverDeps) {
 export type Driver = ReturnType<typeof createDriver>;
 
 function errorSentence(e: unknown): string {
-  if (e instanceof DockerPluginError || e instanceof NetlinkError) return e.message;
-  if (e instanceof IpamError) return `IPAM: ${e.message}`;
+  if (e instanceof DockerPluginError || e instanceof NetlinkError || e instanceof DockerApiError) return e.message;
+  if (e instanceof IpamError) return e.message;
   return (e as Error)?.message ?? String(e);
 }
 

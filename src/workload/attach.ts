@@ -53,6 +53,8 @@ export interface AttachRequest {
 export interface Attachment {
   addresses: string[];
   endpoint: WorkloadEndpoint;
+  /** The store revision of the endpoint record's write (when the store reports one): what a caller waits to see programmed. */
+  revision?: string;
 }
 
 export const withPrefix = (a: string): string => `${a}/${a.includes(':') ? 128 : 32}`;
@@ -99,10 +101,11 @@ export async function attach(store: WorkloadStore, req: AttachRequest, deps: Att
     if (req.netns) await configureContainer(req.netns, req.veth.ifname, addresses);
     deps.afterStep?.('veth');
     const endpoint = req.endpoint(addresses);
-    await store.apply(endpoint);
+    const stored = await store.apply(endpoint);
+    const revision = (stored as { revision?: unknown } | null)?.revision;
     undo.push(['delete endpoint', () => store.delete(endpointKey(endpoint.metadata.namespace ?? 'default', endpoint.metadata.name)).catch(ignoreNotFound)]);
     deps.afterStep?.('endpoint');
-    return { addresses, endpoint };
+    return { addresses, endpoint, ...(typeof revision === 'string' ? { revision } : {}) };
   } catch (e) {
     for (const [what, step] of undo.reverse()) {
       try { await step(); } catch (ue) { log.error({ err: ue }, `undo failed: ${what}`); }
