@@ -80,7 +80,10 @@ export const join = z.object({
 export function portBindings(opts: Record<string, unknown>): PortBinding[] {
   const raw = opts[OPT_PORTMAP];
   if (raw === undefined || raw === null) return [];
-  return z.array(portBinding).parse(raw);
+  const r = z.array(portBinding).safeParse(raw);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new DockerPluginError('INVALID_REQUEST', `CreateEndpoint: field "Options.${OPT_PORTMAP}.${issue.path.join('.')}" ${issue.message}`);
 }
 
 export const protoName = (p: number): 'tcp' | 'udp' | 'sctp' => (p === 17 ? 'udp' : p === 132 ? 'sctp' : 'tcp');
