@@ -115,6 +115,20 @@ export function dockerPorts(options: Record<string, unknown>) {
   }));
 }
 
+/**
+ * The routes Join asks Docker to add in the container. The first endpoint of a sandbox
+ * gets the gateway's on-link route (the default route goes through it); a second one must
+ * not add it again ("file exists"), and gets its network's subnet on-link instead (the
+ * host end answers ARP for it by proxy), so that traffic to and from that network's
+ * peers uses this interface and its address rather than the default route's. A second
+ * network without --subnet has no such route: its peers are reached from the first
+ * network's address.
+ */
+export function joinRoutes(first: boolean, subnet: string | undefined): Array<{ Destination: string; RouteType: 1 }> {
+  if (first) return [{ Destination: `${GATEWAY_V4}/32`, RouteType: 1 }];
+  return subnet ? [{ Destination: subnet, RouteType: 1 }] : [];
+}
+
 /** Serializes calls on one key (a Join and a Leave of one endpoint never interleave). */
 function keyedQueue(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
   const tails = new Map<string, Promise<unknown>>();
@@ -331,7 +345,7 @@ export function createDriver(deps: DriverDeps) {
     return {
       InterfaceName: { SrcName: rec.peer, DstPrefix: 'eth' },
       ...(v4 ? { Gateway: GATEWAY_V4 } : {}),
-      ...(others.length === 0 && v4 ? { StaticRoutes: [{ Destination: `${GATEWAY_V4}/32`, RouteType: 1 }] } : {}),
+      ...(v4 ? { StaticRoutes: joinRoutes(others.length === 0, n.subnet) } : {}),
       DisableGatewayService: true,
     };
   }

@@ -22,7 +22,12 @@ const SUBNET2 = '10.62.1.0/24';
 
 const docker = (args: string[]) => d.docker(args);
 // busybox's wget crashes in this image; nc speaks the HTTP.
-const GET = (addr: string) => ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${addr} 80`];
+const GET = (addr: string, port = 80) => ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${addr} ${port}`];
+/** The host namespace's own address (a host address, as -p's traffic is DNATed from). */
+const HOST_IP = '10.99.7.1';
+// httpd as PID 1 ignores SIGTERM: a short stop timeout keeps docker stop and dockerd's shutdown quick.
+const RUN = ['run', '--stop-timeout', '1'];
+const HTTPD = ['local/busybox', 'httpd', '-f', '-p', '80', '-h', '/www'];
 
 async function endpoints(): Promise<WorkloadEndpoint[]> {
   return (await h.store.list('WorkloadEndpoint')).map((s) => s.resource as WorkloadEndpoint);
@@ -116,7 +121,7 @@ test('network create: a subnet inside an IPPool is a Trellis network; outside ev
 });
 
 test('docker run --net: address from the pool, labels from Docker, same network reaches, other network does not until a policy opens it', async () => {
-  const web = await docker(['run', '-d', '--name', 'web1', '--net', 'net1', '--label', 'app=web', 'local/busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+  const web = await docker([...RUN, '-d', '--name', 'web1', '--net', 'net1', '--label', 'app=web', ...HTTPD]);
   assert.is(web.code, 0, `docker run web1: ${web.stderr}\n${trellisdLog.slice(-4000)}`);
   const w = await endpointOf('web1');
   const ip = ipOf(w);
@@ -153,7 +158,7 @@ test('docker run --net: address from the pool, labels from Docker, same network 
 });
 
 test('--ip is honoured; an address in use is refused through docker run naming its holder', async () => {
-  const a = await docker(['run', '-d', '--name', 'fixed', '--net', 'net1', '--ip', '10.62.0.50', 'local/busybox', 'sleep', '300']);
+  const a = await docker([...RUN, '-d', '--name', 'fixed', '--net', 'net1', '--ip', '10.62.0.50', 'local/busybox', 'sleep', '300']);
   assert.is(a.code, 0, `docker run --ip: ${a.stderr}`);
   assert.is(ipOf(await endpointOf('fixed')), '10.62.0.50', '--ip honoured');
   const b = await docker(['run', '-d', '--name', 'clash', '--net', 'net1', '--ip', '10.62.0.50', 'local/busybox', 'sleep', '300']);
@@ -163,9 +168,52 @@ test('--ip is honoured; an address in use is refused through docker run naming i
   assert.is((await endpoints()).filter((e) => e.spec.workload === 'clash').length, 0, 'the refused container left no endpoint');
 });
 
+test('-p HOST:CONTAINER is a Trellis port map at the host\'s address, still under the container\'s policy; a second network on one container', async () => {
+  const web = await docker([...RUN, '-d', '--name', 'web2', '--net', 'net1', '-p', '8080:80', ...HTTPD]);
+  assert.is(web.code, 0, `docker run -p: ${web.stderr}`);
+  const w = await endpointOf('web2');
+  assert.equal(w.spec.ports, [{ name: 'hp-8080-tcp', protocol: 'TCP', port: 80, hostPort: 8080 }], '-p recorded as the endpoint\'s port map');
+  const mapped = await docker(['run', '--rm', '--net', 'net1', 'local/busybox', ...GET(HOST_IP, 8080)]);
+  assert.match(mapped.stdout, 'hello from docker', `a net1 container reaches web2 through ${HOST_IP}:8080: ${mapped.stderr}`);
+  const denied = await docker(['run', '--rm', '--net', 'net2', 'local/busybox', ...GET(HOST_IP, 8080)]);
+  assert.not.match(denied.stdout, 'hello from docker', 'the port map does not bypass web2\'s ingress policy (net2 is not admitted)');
+
+  const connect = await docker(['network', 'connect', 'net2', 'web2']);
+  assert.is(connect.code, 0, `docker network connect net2 web2 (no second gateway route): ${connect.stderr}`);
+  const both = (await endpoints()).filter((e) => e.spec.workload === 'web2');
+  assert.equal(both.map((e) => e.metadata.labels?.['trellis.dev/docker-network']).sort(), ['net1', 'net2'], 'one endpoint per network');
+  const on2 = both.find((e) => e.metadata.labels?.['trellis.dev/docker-network'] === 'net2')!;
+  const via2 = await docker(['run', '--rm', '--net', 'net2', 'local/busybox', ...GET(ipOf(on2))]);
+  assert.match(via2.stdout, 'hello from docker', `a net2 container reaches web2 on its net2 address: ${via2.stderr}`);
+  const dis = await docker(['network', 'disconnect', 'net2', 'web2']);
+  assert.is(dis.code, 0, `docker network disconnect: ${dis.stderr}`);
+  assert.is((await endpoints()).filter((e) => e.spec.workload === 'web2').length, 1, 'disconnect removed the net2 endpoint');
+});
+
+test('trellisd restarted: running containers keep their connectivity, new ones join; dockerd restarted: its containers come back through the plugin', async () => {
+  const cli = await docker([...RUN, '-d', '--name', 'cli', '--net', 'net1', 'local/busybox', 'sleep', '600']);
+  assert.is(cli.code, 0, `docker run cli: ${cli.stderr}`);
+  const web1 = ipOf(await endpointOf('web1'));
+  await stopTrellisd();
+  const during = await docker(['exec', 'cli', ...GET(web1)]);
+  assert.match(during.stdout, 'hello from docker', 'with trellisd stopped, the running containers still talk (the dataplane stays)');
+  await startTrellisd();
+  const fresh = await docker(['run', '--rm', '--net', 'net1', 'local/busybox', ...GET(web1)]);
+  assert.match(fresh.stdout, 'hello from docker', `after the restart a new container joins and reaches web1: ${fresh.stderr}`);
+
+  await d.restart();
+  assert.equal((await endpoints()).map((e) => e.spec.workload), [], 'dockerd\'s shutdown stopped every container through the plugin: no endpoint left');
+  assert.equal((await ipamUsage(h.store)).pools.map((p) => p.used), [0, 0], 'and no address');
+  const start = await docker(['start', 'web1', 'cli']);
+  assert.is(start.code, 0, `docker start after the dockerd restart: ${start.stderr}`);
+  const back = ipOf(await endpointOf('web1'));
+  const again = await docker(['exec', 'cli', ...GET(back)]);
+  assert.match(again.stdout, 'hello from docker', `restarted containers reach each other: ${again.stderr}`);
+});
+
 test('docker rm and network rm release every address, interface, endpoint and record', async () => {
   const w = await endpointOf('web1');
-  const rm = await docker(['rm', '-f', 'web1', 'fixed']);
+  const rm = await docker(['rm', '-f', 'web1', 'web2', 'cli', 'fixed']);
   assert.is(rm.code, 0, `docker rm: ${rm.stderr}`);
   assert.equal(await endpoints(), [], 'no WorkloadEndpoint left');
   assert.not.match(await h.host.run(['ip', '-o', 'link']), w.spec.interfaceName, 'host veth removed');
