@@ -9,6 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { ROOT, type Harness } from '../cni/_harness.js';
 
 export interface DockerOut { code: number; stdout: string; stderr: string }
 
@@ -166,4 +167,42 @@ export async function startDockerd(o: { netns: string; tag: string }): Promise<D
     throw e;
   }
   return d;
+}
+
+export interface DockerTrellisd { log(): string; stop(): Promise<void> }
+
+/**
+ * trellisd (from source) in the host namespace, serving the plugin socket dockerd discovers
+ * and reading Docker's API for labels; etcd is the harness's (through its bridge).
+ */
+export async function startDockerTrellisd(h: Harness, d: Dockerd, logLevel = 'debug'): Promise<DockerTrellisd> {
+  const sock = join(d.pluginDir, 'trellis.sock');
+  const p = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'src/agent/main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      TRELLIS_NODE_NAME: 'host1', TRELLIS_ETCD_ENDPOINTS: h.endpoint, TRELLIS_STORE_PREFIX: h.prefix,
+      TRELLIS_DOCKER_SOCKET: sock, TRELLIS_DOCKER_API_SOCKET: d.apiSocket, TRELLIS_CNI_SOCKET: '',
+      TRELLIS_API_LISTEN: '127.0.0.1:9099', TRELLIS_RESYNC_INTERVAL_SECONDS: '0', TRELLIS_LOG_LEVEL: logLevel,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const collect = (x: Buffer) => { text = (text + x.toString()).slice(-2_000_000); };
+  p.stdout!.on('data', collect);
+  p.stderr!.on('data', collect);
+  const exited = new Promise((r) => p.once('exit', r));
+  const stop = async () => {
+    if (p.exitCode !== null) return;
+    // `ip netns exec` execs node: p.pid is trellisd.
+    p.kill('SIGTERM');
+    await Promise.race([exited, wait(10_000)]);
+    if (p.exitCode === null) { p.kill('SIGKILL'); await exited; }
+  };
+  const until = Date.now() + 30_000;
+  while (!existsSync(sock)) {
+    if (p.exitCode !== null || Date.now() > until) { await stop(); throw new Error(`trellisd did not serve ${sock}: ${text.slice(-3000)}`); }
+    await wait(100);
+  }
+  return { log: () => text, stop };
 }

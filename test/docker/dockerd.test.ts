@@ -5,18 +5,14 @@
 // the kernel (nothing).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { checkLeaks, ipamUsage } from '../../src/ipam/index.js';
 import { API_VERSION, type Profile, type WorkloadEndpoint } from '../../src/model/index.js';
-import { ROOT, setupHarness, type Harness } from '../cni/_harness.js';
-import { startDockerd, type Dockerd } from './_dockerd.js';
+import { setupHarness, type Harness } from '../cni/_harness.js';
+import { startDockerd, startDockerTrellisd, type Dockerd, type DockerTrellisd } from './_dockerd.js';
 
 let h: Harness;
 let d: Dockerd;
-let trellisd: ChildProcess | null = null;
-let trellisdLog = '';
+let trellisd: DockerTrellisd | null = null;
 const SUBNET1 = '10.62.0.0/24';
 const SUBNET2 = '10.62.1.0/24';
 
@@ -39,39 +35,9 @@ async function endpointOf(container: string): Promise<WorkloadEndpoint> {
 }
 const ipOf = (w: WorkloadEndpoint) => w.spec.ipNetworks[0]!.split('/')[0]!;
 
-async function startTrellisd(): Promise<void> {
-  const sock = join(d.pluginDir, 'trellis.sock');
-  const p = spawn('ip', ['netns', 'exec', h.host.name, process.execPath, '--import', 'tsx', join(ROOT, 'src/agent/main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TRELLIS_NODE_NAME: 'host1', TRELLIS_ETCD_ENDPOINTS: h.endpoint, TRELLIS_STORE_PREFIX: h.prefix,
-      TRELLIS_DOCKER_SOCKET: sock, TRELLIS_DOCKER_API_SOCKET: d.apiSocket, TRELLIS_CNI_SOCKET: '',
-      TRELLIS_API_LISTEN: '127.0.0.1:9099', TRELLIS_RESYNC_INTERVAL_SECONDS: '0', TRELLIS_LOG_LEVEL: 'debug',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  trellisd = p;
-  const collect = (x: Buffer) => { trellisdLog = (trellisdLog + x.toString()).slice(-400_000); };
-  p.stdout!.on('data', collect);
-  p.stderr!.on('data', collect);
-  const until = Date.now() + 30_000;
-  while (!existsSync(sock)) {
-    if (p.exitCode !== null || Date.now() > until) throw new Error(`trellisd did not serve ${sock}: ${trellisdLog.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopTrellisd(): Promise<void> {
-  const p = trellisd;
-  trellisd = null;
-  if (!p || p.exitCode !== null) return;
-  const gone = new Promise((r) => p.once('exit', r));
-  // `ip netns exec` execs node: p.pid is trellisd.
-  p.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
-  if (p.exitCode === null) { p.kill('SIGKILL'); await gone; }
-}
+const startTrellisd = async () => { trellisd = await startDockerTrellisd(h, d); };
+const stopTrellisd = async () => { await trellisd?.stop(); };
+const trellisdLogText = () => trellisd?.log() ?? '';
 
 test.before(async () => {
   h = await setupHarness('dk', [{ name: 'dk1', cidr: SUBNET1 }, { name: 'dk2', cidr: SUBNET2 }]);
@@ -102,12 +68,12 @@ test.after(async () => {
 });
 
 test.after.each((ctx) => {
-  if (ctx.__test__ && process.exitCode) console.error(trellisdLog.slice(-6000));
+  if (ctx.__test__ && process.exitCode) console.error(trellisdLogText().slice(-6000));
 });
 
 test('network create: a subnet inside an IPPool is a Trellis network; outside every pool, or an unknown -o, is refused by name', async () => {
   const ok = await docker(['network', 'create', '-d', 'trellis', '--ipam-driver', 'trellis', '--subnet', SUBNET1, 'net1']);
-  assert.is(ok.code, 0, `network create net1: ${ok.stderr}\n${trellisdLog.slice(-4000)}`);
+  assert.is(ok.code, 0, `network create net1: ${ok.stderr}\n${trellisdLogText().slice(-4000)}`);
   const bad = await docker(['network', 'create', '-d', 'trellis', '--ipam-driver', 'trellis', '--subnet', '10.63.0.0/24', 'nopool']);
   assert.is.not(bad.code, 0, 'a subnet outside every pool is refused');
   assert.match(bad.stderr, 'subnet 10.63.0.0/24 lies in no Trellis IPPool', `docker says why: ${bad.stderr}`);
@@ -122,7 +88,7 @@ test('network create: a subnet inside an IPPool is a Trellis network; outside ev
 
 test('docker run --net: address from the pool, labels from Docker, same network reaches, other network does not until a policy opens it', async () => {
   const web = await docker([...RUN, '-d', '--name', 'web1', '--net', 'net1', '--label', 'app=web', ...HTTPD]);
-  assert.is(web.code, 0, `docker run web1: ${web.stderr}\n${trellisdLog.slice(-4000)}`);
+  assert.is(web.code, 0, `docker run web1: ${web.stderr}\n${trellisdLogText().slice(-4000)}`);
   const w = await endpointOf('web1');
   const ip = ipOf(w);
   assert.ok(ip.startsWith('10.62.0.'), `address ${ip} from net1's pool`);
