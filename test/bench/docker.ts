@@ -63,12 +63,17 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
       rm.trellis.push(await timed(d, ['rm', '-f', `t${i}`]));
       share.rm.push(calls(t.log()).slice(mid).filter((c) => RM_CALLS.includes(c.call)).reduce((s, c) => s + c.ms, 0));
     }
+    const joins = t.log().split('\n').flatMap((l) => {
+      if (!l.includes('"docker endpoint joined"')) return [];
+      try { return [(JSON.parse(l) as { phases: Record<string, number> }).phases]; } catch { return []; }
+    });
+    const joinPhases = Object.fromEntries(['lookup', 'records', 'attach', 'dataplane'].map((k) => [k, stats(joins.map((j) => j[k] ?? 0))]));
     const ratio = (a: number[], b: number[]) => Math.round(median(a) / median(b) * 100) / 100;
     return {
       containers: n,
       dockerRun: { trellis: stats(run.trellis), anchorNetNone: stats(run.anchor), ratio: ratio(run.trellis, run.anchor) },
       dockerRm: { trellis: stats(rm.trellis), anchorNetNone: stats(rm.anchor), ratio: ratio(rm.trellis, rm.anchor) },
-      trellisShareMs: { run: stats(share.run), join: stats(share.join), rm: stats(share.rm), goalRunMedianMs: 100 },
+      trellisShareMs: { run: stats(share.run), join: stats(share.join), joinPhases, rm: stats(share.rm), goalRunMedianMs: 100 },
       notes: 'ms; share = time inside trellisd\'s driver calls (its own timings); Join includes waiting for the local dataplane to program the endpoint',
     };
   } finally {
