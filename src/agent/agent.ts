@@ -11,6 +11,7 @@ import { storeConfigOf } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { connectStore, openStore, type WatchOptions, type Watcher } from '../store/index.js';
 import { startCniServer, type CniServer } from '../cni/index.js';
+import { startDockerPlugin, type DockerPluginServer } from '../docker/index.js';
 import { startApiServer, type ApiServer, type ApiSource, type MatrixDoc, type ReadinessDoc, type StatusDoc } from '../api/index.js';
 import { createAdvertiser, type Advertiser } from './advertise.js';
 import { createAgentApplyLoop } from './apply.js';
@@ -47,6 +48,8 @@ export interface StartAgentOptions {
   parts?: PartsFactory;
   /** Serve trellis-cni on config.cniSocket (default true; never with `netns` set). */
   cni?: boolean;
+  /** Serve Docker's network and IPAM driver on config.dockerSocket when set (default true; never with `netns` set). */
+  docker?: boolean;
   /** Collect Node process metrics (default true). */
   defaultMetrics?: boolean;
   /** The store watch's liveness probe (see store/watch.ts; default every 5 s, 5 s to answer). */
@@ -188,6 +191,30 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     }
   }
 
+  /** True once the watch has delivered `revision` and the apply it triggered has finished cleanly. */
+  const programmed = async (revision: string, timeoutMs: number): Promise<boolean> => {
+    const until = Date.now() + timeoutMs;
+    const want = BigInt(revision);
+    while (BigInt(status.state.store.revision ?? '0') < want) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const timeout = new Promise<false>((r) => setTimeout(() => r(false), Math.max(0, until - Date.now())).unref());
+    const idle = await Promise.race([loop.idle().then(() => true as const), timeout]);
+    return idle && loop.consecutiveFailures === 0 && status.state.dataplane.programmed;
+  };
+
+  // Docker's remote network and IPAM driver: like the CNI calls, it makes veths, which must
+  // land in this process's namespace, the one dockerd runs in.
+  let dockerPlugin: DockerPluginServer | null = null;
+  if (config.dockerSocket && opts.netns === undefined && (opts.docker ?? true)) {
+    try {
+      dockerPlugin = await startDockerPlugin({ path: config.dockerSocket, store, node, log, apiSocket: config.dockerApiSocket, programmed });
+    } catch (err) {
+      log.error({ err: (err as Error).message, path: config.dockerSocket }, 'not serving Docker plugin calls');
+    }
+  }
+
   let api: ApiServer | null = null;
   if (serveApi) {
     try {
@@ -200,6 +227,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       await loop.stop();
       await learned?.stop();
       await cniServer?.close().catch(() => undefined);
+      await dockerPlugin?.close().catch(() => undefined);
       await parts.bgp?.stop().catch(() => undefined);
       await connected.stop().catch(() => undefined);
       throw err;
@@ -230,6 +258,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       resync.stop();
       await api?.close();
       await cniServer?.close().catch(() => undefined);
+      await dockerPlugin?.close().catch(() => undefined);
       await watcher.close().catch(() => undefined);
       await drift?.stop();
       await loop.stop();

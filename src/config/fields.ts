@@ -39,6 +39,10 @@ export interface DaemonConfig {
   defaultEndpointToHostAction: 'Drop' | 'Return' | 'Accept';
   /** Where BGPPeer password.secretKeyRef keys are read: DIR/NAME/KEY. */
   bgpSecretsDir: string;
+  /** Unix socket on which trellisd serves Docker's NetworkDriver and IpamDriver; "" (the default) turns it off. */
+  dockerSocket: string;
+  /** Docker's API socket, read for container names and labels; "" leaves endpoints with only the network's labels. */
+  dockerApiSocket: string;
 }
 
 /** One failsafe: protocol, port and optionally the remote network (source inbound, destination outbound). */
@@ -137,6 +141,15 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
   bgpSecretsDir: {
     schema: path, fromEnv: text, default: () => '/etc/trellis/secrets',
     doc: 'directory of BGPPeer TCP-MD5 keys: a secretKeyRef {name, key} is read from DIR/name/key (a mounted Secret\'s layout)',
+  },
+  dockerSocket: {
+    schema: z.string().refine((s) => s === '' || (s.startsWith('/') && s.endsWith('.sock')), 'must be an absolute path ending in .sock (Docker finds /run/docker/plugins/NAME.sock), or "" to turn it off'),
+    // Off unless asked for: a host without Docker has no use for it.
+    fromEnv: text, default: () => '', doc: 'unix socket on which trellisd serves Docker\'s remote network and IPAM driver, e.g. /run/docker/plugins/trellis.sock ("" off)',
+  },
+  dockerApiSocket: {
+    schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to not read Docker\'s API'),
+    fromEnv: text, default: () => '/run/docker.sock', doc: 'Docker\'s API socket, read for container names and labels ("" : endpoints carry only the network)',
   },
 };
 

@@ -31,6 +31,11 @@ export interface AttachRequest {
   /** IPv4 and/or IPv6, in this order. */
   families: Array<4 | 6>;
   requested?: { v4?: string; v6?: string };
+  /**
+   * Addresses the runtime already holds under `handle` (Docker asks its IPAM driver first):
+   * nothing is allocated, and an undo leaves them to the runtime's own release.
+   */
+  allocated?: string[];
   pools?: string[];
   /** Recorded with the handle (endpoint, containerID, network): what leak checks and GC read. */
   attrs: Record<string, string>;
@@ -48,6 +53,8 @@ export interface AttachRequest {
 export interface Attachment {
   addresses: string[];
   endpoint: WorkloadEndpoint;
+  /** The store revision of the endpoint record's write (when the store reports one): what a caller waits to see programmed. */
+  revision?: string;
 }
 
 export const withPrefix = (a: string): string => `${a}/${a.includes(':') ? 128 : 32}`;
@@ -71,8 +78,8 @@ export async function attach(store: WorkloadStore, req: AttachRequest, deps: Att
   const log = deps.log;
   const undo: Array<[string, () => Promise<unknown>]> = [];
   try {
-    const addresses: string[] = [];
-    await deps.ipamLock(async () => {
+    const addresses: string[] = [...(req.allocated ?? [])];
+    if (!req.allocated) await deps.ipamLock(async () => {
       for (const family of req.families) {
         const wanted = family === 4 ? req.requested?.v4 : req.requested?.v6;
         const alloc = await allocate(store, {
@@ -94,10 +101,11 @@ export async function attach(store: WorkloadStore, req: AttachRequest, deps: Att
     if (req.netns) await configureContainer(req.netns, req.veth.ifname, addresses);
     deps.afterStep?.('veth');
     const endpoint = req.endpoint(addresses);
-    await store.apply(endpoint);
+    const stored = await store.apply(endpoint);
+    const revision = (stored as { revision?: unknown } | null)?.revision;
     undo.push(['delete endpoint', () => store.delete(endpointKey(endpoint.metadata.namespace ?? 'default', endpoint.metadata.name)).catch(ignoreNotFound)]);
     deps.afterStep?.('endpoint');
-    return { addresses, endpoint };
+    return { addresses, endpoint, ...(typeof revision === 'string' ? { revision } : {}) };
   } catch (e) {
     for (const [what, step] of undo.reverse()) {
       try { await step(); } catch (ue) { log.error({ err: ue }, `undo failed: ${what}`); }
@@ -107,7 +115,8 @@ export async function attach(store: WorkloadStore, req: AttachRequest, deps: Att
 }
 
 export interface DetachRequest {
-  handle: string;
+  /** The IPAM handle to release; null when the runtime releases the addresses itself. */
+  handle: string | null;
   host: string;
   /** Every endpoint record this attachment may have written. */
   endpoints: ResourceKey[];
@@ -117,7 +126,8 @@ export interface DetachRequest {
 export async function detach(store: WorkloadStore, req: DetachRequest, deps: Pick<AttachDeps, 'ipamLock'>): Promise<string[]> {
   for (const k of req.endpoints) await store.delete(k).catch(ignoreNotFound);
   await deleteHostVeth(req.host);
-  return deps.ipamLock(() => releaseByHandle(store, req.handle));
+  const handle = req.handle;
+  return handle === null ? [] : deps.ipamLock(() => releaseByHandle(store, handle));
 }
 
 /** Port maps as the endpoint records them. */
