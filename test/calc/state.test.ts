@@ -2,7 +2,7 @@
 // fail-closed compilation of rules that cannot be rendered faithfully.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { computeDesiredState, setIdFor, type CompiledRule, type DesiredState } from '../../src/calc/index.js';
+import { computeDesiredState, setIdFor, type CompiledRule, type DesiredState, type HostState } from '../../src/calc/index.js';
 import type { Resource } from '../../src/model/index.js';
 import { gnp, namespace, np, pool, profile, wep } from './_fixtures.js';
 
@@ -10,6 +10,16 @@ const rule = (r: Partial<CompiledRule> & Pick<CompiledRule, 'action' | 'origin'>
   srcSets: [], notSrcSets: [], dstSets: [], notDstSets: [], srcPorts: [], notSrcPorts: [], dstPorts: [], notDstPorts: [],
   srcNamedPortSets: [], dstNamedPortSets: [], ...r,
 });
+
+// Calico's default failsafes and workload-to-host action, no host endpoints here.
+const NO_HOST_ENDPOINTS: HostState = {
+  endpoints: [], policies: [],
+  failsafe: {
+    inbound: [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 68 }, { protocol: 'tcp', port: 179 }, { protocol: 'tcp', port: 2379 }, { protocol: 'tcp', port: 2380 }],
+    outbound: [{ protocol: 'udp', port: 53 }, { protocol: 'udp', port: 67 }, { protocol: 'tcp', port: 179 }, { protocol: 'tcp', port: 2379 }, { protocol: 'tcp', port: 2380 }],
+  },
+  endpointToHost: 'Drop',
+};
 
 test('snapshot: one local endpoint, a namespaced policy with a named port, a profile, a NAT pool', () => {
   const resources = [
@@ -54,6 +64,7 @@ test('snapshot: one local endpoint, a namespaced policy with a named port, a pro
       { dst: 'fd00::1/128', family: 6, dev: 'calia' },
     ],
     nat: { masqueradeSources: ['10.0.0.0/16'], allPools: ['10.0.0.0/16', '10.1.0.0/16', 'fd00::/64'] },
+    host: NO_HOST_ENDPOINTS,
   };
   assert.equal(computeDesiredState({ nodeName: 'n1', resources }), expected, 'desired state of n1');
 });
@@ -62,7 +73,7 @@ test('snapshot: a node with no local endpoints has only NAT', () => {
   const resources = [wep('ns1', 'b', { node: 'n2', ip: '10.0.0.2/32' }), gnp('g', { ingress: [{ action: 'Deny' }] }), pool('p', '10.0.0.0/16', { natOutgoing: true })];
   assert.equal(computeDesiredState({ nodeName: 'n1', resources }), {
     nodeName: 'n1', endpoints: [], policies: [], profiles: [], ipsets: [], routes: [],
-    nat: { masqueradeSources: ['10.0.0.0/16'], allPools: ['10.0.0.0/16'] },
+    nat: { masqueradeSources: ['10.0.0.0/16'], allPools: ['10.0.0.0/16'] }, host: NO_HOST_ENDPOINTS,
   });
 });
 

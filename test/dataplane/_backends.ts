@@ -66,7 +66,9 @@ const iptables: BackendCase = {
     if (!(await host.run(['ipset', 'list', '-n'])).includes('docker-x')) failures.push('foreign set gone');
     return failures;
   },
-  dump: async (host) => `${await host.run(['iptables-save'])}\n${await host.run(['ip6tables-save'])}`,
+  // Without the save's time stamps and chain counters: two dumps of one ruleset are one text.
+  dump: async (host) => [await host.run(['iptables-save']), await host.run(['ip6tables-save'])].join('\n')
+    .split('\n').filter((l) => !l.startsWith('# ')).map((l) => l.replace(/ \[\d+:\d+\]$/, ' [0:0]')).join('\n'),
   dispatchBranches: ['trl-from-wl-trla', 'trl-from-wl-trla1', 'trl-to-wl-trla2'].map((c) => `:${c} `),
   runsOwnVerdict: (iface) => new RegExp(`-A trl-tw-${iface} -j trl-vi-`),
   endpointObject: (iface) => `trl-tw-${iface}`,
