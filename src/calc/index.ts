@@ -14,3 +14,7 @@ export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleL
 export { createClusterView } from './cluster-view.js';
 export type { CalculatorParts } from './incremental.js';
 export { matrixIn, type MatrixQuestion } from './matrix.js';
+export {
+  computeVxlanState, vxlanPools, VXLAN_DEVICE, ROUTE_PROTO_VXLAN, DEFAULT_VXLAN_VNI, DEFAULT_VXLAN_PORT, VXLAN_OVERHEAD,
+} from './vxlan.js';
+export type { VxlanState, VxlanInput, VxlanSettings, VxlanRoute, Vtep, HostBlock } from './vxlan.js';
