@@ -26,6 +26,8 @@ import { preflight } from './preflight.js';
 import { scheduleResync } from './resync.js';
 import { createAgentStatus, lastErrorOf, readinessOf, type AgentStatus } from './status.js';
 import { realParts } from './wiring.js';
+import { createVxlanComponent, type VxlanComponent } from './vxlan.js';
+import { vxlanStatus } from './vxlan-status.js';
 
 export const VERSION = '0.1.0';
 
@@ -62,6 +64,8 @@ export interface AgentComponents {
   learned: LearnedRoutes | null;
   advertiser: Advertiser | null;
   watcher: Watcher;
+  /** Null when the dataplane has no VXLAN. */
+  vxlan: VxlanComponent | null;
 }
 
 export interface Agent {
@@ -98,11 +102,14 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
 
   const status = createAgentStatus();
   const cache = createResourceCache(node);
+  const vxlan = parts.dataplane.syncVxlan
+    ? createVxlanComponent({ node, store, dataplane: parts.dataplane, settings: { vni: config.vxlanVNI, port: config.vxlanPort, mtu: config.vxlanMTU }, log: log.child({ sub: 'vxlan' }) })
+    : null;
   const learned = parts.bgp
-    ? createLearnedRoutes({ dataplane: parts.dataplane, log, onInstalled: (n) => metrics.learnedRoutes.set(n) })
+    ? createLearnedRoutes({ dataplane: parts.dataplane, log, onInstalled: (n) => metrics.learnedRoutes.set(n), ...(vxlan ? { owned: vxlan.owned } : {}) })
     : null;
   const advertiser = parts.bgp ? createAdvertiser({ node, bgp: parts.bgp, ipam: parts.ipam, metrics }) : null;
-  const loop = createAgentApplyLoop({ cache, status, dataplane: parts.dataplane, bgp: parts.bgp, advertiser, learned, metrics, log });
+  const loop = createAgentApplyLoop({ cache, status, dataplane: parts.dataplane, bgp: parts.bgp, advertiser, learned, vxlan, metrics, log });
   const watcher = await store.watch(storeFeed({ cache, status, loop, metrics, log }), opts.watch);
 
   if (parts.bgp && learned) {
@@ -140,6 +147,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
         configured: parts.bgp?.configured ?? false, peers: parts.bgp?.status() ?? [],
         advertised: advertiser?.state.advertised ?? [], learned: learned?.state.routes.length ?? 0,
       },
+      ...(vxlan?.state.last ? { vxlan: vxlanStatus(vxlan.state.last) } : {}),
       lastApply: s.dataplane.lastApply,
       lastError: lastErrorOf(s, now),
     };
@@ -187,7 +195,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   let stopped = false;
   return {
     config, metrics, api,
-    components: { status, cache, loop, learned, advertiser, watcher },
+    components: { status, cache, loop, learned, advertiser, watcher, vxlan },
     status: statusDoc,
     readiness,
     async ready(timeoutMs = 60_000) {

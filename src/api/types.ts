@@ -43,6 +43,8 @@ export interface StatusDoc {
   policies: Array<{ id: string; order: number | null }>;
   profiles: string[];
   bgp: { configured: boolean; peers: PeerStatusDoc[]; advertised: string[]; learned: number };
+  /** Present once VXLAN was synced: this host's VTEP, the remote ones, the routes to remote blocks. */
+  vxlan?: VxlanStatusDoc;
   lastApply: ApplyDoc | null;
   lastError: ErrorDoc | null;
 }
@@ -80,4 +82,14 @@ export interface ApiSource {
 export class ApiInputError extends Error {
   readonly code = 'BAD_REQUEST';
   constructor(message: string) { super(message); this.name = 'ApiInputError'; }
+}
+
+export interface VtepDoc { node: string; address: string; tunnelAddr: string; mac: string }
+
+export interface VxlanStatusDoc {
+  /** This host's VTEP and device settings, or null without one. */
+  device: (VtepDoc & { vni: number; port: number }) | null;
+  vteps: VtepDoc[];
+  routes: Array<{ dst: string; node: string; via: string; mode: 'vxlan' | 'native' }>;
+  problems: string[];
 }
