@@ -7,8 +7,7 @@
 // route via their underlay address instead. Pure: the dataplane renders exactly this.
 import { cidrContains, cidrFamily, parseCidr, type Resource, type VxlanMode } from '../model/index.js';
 
-/** The VXLAN device. Not "trl…": the policy dispatch drops traffic of unknown `trl+` interfaces. */
-export const VXLAN_DEVICE = 'vxlan.trl';
+export { VXLAN_DEVICE } from '../model/index.js';
 /** Routes programmed from the VXLAN state (encapsulated or CrossSubnet-native), as felix's own protocol. */
 export const ROUTE_PROTO_VXLAN = 80;
 /** Calico's defaults (FelixConfiguration vxlanVNI, vxlanPort). */

@@ -4,3 +4,4 @@ export * from './cidr.js';
 export * from './selector/index.js';
 export * from './load.js';
 export * from './next-kinds.js';
+export { VXLAN_DEVICE } from './vxlan.js';
