@@ -103,7 +103,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const status = createAgentStatus();
   const cache = createResourceCache(node);
   const vxlan = parts.dataplane.syncVxlan
-    ? createVxlanComponent({ node, store, dataplane: parts.dataplane, settings: { vni: config.vxlanVNI, port: config.vxlanPort, mtu: config.vxlanMTU }, log: log.child({ sub: 'vxlan' }) })
+    ? createVxlanComponent({ node, store, dataplane: parts.dataplane, settings: { vni: config.vxlanVni, port: config.vxlanPort, mtu: config.vxlanMtu }, log: log.child({ sub: 'vxlan' }) })
     : null;
   const learned = parts.bgp
     ? createLearnedRoutes({ dataplane: parts.dataplane, log, onInstalled: (n) => metrics.learnedRoutes.set(n), ...(vxlan ? { owned: vxlan.owned } : {}) })

@@ -10,7 +10,7 @@ import { cidrContains, cidrFamily, parseCidr, type Resource, type VxlanMode } fr
 export { VXLAN_DEVICE } from '../model/index.js';
 /** Routes programmed from the VXLAN state (encapsulated or CrossSubnet-native), as felix's own protocol. */
 export const ROUTE_PROTO_VXLAN = 80;
-/** Calico's defaults (FelixConfiguration vxlanVNI, vxlanPort). */
+/** Calico's defaults (FelixConfiguration vxlanVni, vxlanPort). */
 export const DEFAULT_VXLAN_VNI = 4096;
 export const DEFAULT_VXLAN_PORT = 4789;
 /** IPv4 + UDP + VXLAN + inner Ethernet. */

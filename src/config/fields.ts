@@ -32,11 +32,11 @@ export interface DaemonConfig {
   /** Unix socket on which trellisd runs trellis-cni's calls; "" turns it off. */
   cniSocket: string;
   /** VXLAN network identifier of the VXLAN device (Calico's FelixConfiguration vxlanVNI). */
-  vxlanVNI: number;
+  vxlanVni: number;
   /** UDP port of the VXLAN device (vxlanPort). */
   vxlanPort: number;
-  /** MTU of the VXLAN device; 0: the underlying interface's MTU less 50 (vxlanMTU). */
-  vxlanMTU: number;
+  /** MTU of the VXLAN device; 0: the underlying interface's MTU less 50 (Calico's vxlanMTU). */
+  vxlanMtu: number;
 }
 
 export type FieldName = keyof DaemonConfig;
@@ -92,12 +92,12 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
     // trellis-cni looks here unless its network configuration names another agentSocket.
     fromEnv: text, default: () => '/run/trellis/cni.sock', doc: 'unix socket on which trellisd runs trellis-cni\'s calls with its warm etcd connection ("" off)',
   },
-  vxlanVNI: {
+  vxlanVni: {
     schema: z.number({ invalid_type_error: 'must be a number' }).int('must be a whole number').min(1, 'must be 1-16777215').max(16777215, 'must be 1-16777215'),
     fromEnv: num, default: () => 4096, doc: 'VXLAN network identifier (every host of the cluster must agree)',
   },
   vxlanPort: { schema: port, fromEnv: num, default: () => 4789, doc: 'UDP port of VXLAN (every host of the cluster must agree)' },
-  vxlanMTU: {
+  vxlanMtu: {
     schema: z.number({ invalid_type_error: 'must be a number' }).int('must be a whole number').refine((n) => n === 0 || (n >= 576 && n <= 65535), 'must be 0 (automatic) or 576-65535'),
     fromEnv: num, default: () => 0, doc: 'MTU of the VXLAN device (0: the underlying interface\'s less 50)',
   },

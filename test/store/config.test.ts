@@ -64,7 +64,7 @@ test('every field has a TRELLIS_ env var that sets it', () => {
     TRELLIS_ETCD_KEY_FILE: '/k', TRELLIS_ETCD_USERNAME: 'u', TRELLIS_ETCD_PASSWORD: 'p', TRELLIS_EMBEDDED_ETCD_DIR: '/e',
     TRELLIS_EMBEDDED_ETCD_CLIENT_PORT: '12379', TRELLIS_EMBEDDED_ETCD_PEER_PORT: '12380', TRELLIS_API_LISTEN: '[::1]:1234',
     TRELLIS_API_TOKEN_FILE: '/t', TRELLIS_LOG_LEVEL: 'error', TRELLIS_RESYNC_INTERVAL_SECONDS: '0', TRELLIS_STORE_PREFIX: '/x/',
-    TRELLIS_CNI_SOCKET: '/run/x/cni.sock',
+    TRELLIS_CNI_SOCKET: '/run/x/cni.sock', TRELLIS_VXLAN_VNI: '77', TRELLIS_VXLAN_PORT: '8472', TRELLIS_VXLAN_MTU: '1400',
   };
   const { sources } = loadDaemonConfig({ env, defaultFile: missingDefault });
   for (const f of FIELD_NAMES) assert.is(sources[f], envVarFor(f), `${f} is set by ${envVarFor(f)}`);
