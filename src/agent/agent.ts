@@ -29,6 +29,8 @@ import { preflight } from './preflight.js';
 import { scheduleResync } from './resync.js';
 import { createAgentStatus, lastErrorOf, readinessOf, type AgentStatus } from './status.js';
 import { realParts } from './wiring.js';
+import { createVxlanComponent, type VxlanComponent } from './vxlan.js';
+import { vxlanStatus } from './vxlan-status.js';
 
 import { VERSION } from '../model/index.js';
 
@@ -67,6 +69,8 @@ export interface AgentComponents {
   learned: LearnedRoutes | null;
   advertiser: Advertiser | null;
   watcher: Watcher;
+  /** Null when the dataplane has no VXLAN. */
+  vxlan: VxlanComponent | null;
 }
 
 export interface Agent {
@@ -104,11 +108,14 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const status = createAgentStatus();
   const hostConfig = hostConfigOf(config);
   const cache = createResourceCache(node, hostConfig);
+  const vxlan = parts.dataplane.syncVxlan
+    ? createVxlanComponent({ node, store, dataplane: parts.dataplane, settings: { vni: config.vxlanVni, port: config.vxlanPort, mtu: config.vxlanMtu }, log: log.child({ sub: 'vxlan' }) })
+    : null;
   const learned = parts.bgp
-    ? createLearnedRoutes({ dataplane: parts.dataplane, log, onInstalled: (n) => metrics.learnedRoutes.set(n) })
+    ? createLearnedRoutes({ dataplane: parts.dataplane, log, onInstalled: (n) => metrics.learnedRoutes.set(n), ...(vxlan ? { owned: vxlan.owned } : {}) })
     : null;
   const advertiser = parts.bgp ? createAdvertiser({ node, bgp: parts.bgp, ipam: parts.ipam, metrics }) : null;
-  const loop = createAgentApplyLoop({ cache, status, dataplane: parts.dataplane, bgp: parts.bgp, advertiser, learned, metrics, log });
+  const loop = createAgentApplyLoop({ cache, status, dataplane: parts.dataplane, bgp: parts.bgp, advertiser, learned, vxlan, metrics, log });
   // Watching the kernel starts before the first apply, so no foreign change after it goes unseen.
   const drift = watchDrift({ dataplane: parts.dataplane, status, loop, metrics, log });
   await drift?.started;
@@ -164,6 +171,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
         configured: parts.bgp?.configured ?? false, peers: parts.bgp?.status() ?? [],
         advertised: advertiser?.state.advertised ?? [], learned: learned?.state.routes.length ?? 0,
       },
+      ...(vxlan?.state.last ? { vxlan: vxlanStatus(vxlan.state.last) } : {}),
       lastApply: s.dataplane.lastApply,
       lastError: lastErrorOf(s, now),
     };
@@ -237,7 +245,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   let stopped = false;
   return {
     config, metrics, api,
-    components: { status, cache, loop, learned, advertiser, watcher },
+    components: { status, cache, loop, learned, advertiser, watcher, vxlan },
     status: statusDoc,
     readiness,
     async ready(timeoutMs = 60_000) {

@@ -9,6 +9,7 @@ import { repairsOf } from './drift.js';
 import { createApplyLoop, type ApplyLoop } from './loop.js';
 import type { AgentMetrics } from './metrics.js';
 import type { BgpPort, DataplanePort } from './ports.js';
+import type { VxlanComponent } from './vxlan.js';
 import { countsOf, type AgentStatus } from './status.js';
 
 export interface ApplyDeps {
@@ -18,6 +19,7 @@ export interface ApplyDeps {
   bgp: BgpPort | null;
   advertiser: Advertiser | null;
   learned: LearnedRoutes | null;
+  vxlan?: VxlanComponent | null;
   metrics: AgentMetrics;
   log: Logger;
 }
@@ -49,6 +51,12 @@ export function applyStep(d: ApplyDeps): (reasons: string[]) => Promise<void> {
       d.log.warn({ reasons }, 'resync found the dataplane drifted from the desired state and repaired it');
     }
     if (summary.changed) d.log.info({ reasons, ms: Math.round(performance.now() - t0) }, 'dataplane applied');
+    if (d.vxlan) {
+      const before = d.vxlan.owned();
+      await d.vxlan.refresh(d.cache.list(), { resync });
+      // A prefix VXLAN took over (or gave back) changes which learned routes belong in the kernel.
+      if (d.vxlan.owned() !== before) d.learned?.push();
+    }
     if (!d.bgp) return;
     try {
       await d.bgp.configure(d.cache.list());

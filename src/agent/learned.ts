@@ -40,6 +40,11 @@ export interface LearnedOptions {
   log: Logger;
   onInstalled?: (count: number) => void;
   retryMs?: number;
+  /**
+   * Destinations routed from the store (VXLAN): a learned route to one is not installed.
+   * The store knows which host holds a block; BGP only repeats it, so VXLAN's route wins.
+   */
+  owned?: () => ReadonlySet<string>;
 }
 
 export function createLearnedRoutes(opts: LearnedOptions): LearnedRoutes {
@@ -52,7 +57,8 @@ export function createLearnedRoutes(opts: LearnedOptions): LearnedRoutes {
 
   const sync = async (o: { resync?: boolean }) => {
     if (!state.gateOpen || stopped) return;
-    const routes = state.routes;
+    const owned = opts.owned?.();
+    const routes = owned?.size ? state.routes.filter((r) => !owned.has(r.dst)) : state.routes;
     try {
       await opts.dataplane.syncLearnedRoutes(routes, o);
       state.installed = routes.length;

@@ -1,6 +1,6 @@
 // What the agent needs from the dataplane, the BGP speaker and IPAM, as narrow
 // interfaces: agent.ts is written against these, wiring.ts adapts the real subsystems.
-import type { DesiredState } from '../calc/index.js';
+import type { DesiredState, VxlanState } from '../calc/index.js';
 import type { Resource } from '../model/index.js';
 import type { PeerStatusDoc } from '../api/index.js';
 import type { DaemonConfig } from '../config/index.js';
@@ -32,6 +32,8 @@ export interface DataplanePort {
   /** Reports drift from the kernel's change notifications (absent: only the periodic resync finds it). */
   watch?(onDrift: (drift: DriftNote[]) => void): { stop(): Promise<void>; readonly started: Promise<void> };
   syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplySummary>;
+  /** The VXLAN device, neighbours, FDB and routes (absent: this dataplane has no VXLAN). */
+  syncVxlan?(state: VxlanState, opts?: { resync?: boolean }): Promise<ApplySummary>;
 }
 
 export interface BgpPort {

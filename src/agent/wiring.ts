@@ -18,6 +18,10 @@ export const realParts: PartsFactory = async ({ config, logger, netns, bgp, stor
       const r = await dp.syncLearnedRoutes(routes, opts);
       return { changed: r.wrote, routes: routes.length, detail: r };
     },
+    async syncVxlan(state, opts) {
+      const r = await dp.syncVxlan(state, opts);
+      return { changed: r.wrote, routes: state.routes.length, detail: r };
+    },
   };
   return {
     dataplane,

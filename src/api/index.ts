@@ -5,5 +5,5 @@ export type { ApiServer, ApiServerOptions } from './server.js';
 export { ApiConfigError, isLoopbackHost, requiredToken } from './auth.js';
 export { ApiInputError } from './types.js';
 export type {
-  ApiSource, StatusDoc, ReadinessDoc, EndpointDoc, PeerStatusDoc, MatrixDoc, ExplainQuery, ApplyDoc, ErrorDoc,
+  ApiSource, StatusDoc, ReadinessDoc, EndpointDoc, PeerStatusDoc, MatrixDoc, ExplainQuery, ApplyDoc, ErrorDoc, VxlanStatusDoc, VtepDoc,
 } from './types.js';

@@ -52,6 +52,8 @@ export interface StatusDoc {
   /** Host protection: the failsafes no policy can close, the workload-to-host action, this node's policed host endpoints. */
   host?: HostStatusDoc;
   bgp: { configured: boolean; peers: PeerStatusDoc[]; advertised: string[]; learned: number };
+  /** Present once VXLAN was synced: this host's VTEP, the remote ones, the routes to remote blocks. */
+  vxlan?: VxlanStatusDoc;
   lastApply: ApplyDoc | null;
   lastError: ErrorDoc | null;
 }
@@ -97,4 +99,14 @@ export interface ApiSource {
 
 export class ApiInputError extends TrellisError<'BAD_REQUEST'> {
   constructor(message: string) { super('BAD_REQUEST', message); }
+}
+
+export interface VtepDoc { node: string; address: string; tunnelAddr: string; mac: string }
+
+export interface VxlanStatusDoc {
+  /** This host's VTEP and device settings, or null without one. */
+  device: (VtepDoc & { vni: number; port: number }) | null;
+  vteps: VtepDoc[];
+  routes: Array<{ dst: string; node: string; via: string; mode: 'vxlan' | 'native' }>;
+  problems: string[];
 }

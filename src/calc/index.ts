@@ -21,3 +21,7 @@ export { explainToHost, formatHostVerdict, hostEndpointFor } from './host-explai
 export type { HostVerdict } from './host-explain.js';
 export type { Packet } from './explain.js';
 export { endpointRefusals, claimedAddresses } from './claims.js';
+export {
+  computeVxlanState, vxlanPools, VXLAN_DEVICE, ROUTE_PROTO_VXLAN, DEFAULT_VXLAN_VNI, DEFAULT_VXLAN_PORT, VXLAN_OVERHEAD,
+} from './vxlan.js';
+export type { VxlanState, VxlanInput, VxlanSettings, VxlanRoute, Vtep, HostBlock } from './vxlan.js';

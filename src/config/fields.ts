@@ -43,6 +43,12 @@ export interface DaemonConfig {
   dockerSocket: string;
   /** Docker's API socket, read for container names and labels; "" leaves endpoints with only the network's labels. */
   dockerApiSocket: string;
+  /** VXLAN network identifier of the VXLAN device (Calico's FelixConfiguration vxlanVNI). */
+  vxlanVni: number;
+  /** UDP port of the VXLAN device (vxlanPort). */
+  vxlanPort: number;
+  /** MTU of the VXLAN device; 0: the underlying interface's MTU less 50 (Calico's vxlanMTU). */
+  vxlanMtu: number;
 }
 
 /** One failsafe: protocol, port and optionally the remote network (source inbound, destination outbound). */
@@ -150,6 +156,15 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
   dockerApiSocket: {
     schema: z.string().refine((s) => s === '' || s.startsWith('/'), 'must be an absolute path, or "" to not read Docker\'s API'),
     fromEnv: text, default: () => '/run/docker.sock', doc: 'Docker\'s API socket, read for container names and labels ("" : endpoints carry only the network)',
+  },
+  vxlanVni: {
+    schema: z.number({ invalid_type_error: 'must be a number' }).int('must be a whole number').min(1, 'must be 1-16777215').max(16777215, 'must be 1-16777215'),
+    fromEnv: num, default: () => 4096, doc: 'VXLAN network identifier (every host of the cluster must agree)',
+  },
+  vxlanPort: { schema: port, fromEnv: num, default: () => 4789, doc: 'UDP port of VXLAN (every host of the cluster must agree)' },
+  vxlanMtu: {
+    schema: z.number({ invalid_type_error: 'must be a number' }).int('must be a whole number').refine((n) => n === 0 || (n >= 576 && n <= 65535), 'must be 0 (automatic) or 576-65535'),
+    fromEnv: num, default: () => 0, doc: 'MTU of the VXLAN device (0: the underlying interface\'s less 50)',
   },
 };
 

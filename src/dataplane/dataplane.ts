@@ -1,7 +1,7 @@
 // A dataplane instance: one command helper, one policy backend, the plumbing, the learned
 // routes, and a queue so that a reconcile and a learned-route sync never interleave their
 // reads and writes.
-import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type DesiredState } from '../calc/index.js';
+import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type DesiredState, type VxlanState } from '../calc/index.js';
 import type { Logger } from '../log/index.js';
 import type { PolicyBackend } from './backend.js';
 import { createExec, type Exec } from './exec.js';
@@ -13,6 +13,7 @@ import { watchKernel, type KernelWatch } from './kernel-watch.js';
 import { createReconciler, type ReconcileHow } from './reconcile.js';
 import type { ApplyReport } from './report.js';
 import { parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
+import { createVxlanSync } from './vxlan.js';
 
 /** Makes a policy backend that runs its commands through `exec`. */
 export type PolicyBackendFactory = (exec: Exec) => PolicyBackend;
@@ -41,6 +42,8 @@ export interface Dataplane {
   reconcile(desired: DesiredState, opts?: ReconcileHow): Promise<ApplyReport>;
   /** Brings our proto 79 routes to `routes`; the table is re-read like the policy objects in reconcile. */
   syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplyReport>;
+  /** Brings the VXLAN device, its neighbours and FDB entries and our proto 80 routes to `state` (vxlan.ts). */
+  syncVxlan(state: VxlanState, opts?: { resync?: boolean }): Promise<ApplyReport>;
   readKernel(): Promise<KernelState>;
   /**
    * Watches the kernel's change notifications and reports changes someone else made to
@@ -86,6 +89,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const backend = (opts.policyBackend ?? createIptablesBackend)(exec);
   const reconciler = createReconciler(backend, createPlumber(exec), log, resyncIntervalMs);
   const learned = createLearnedRouteSync(exec, log, resyncIntervalMs);
+  const vxlan = createVxlanSync(exec, log, resyncIntervalMs);
   const serial = createSerialQueue();
   // The routes last asked for, by destination, for telling a deleted route of ours from
   // one we deleted ourselves (built when a route event arrives, not on every reconcile).
@@ -102,6 +106,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     },
     watch: (onDrift) => watchKernel({ ...(opts.netns ? { netns: opts.netns } : {}), log, routes: wantedRoutes, onDrift }),
     syncLearnedRoutes: (routes, o) => serial(() => learned.sync(routes, o ?? {})),
+    syncVxlan: (state, o) => serial(() => vxlan.sync(state, o ?? {})),
     readKernel: () => serial(() => readKernelState(exec, backend)),
   };
 }

@@ -19,3 +19,5 @@ export type { LearnedRoute, KernelRoute } from './routes.js';
 export { renderWorkloadRoutes } from './routes.js';
 export { renderSysctls } from './sysctls.js';
 export { WORKLOAD_IFACE_PREFIX } from './names.js';
+export { renderVxlan, planVxlan, parseVxlanLinks, vxlanMtu, readVxlanKernel } from './vxlan.js';
+export type { VxlanKernel, VxlanPlan } from './vxlan.js';

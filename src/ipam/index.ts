@@ -6,7 +6,7 @@ export { allocate, releaseByHandle, handleOfAddress, addressesOf, handleInfo } f
 export type { HandleRecord } from './records.js';
 export type { AllocateRequest, Allocation } from './allocate.js';
 export {
-  affineBlocks, borrowedAddresses, releaseEmptyBlocks, EMPTY_BLOCK_GRACE_MS, releaseAffinities, ipamUsage, checkLeaks, listHandles,
+  affineBlocks, borrowedAddresses, hostBlocks, VXLAN_TUNNEL_USE, releaseEmptyBlocks, EMPTY_BLOCK_GRACE_MS, releaseAffinities, ipamUsage, checkLeaks, listHandles,
 } from './maintenance.js';
 export type { BlockUsage, PoolUsage, IpamUsage, Leak } from './maintenance.js';
 export { IpamError } from './errors.js';

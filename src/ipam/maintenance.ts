@@ -6,7 +6,10 @@ import { IpamError } from './errors.js';
 import { loadPools } from './pools.js';
 import { checkNode, decode, handleRecord, keysFor, type HandleRecord } from './records.js';
 import { backoff, commit, listRaw, MAX_ATTEMPTS, newTxn, type IpamStore } from './store.js';
-import type { WorkloadEndpoint } from '../model/index.js';
+import type { Node, WorkloadEndpoint } from '../model/index.js';
+
+/** attrs.use of a handle holding a host's VXLAN tunnel address. */
+export const VXLAN_TUNNEL_USE = 'vxlanTunnel';
 
 /** The CIDRs of the blocks a node holds by affinity (what its BGP speaker advertises). */
 export async function affineBlocks(store: IpamStore, node: string): Promise<string[]> {
@@ -27,6 +30,23 @@ export async function borrowedAddresses(store: IpamStore, node: string): Promise
     }
   }
   return out.sort();
+}
+
+/**
+ * Every node's blocks (by affinity) and every address borrowed from another node's block
+ * (as /32 or /128), with the node each lives on: what a host needs to route to the others
+ * without BGP (VXLAN). One read of the blocks.
+ */
+export async function hostBlocks(store: IpamStore): Promise<Array<{ cidr: string; node: string }>> {
+  const out: Array<{ cidr: string; node: string }> = [];
+  for (const b of await readAllBlocks(store.etcd, keysFor(store.prefix))) {
+    if (b.value.affinity) out.push({ cidr: b.value.cidr, node: b.value.affinity });
+    for (const [ord, a] of Object.entries(b.value.allocations)) {
+      if (a.node === b.value.affinity) continue;
+      out.push({ cidr: `${ordAddress(b, ord)}/${b.net.family === 4 ? 32 : 128}`, node: a.node });
+    }
+  }
+  return out.sort((x, y) => (x.cidr < y.cidr ? -1 : x.cidr > y.cidr ? 1 : 0));
 }
 
 function ordAddress(b: LoadedBlock, ord: string): string {
@@ -144,9 +164,15 @@ export async function listHandles(store: IpamStore, node?: string): Promise<Hand
 
 export async function checkLeaks(store: IpamStore, opts: { minAgeMs?: number } = {}): Promise<Leak[]> {
   const keys = keysFor(store.prefix);
-  const [handleKvs, blocks, weps] = await Promise.all([
-    listRaw(store.etcd, keys.handles), readAllBlocks(store.etcd, keys), store.list('WorkloadEndpoint'),
+  const [handleKvs, blocks, weps, nodes] = await Promise.all([
+    listRaw(store.etcd, keys.handles), readAllBlocks(store.etcd, keys), store.list('WorkloadEndpoint'), store.list('Node'),
   ]);
+  // A VXLAN tunnel address belongs to its Node, not to an endpoint.
+  const tunnelAddrs = new Map<string, string>();
+  for (const s of nodes) {
+    const n = s.resource as Node;
+    if (n.spec.ipv4VXLANTunnelAddr) tunnelAddrs.set(n.metadata.name, canonicalIp(n.spec.ipv4VXLANTunnelAddr));
+  }
   const endpointKeys = new Set<string>();
   const endpointIps = new Set<string>();
   for (const s of weps) {
@@ -164,7 +190,9 @@ export async function checkLeaks(store: IpamStore, opts: { minAgeMs?: number } =
     const addresses = h.addresses.map((a) => a.address);
     const ep = h.attrs.endpoint;
     let reason: string | null = null;
-    if (ep !== undefined) {
+    if (h.attrs.use === VXLAN_TUNNEL_USE) {
+      if (!addresses.some((a) => tunnelAddrs.get(h.node) === canonicalIp(a))) reason = `Node ${h.node} does not record it as its VXLAN tunnel address`;
+    } else if (ep !== undefined) {
       if (!endpointKeys.has(ep)) reason = `WorkloadEndpoint ${ep} does not exist`;
     } else if (!addresses.some((a) => endpointIps.has(canonicalIp(a)))) {
       reason = 'no WorkloadEndpoint carries its addresses';

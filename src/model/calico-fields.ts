@@ -32,18 +32,16 @@ add(['IPPool'], ['spec'], {
   disableBGPExport: 'use exportPolicy on the BGPPeer',
   namespaceSelector: 'pick the pool with the CNI configuration\'s ipam.ipv4_pools',
   assignmentMode: '',
-  ipip: 'Trellis routes without encapsulation (this is Calico\'s older form of ipipMode)',
+  ipip: 'Trellis has no IP-in-IP (the kernel has no ipip module); use vxlanMode (this is Calico\'s older form of ipipMode)',
   'nat-outgoing': 'use natOutgoing',
 });
 add(['Node'], ['spec'], {
-  ipv4VXLANTunnelAddr: 'Trellis routes without encapsulation',
-  ipv6VXLANTunnelAddr: 'Trellis routes without encapsulation',
-  vxlanTunnelMACAddr: 'Trellis routes without encapsulation',
-  vxlanTunnelMACAddrV6: 'Trellis routes without encapsulation',
+  ipv6VXLANTunnelAddr: 'Trellis encapsulates IPv4 pools only',
+  vxlanTunnelMACAddrV6: 'Trellis encapsulates IPv4 pools only',
   orchRefs: '', addresses: 'give the BGP addresses in spec.bgp', wireguard: '', interfaces: '',
 });
 add(['Node'], ['spec.bgp'], {
-  ipv4IPIPTunnelAddr: 'Trellis routes without encapsulation',
+  ipv4IPIPTunnelAddr: 'Trellis has no IP-in-IP (the kernel has no ipip module); use VXLAN',
   interfaceIPv4Address: '', interfaceIPv6Address: '',
 });
 add(['BGPPeer'], ['spec'], {

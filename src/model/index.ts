@@ -7,3 +7,4 @@ export * from './next-kinds.js';
 export * from './protocols.js';
 export * from './constants.js';
 export * from './errors.js';
+export { VXLAN_DEVICE } from './vxlan.js';

@@ -292,6 +292,9 @@ export const hostEndpointSpec = z.object({
 
 // ---- IPAM and nodes ------------------------------------------------------------
 
+export const VXLAN_MODES = ['Never', 'Always', 'CrossSubnet'] as const;
+export type VxlanMode = typeof VXLAN_MODES[number];
+
 export const ipPoolSpec = z.object({
   cidr: cidr.superRefine((c, ctx) => {
     for (const message of poolCidrProblems(c)) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
@@ -301,9 +304,12 @@ export const ipPoolSpec = z.object({
   natOutgoing: z.boolean().optional(),
   disabled: z.boolean().optional(),
   nodeSelector: selector.optional(),
-  ipipMode: z.enum(['Never'], { errorMap: () => ({ message: 'must be "Never": Trellis routes without encapsulation' }) }).optional(),
-  vxlanMode: z.enum(['Never'], { errorMap: () => ({ message: 'must be "Never": Trellis routes without encapsulation' }) }).optional(),
+  // The kernels Trellis runs on ship no ipip module, so IP-in-IP cannot be offered; VXLAN covers the same need.
+  ipipMode: z.enum(['Never'], { errorMap: () => ({ message: 'must be "Never": Trellis has no IP-in-IP (the kernel has no ipip module); use vxlanMode: Always or CrossSubnet to encapsulate' }) }).optional(),
+  /** Never: routed natively (BGP); Always: over VXLAN to every other host; CrossSubnet: over VXLAN only to hosts on another subnet. */
+  vxlanMode: z.enum(VXLAN_MODES, { errorMap: () => ({ message: `must be one of ${VXLAN_MODES.join(', ')}` }) }).optional(),
 }).strict();
+
 
 const asNumber = z.union([
   z.number().int().min(1).max(4294967295),
@@ -317,7 +323,13 @@ const ipv4Address = ipAddress.superRefine((a, ctx) => {
   if (isValidIp(a) && cidrFamily(a) !== 4) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${a}" is not an IPv4 address` });
 });
 
+const macAddress = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address like 66:0a:1b:2c:3d:4e');
+
 export const nodeSpec = z.object({
+  /** This host's VTEP address, from a VXLAN pool (written by the host's trellisd). */
+  ipv4VXLANTunnelAddr: ipv4Address.optional(),
+  /** This host's VTEP MAC (written by the host's trellisd). */
+  vxlanTunnelMACAddr: macAddress.optional(),
   bgp: z.object({
     ipv4Address: familyCidr(4, 'ipv6Address').optional(),
     ipv6Address: familyCidr(6, 'ipv4Address').optional(),

@@ -178,6 +178,9 @@ export function semanticProblems(r: Resource): Problem[] {
         const what = bs === undefined ? `the default block size (/${DEFAULT_BLOCK[fam]})` : `its block size (/${bs})`;
         out.push({ path: ['spec', bs === undefined ? 'cidr' : 'blockSize'], message: `the pool (/${prefix}) is smaller than ${what}: IPAM hands out whole blocks, so a pool must hold at least one` });
       }
+      if (fam === 6 && (r.spec.vxlanMode ?? 'Never') !== 'Never') {
+        out.push({ path: ['spec', 'vxlanMode'], message: 'Trellis encapsulates IPv4 pools only: an IPv6 pool is routed natively (vxlanMode: Never)' });
+      }
       return out;
     }
     case 'BGPPeer': {

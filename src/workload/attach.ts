@@ -2,9 +2,10 @@
 // addresses from IPAM, the veth pair and its routes, the WorkloadEndpoint record. Each
 // change records its undo step first; when a later step fails they run in reverse, so a
 // failed attach leaves no address, interface or endpoint. Detach is idempotent.
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { allocate, releaseByHandle, type IpamStore } from '../ipam/index.js';
-import { type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
+import { VXLAN_DEVICE, type EndpointPort, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import { GATEWAY_V4, GATEWAY_V6 } from './names.js';
 import { configureContainer, createVethAndHostSide, deleteHostVeth } from './netlink.js';
 
@@ -97,7 +98,8 @@ export async function attach(store: WorkloadStore, req: AttachRequest, deps: Att
     // Before the attempt: a batch that fails half-way may have made the pair (the host end's
     // name is this attachment's own, so deleting whatever has it is right).
     undo.push(['delete veth', () => deleteHostVeth(req.veth.host)]);
-    await createVethAndHostSide({ ...req.veth, ...(req.netns ? { netns: req.netns } : {}) }, addresses);
+    const mtu = req.veth.mtu ?? tunnelMtu();
+    await createVethAndHostSide({ ...req.veth, ...(mtu ? { mtu } : {}), ...(req.netns ? { netns: req.netns } : {}) }, addresses);
     if (req.netns) await configureContainer(req.netns, req.veth.ifname, addresses);
     deps.afterStep?.('veth');
     const endpoint = req.endpoint(addresses);
@@ -142,4 +144,18 @@ export function endpointPorts(maps: Array<{ hostPort: number; containerPort: num
       ...(p.hostIP ? { hostIP: p.hostIP } : {}),
     };
   });
+}
+
+/**
+ * Without an MTU from the runtime's configuration, a host with a VXLAN device gives its
+ * workloads the device's MTU (what trellisd derived from the underlying interface), so a
+ * full-size segment to another host fits the tunnel instead of relying on ICMP.
+ */
+export function tunnelMtu(sysClassNet = '/sys/class/net'): number | undefined {
+  try {
+    const n = Number(readFileSync(`${sysClassNet}/${VXLAN_DEVICE}/mtu`, 'utf8').trim());
+    return Number.isInteger(n) && n >= 576 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -67,6 +67,40 @@ export async function fetchPeers(base: string): Promise<PeerStatus[] | null> {
   return body.bgp.peers;
 }
 
+/** GET /status -> vxlan, as trellisd reports it (absent: VXLAN never synced on that node). */
+export interface VxlanStatus {
+  device: { node: string; address: string; tunnelAddr: string; mac: string; vni: number; port: number } | null;
+  vteps: Array<{ node: string; address: string; tunnelAddr: string; mac: string }>;
+  routes: Array<{ dst: string; node: string; via: string; mode: string }>;
+  problems: string[];
+}
+
+/** The VTEPs (this host's first) and the routes to remote blocks, or '' when there is nothing to show. */
+export function formatVxlan(v: VxlanStatus | undefined): string {
+  if (!v || (!v.device && v.routes.length === 0 && v.problems.length === 0)) return '';
+  const table = (rows: string[][]) => {
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  };
+  const out: string[] = [];
+  const d = v.device;
+  out.push(d ? `VXLAN: vni ${d.vni}, port ${d.port}` : 'VXLAN: no local VTEP');
+  const vteps = [...(d ? [{ ...d, self: true }] : []), ...v.vteps.map((x) => ({ ...x, self: false }))];
+  if (vteps.length) out.push(table([['VTEP NODE', 'ADDRESS', 'TUNNEL ADDRESS', 'MAC'], ...vteps.map((x) => [x.self ? `${x.node} (this)` : x.node, x.address, x.tunnelAddr, x.mac])]));
+  if (v.routes.length) out.push(table([['ROUTE', 'NODE', 'VIA', 'MODE'], ...v.routes.map((r) => [r.dst, r.node, r.via, r.mode])]));
+  for (const p of v.problems) out.push(`note: ${p}`);
+  return out.join('\n');
+}
+
+export async function fetchVxlan(base: string): Promise<VxlanStatus | undefined> {
+  try {
+    const res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? ((await res.json()) as { vxlan?: VxlanStatus }).vxlan : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Which APIs to ask: --api, else --node from the context, else TRELLIS_API_LISTEN, else every
  *  node of a context, else the local default. null node: the one local trellisd. */
 export function apiTargets(opts: { api?: string; node?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Array<{ node: string | null; base: string }> {
@@ -105,8 +139,10 @@ export function register(program: Command): void {
       }
       const peers = await fetchPeers(targets[0]!.base);
       if (opts.output === 'json') { print(JSON.stringify(peers ?? [], null, 2)); return; }
-      if (peers === null) { print('BGP is not running on this node (no bgp section in /status)'); return; }
-      if (peers.length === 0) { print('no BGP peers configured'); return; }
-      print(formatPeerTable(peers));
+      if (peers === null) print('BGP is not running on this node (no bgp section in /status)');
+      else if (peers.length === 0) print('no BGP peers configured');
+      else print(formatPeerTable(peers));
+      const vx = formatVxlan(await fetchVxlan(targets[0]!.base));
+      if (vx) print(`\n${vx}`);
     });
 }
