@@ -50,6 +50,9 @@ const withdrawsSince = (from: number) => h!.events.slice(from)
 
 /** Starts FRR with the config, waits for the session and the route; then restarts bgpd. */
 async function restartBgpd(preserve: boolean, what: string): Promise<{ from: number; alwaysLearned: boolean }> {
+  // A case that failed may have left its bgpd running.
+  await frr?.stop();
+  frr = null;
   frr = await startFrr(config(preserve), ns!.name);
   await waitFor(`${what}: first session Established`, async () => (await frr!.neighbor(TRL4))?.bgpState === 'Established', 30_000, 200);
   await waitFor(`${what}: FRR's route learned`, async () => (await learned()).includes(ROUTE), 15_000, 200);
