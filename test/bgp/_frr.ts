@@ -32,6 +32,8 @@ export function frrConfig(o: {
   asn: number; routerId: string;
   neighbors: { address: string; asn: number; password?: string; port?: number; families?: (4 | 6)[]; updateSource?: string; passive?: boolean }[];
   networks?: string[];
+  /** Extra `router bgp` lines, e.g. `bgp graceful-restart`. */
+  globals?: string[];
 }): string {
   const lines = [
     `router bgp ${o.asn}`,
@@ -39,6 +41,7 @@ export function frrConfig(o: {
     ' no bgp ebgp-requires-policy',
     ' no bgp network import-check',
     ' no bgp default ipv4-unicast',
+    ...(o.globals ?? []).map((l) => ` ${l}`),
   ];
   for (const n of o.neighbors) {
     lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers 3 9`, ` neighbor ${n.address} timers connect 1`);
