@@ -8,7 +8,7 @@
 // (RevokeExternalConnectivity, Leave, DeleteEndpoint, ReleaseAddress), from its own
 // per-call timings in its log. Join includes the wait for the local dataplane.
 import { setupHarness } from '../cni/_harness.js';
-import { startDockerd, startDockerTrellisd, type Dockerd } from '../docker/_dockerd.js';
+import { addUplink, startDockerd, startDockerTrellisd, type Dockerd } from '../docker/_dockerd.js';
 import { median, percentile } from './_stats.js';
 import type { BenchParams } from './run.js';
 
@@ -39,11 +39,7 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
   let d: Dockerd | null = null;
   let t: Awaited<ReturnType<typeof startDockerTrellisd>> | null = null;
   try {
-    await h.host.run(['ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
-    await h.host.run(['ip', 'link', 'set', 'up0', 'up']);
-    await h.host.run(['ip', 'link', 'set', 'up1', 'up']);
-    await h.host.run(['ip', 'addr', 'add', '10.99.8.1/32', 'dev', 'up0']);
-    await h.host.run(['ip', 'route', 'add', 'default', 'dev', 'up0']);
+    await addUplink(h, '10.99.8.1');
     d = await startDockerd({ netns: h.host.name, tag: 'dkb' });
     t = await startDockerTrellisd(h, d);
     await timed(d, ['network', 'create', '-d', 'trellis', '--ipam-driver', 'trellis', '--subnet', '10.64.0.0/16', 'bnet']);

@@ -11,6 +11,19 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT, type Harness } from '../cni/_harness.js';
 
+/**
+ * Proxy ARP answers the containers' 169.254.1.1 only with a route covering it out another
+ * interface: the host gets a default route over a veth pair with both ends in its namespace
+ * (no traffic leaves it).
+ */
+export async function addUplink(h: Harness, address: string): Promise<void> {
+  await h.host.run(['ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+  await h.host.run(['ip', 'link', 'set', 'up0', 'up']);
+  await h.host.run(['ip', 'link', 'set', 'up1', 'up']);
+  await h.host.run(['ip', 'addr', 'add', `${address}/32`, 'dev', 'up0']);
+  await h.host.run(['ip', 'route', 'add', 'default', 'dev', 'up0']);
+}
+
 export interface DockerOut { code: number; stdout: string; stderr: string }
 
 export interface Dockerd {

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { checkLeaks, ipamUsage } from '../../src/ipam/index.js';
 import { API_VERSION, type Profile, type WorkloadEndpoint } from '../../src/model/index.js';
 import { setupHarness, type Harness } from '../cni/_harness.js';
-import { startDockerd, startDockerTrellisd, type Dockerd, type DockerTrellisd } from './_dockerd.js';
+import { addUplink, startDockerd, startDockerTrellisd, type Dockerd, type DockerTrellisd } from './_dockerd.js';
 
 let h: Harness;
 let d: Dockerd;
@@ -42,14 +42,7 @@ const trellisdLogText = () => trellisd?.log() ?? '';
 test.before(async () => {
   h = await setupHarness('dk', [{ name: 'dk1', cidr: SUBNET1 }, { name: 'dk2', cidr: SUBNET2 }]);
   try {
-    // Proxy ARP answers the containers' 169.254.1.1 only with a route covering it out another
-    // interface: a host's default route (here over a veth pair with both ends in the namespace;
-    // no traffic leaves it).
-    await h.host.run(['ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
-    await h.host.run(['ip', 'link', 'set', 'up0', 'up']);
-    await h.host.run(['ip', 'link', 'set', 'up1', 'up']);
-    await h.host.run(['ip', 'addr', 'add', '10.99.7.1/32', 'dev', 'up0']);
-    await h.host.run(['ip', 'route', 'add', 'default', 'dev', 'up0']);
+    await addUplink(h, '10.99.7.1');
     d = await startDockerd({ netns: h.host.name, tag: 'dk' });
     await startTrellisd();
   } catch (e) {
