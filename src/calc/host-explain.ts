@@ -4,7 +4,8 @@
 // packet meets it (README, "Host endpoints"): failsafes, doNotTrack, preDNAT, then the
 // normal policies and profiles; from a workload: its egress policy, the all-interfaces
 // endpoint's policies, DefaultEndpointToHostAction.
-import { evaluateDirection, lookupOfState, ruleMatches, type Packet, type RuleHit, type Verdict } from './explain.js';
+import { ExplainError, evaluateDirection, lookupOfState, ruleMatches, type Packet, type RuleHit, type Verdict } from './explain.js';
+import { isValidCidrOrIp } from '../model/index.js';
 import type { DesiredState, EndpointState, FailsafePort, HostEndpointState, PolicyState } from './state.js';
 
 export interface HostVerdict {
@@ -118,4 +119,41 @@ export function formatHostVerdict(v: HostVerdict): string {
     case 'workload egress': return `${verdict} by the workload's egress: ${d.verdict.decidedBy.kind === 'rule' ? d.verdict.decidedBy.hit.origin : d.verdict.decidedBy.reason}`;
     default: return `${verdict}${who}: ${d.reason}`;
   }
+}
+
+export interface HostFlowQuery {
+  /** A local workload ("ns/name", "WorkloadEndpoint/ns/name") or an address. */
+  from: string;
+  /** "HOST/<name>" or "HostEndpoint/<name>". */
+  to: string;
+  protocol?: string;
+  port?: number;
+  srcPort?: number;
+  icmp?: { type: number; code?: number };
+}
+
+/**
+ * A flow to one of this node's host endpoints as the API and `trellisctl policy explain`
+ * take it: the same parsing and the same one-line text in both, so they cannot disagree.
+ */
+export function explainHostFlow(ds: DesiredState, q: HostFlowQuery): { text: string; result: HostVerdict } {
+  const name = q.to.replace(/^(HOST|HostEndpoint)\//, '');
+  const ep = ds.host?.endpoints.find((e) => e.name === name);
+  if (!ep) throw new ExplainError(`no host endpoint "${name}" on this node (${ds.host?.endpoints.map((e) => e.name).join(', ') || 'it has none'})`);
+  const protocol = (q.protocol ?? 'TCP').toUpperCase();
+  const proto = protocol === 'TCP' ? 6 : protocol === 'UDP' ? 17 : /^\d+$/.test(protocol) ? Number(protocol) : NaN;
+  if (!Number.isInteger(proto) || proto < 1 || proto > 255) throw new ExplainError(`protocol "${q.protocol}" is not TCP, UDP or 1-255`);
+  const wl = ds.endpoints.find((e) => `${e.namespace}/${e.name}` === q.from.replace(/^WorkloadEndpoint\//, ''));
+  const src = wl ? wl.addresses[0]!.replace(/\/\d+$/, '') : q.from;
+  if (!wl && !isValidCidrOrIp(src)) throw new ExplainError(`from "${q.from}" is neither a local workload (ns/name) nor an address`);
+  const family = (src.includes(':') ? 6 : 4) as 4 | 6;
+  const dst = ep.addresses.map((a) => a.replace(/\/\d+$/, '')).find((a) => a.includes(':') === (family === 6)) ?? (family === 6 ? '::' : '0.0.0.0');
+  const pkt: Packet = {
+    src, dst, family, protocol: proto,
+    ...(q.port !== undefined ? { port: q.port } : {}), ...(q.srcPort !== undefined ? { srcPort: q.srcPort } : {}), ...(q.icmp ? { icmp: q.icmp } : {}),
+  };
+  const result = explainToHost(ds, wl ? { workload: wl } : { iface: ep.interfaceName }, pkt);
+  const what = q.port !== undefined ? ` ${protocol}/${q.port}`
+    : q.icmp ? ` ${proto === 58 ? 'ICMPv6' : 'ICMP'}/${q.icmp.type}${q.icmp.code !== undefined ? `/${q.icmp.code}` : ''}` : '';
+  return { text: `${q.from} -> ${q.to}${what}: ${formatHostVerdict(result)}\n`, result };
 }

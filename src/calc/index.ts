@@ -17,8 +17,8 @@ export { matrixIn, type MatrixQuestion } from './matrix.js';
 export { defaultHostConfig, DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from './host-endpoints.js';
 export type { HostConfig } from './host-endpoints.js';
 export type { CalculatorOptions } from './incremental.js';
-export { explainToHost, formatHostVerdict, hostEndpointFor } from './host-explain.js';
-export type { HostVerdict } from './host-explain.js';
+export { explainHostFlow, explainToHost, formatHostVerdict, hostEndpointFor } from './host-explain.js';
+export type { HostFlowQuery, HostVerdict } from './host-explain.js';
 export type { Packet } from './explain.js';
 export { endpointRefusals, claimedAddresses } from './claims.js';
 export {

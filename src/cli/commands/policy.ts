@@ -4,7 +4,9 @@
 // with -f from files (offline). Exit 0 whether the flow is allowed or denied (the answer
 // is the output), 2 on bad input.
 import type { Command } from 'commander';
-import { ExplainError, explainFlow, formatExplanation, type ExplainInput, type Kind, type Resource } from '../core.js';
+import {
+  computeDesiredState, ExplainError, explainFlow, explainHostFlow, formatExplanation, type ExplainInput, type Kind, type Resource,
+} from '../core.js';
 import { print, withStore } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
 import { readResources } from '../files.js';
@@ -49,12 +51,37 @@ async function loadResources(cmd: Command, files: string[] | undefined): Promise
   });
 }
 
+/**
+ * --to HOST/<name>: evaluated on the DesiredState of the host endpoint's node, as that
+ * node's trellisd computes it, so the text is the API's /explain?to=HOST/<name> answer.
+ * The failsafes and DefaultEndpointToHostAction are trellisd settings the store does not
+ * hold: Calico's defaults are assumed.
+ */
+function explainToHost(resources: readonly Resource[], from: string, to: string, input: ExplainInput) {
+  const name = to.replace(/^(HOST|HostEndpoint)\//, '');
+  const heps = resources.filter((r): r is Extract<Resource, { kind: 'HostEndpoint' }> => r.kind === 'HostEndpoint');
+  const hep = heps.find((h) => h.metadata.name === name);
+  if (!hep) throw new CliError(EXIT.BAD_INPUT, `--to ${to}: no HostEndpoint ${name} (host endpoints: ${heps.map((h) => h.metadata.name).sort().join(', ') || 'none'})`);
+  // ICMP has no port: the host evaluation takes it by protocol number.
+  const protocol = input.protocol === 'ICMP' ? '1' : input.protocol === 'ICMPv6' ? '58' : String(input.protocol);
+  try {
+    const ds = computeDesiredState({ nodeName: hep.spec.node, resources });
+    return explainHostFlow(ds, {
+      from, to, protocol,
+      ...(input.port !== undefined ? { port: input.port } : {}), ...(input.srcPort !== undefined ? { srcPort: input.srcPort } : {}), ...(input.icmp ? { icmp: input.icmp } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, `${err.message}${hep.spec.interfaceName === undefined ? ` (HostEndpoint ${name} has no interfaceName: it polices nothing)` : ''}`);
+    throw err;
+  }
+}
+
 export function register(program: Command): void {
   const policy = program.command('policy').description('policy tools');
   policy.command('explain')
     .description('explain which policy or profile rule allows or denies a new connection')
     .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT (its name, workload or container), or an address/CIDR')
-    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), or an endpoint\'s address')
+    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), an endpoint\'s address, or HOST/<host endpoint>')
     .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP/8, ICMPv6/128 ...', '80/TCP')
     .option('--src-port <port>', 'source port, for rules that test it (default: unknown, such rules do not match)')
     .option('--ip-version <4|6>', 'address family to explain when both ends have both (default 4)')
@@ -78,6 +105,12 @@ export function register(program: Command): void {
         input.srcPort = Number(opts.srcPort);
       }
       input.resources = await loadResources(cmd, opts.file);
+      if (/^(HOST|HostEndpoint)\//.test(opts.to)) {
+        const from = fromIsCidr ? opts.from : resolveEndpointRef(input.resources, opts.from, '--from');
+        const host = explainToHost(input.resources, from, opts.to, input);
+        print(opts.output === 'json' ? JSON.stringify(host.result, null, 2) : host.text.trimEnd());
+        return;
+      }
       input.to = { endpoint: resolveEndpointRef(input.resources, opts.to, '--to') };
       if (!fromIsCidr) input.from = { endpoint: resolveEndpointRef(input.resources, opts.from, '--from') };
       let result;
