@@ -90,10 +90,15 @@ async function main(argv: string[]): Promise<number> {
         const hosts: Record<string, unknown> = {};
         for (const h of lab.plan.hosts) {
           const p = lab.trellisd(h.name);
-          hosts[h.name] = { trellisd: p && isAlive(p) ? p.pid : null, status: await lab.status(h.name).catch((e: Error) => ({ error: e.message })) };
+          const d = runtimeOf(lab.plan) === 'docker' ? lab.dockerd(h.name) : undefined;
+          hosts[h.name] = {
+            trellisd: p && isAlive(p) ? p.pid : null,
+            ...(runtimeOf(lab.plan) === 'docker' ? { dockerd: d && isAlive(d) ? d.pid : null } : {}),
+            status: await lab.status(h.name).catch((e: Error) => ({ error: e.message })),
+          };
         }
         process.stdout.write(JSON.stringify({
-          stateDir: STATE_DIR, namespaces: rec.namespaces, addresses: lab.addresses,
+          stateDir: STATE_DIR, runtime: runtimeOf(lab.plan), namespaces: rec.namespaces, addresses: lab.addresses,
           tor: { protocols: await lab.birdProtocols(), routes: await lab.birdRoutes() },
           hosts, matrix: { matching: m.matching, total: m.total, cells: m.cells },
         }, null, 2) + '\n');

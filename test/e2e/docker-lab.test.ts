@@ -63,15 +63,20 @@ test('exec on a host sets DOCKER_HOST to that host\'s dockerd; add and rm go thr
   assert.match(check.stdout, 'no leaked allocations', 'its address went back to the pool');
 });
 
-test('down stops each dockerd by pid and removes its containers, cgroups and data', async () => {
+test('down stops each dockerd by pid and removes its containers, cgroups and data, even those of a dockerd that crashed', async () => {
   const rec = readRecords(lab.stateDir)!;
   const dockerds = rec.processes.filter((p) => p.role.startsWith('dockerd '));
   assert.is(dockerds.length, 2, 'both dockerds recorded');
+  // h1's dockerd "crashes": its containers keep running (their namespaces are their own).
+  const pids = (await hostDocker(lab.stateDir, 'h1', ['inspect', '--format', '{{.State.Pid}}', 'h1-a-web', 'h1-b-web'])).stdout.split(/\s+/).filter(Boolean).map(Number);
+  assert.is(pids.length, 2, 'h1\'s containers run');
+  process.kill(lab.dockerd('h1')!.pid, 'SIGKILL');
   const gone = await lab.down();
-  for (const p of dockerds) {
-    assert.not.ok(isAlive(p), `${p.role} stopped`);
-    assert.ok(gone.includes(`process ${p.pid} (${p.role})`), `down names ${p.role}: ${gone.join(', ')}`);
-  }
+  for (const pid of pids) assert.not.ok(isAlive({ pid, startTime: null }), `container process ${pid} of the crashed dockerd is gone`);
+  assert.ok(gone.includes(`cgroup ${lab.plan.prefix}docker-h1`), `down swept the crashed dockerd's cgroup: ${gone.join(', ')}`);
+  for (const p of dockerds) assert.not.ok(isAlive(p), `${p.role} stopped`);
+  const h2 = dockerds.find((p) => p.role === 'dockerd h2')!;
+  assert.ok(gone.includes(`process ${h2.pid} (dockerd h2)`), `down stopped h2's dockerd by its pid: ${gone.join(', ')}`);
   assert.equal(cgroupsWithPrefix(lab.plan.prefix), [], 'no cgroup of the lab left');
   for (const d of rec.dirs ?? []) assert.not.ok(existsSync(d), `${d} removed`);
   assert.ok((rec.dirs ?? []).length >= 2, 'the dockerds\' directories were recorded');
