@@ -37,6 +37,13 @@ export function networkCreateArgs(plan: LabPlan, namespace: string): string[] {
   ];
 }
 
+/**
+ * busybox nc's listen backlog is the number of -l it is given (-ll: 2). The matrix sends a
+ * container up to one connection from every other at once, and a full accept queue drops
+ * a SYN, whose retransmission comes after the probe's 1 s: so 32 of them.
+ */
+export const LISTEN_FLAGS = `-${'l'.repeat(32)}`;
+
 /** `docker run` for a lab container: its labels as Docker labels, busybox's nc answering "ok" on TCP/80. */
 export function dockerRunArgs(c: ContainerPlan): string[] {
   return [
@@ -44,7 +51,7 @@ export function dockerRunArgs(c: ContainerPlan): string[] {
     'run', '-d', '--stop-timeout', '1', '--name', c.name, '--net', c.namespace,
     ...Object.entries(containerLabels(c)).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ...(c.ip ? ['--ip', c.ip] : []),
-    BUSYBOX_IMAGE, 'nc', '-ll', '-p', '80', '-e', 'echo', 'ok',
+    BUSYBOX_IMAGE, 'nc', LISTEN_FLAGS, '-p', '80', '-e', 'echo', 'ok',
   ];
 }
 

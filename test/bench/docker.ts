@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { testNetnsPrefix } from '../../src/lab/index.js';
 import { labDown, labUp, waitConverged, type Lab } from '../../src/lab/lab.js';
 import { trellisdLog } from '../../src/lab/cluster.js';
-import { hostDocker } from '../../src/lab/dockerlab.js';
+import { hostDocker, LISTEN_FLAGS } from '../../src/lab/dockerlab.js';
 import { probeTcp } from '../../src/lab/matrix.js';
 import { median, percentile } from './_stats.js';
 import { firstReflecting, PROBE_EVERY_MS } from './_probe.js';
@@ -29,7 +29,7 @@ const stats = (xs: number[]) => ({ median: round(median(xs)), p90: round(percent
 
 const RUN_CALLS = ['/IpamDriver.RequestAddress', '/NetworkDriver.CreateEndpoint', '/NetworkDriver.Join', '/NetworkDriver.ProgramExternalConnectivity'];
 const RM_CALLS = ['/NetworkDriver.RevokeExternalConnectivity', '/NetworkDriver.Leave', '/NetworkDriver.DeleteEndpoint', '/IpamDriver.ReleaseAddress'];
-const IMAGE = ['local/busybox', 'nc', '-ll', '-p', '80', '-e', 'echo', 'ok'];
+const IMAGE = ['local/busybox', 'nc', LISTEN_FLAGS, '-p', '80', '-e', 'echo', 'ok'];
 
 interface Call { call: string; ms: number }
 function logLines(lab: Lab, msg: string): Array<Record<string, unknown>> {

@@ -148,7 +148,7 @@ test('--runtime: cni (the default) or docker; a docker lab\'s trellisd serves th
   const c = planAddedContainer(p, { name: 'my-web', host: 'h2', namespace: 'tenant-a', labels: parseLabels('app=web,tier=front'), ip: '10.244.3.7' });
   assert.equal(dockerRunArgs(c), [
     'run', '-d', '--stop-timeout', '1', '--name', 'my-web', '--net', 'tenant-a', '--label', 'app=web', '--label', 'tier=front', '--ip', '10.244.3.7',
-    'local/busybox', 'nc', '-ll', '-p', '80', '-e', 'echo', 'ok',
+    'local/busybox', 'nc', `-${'l'.repeat(32)}`, '-p', '80', '-e', 'echo', 'ok',
   ]);
   assert.is(dockerCgroup(p, p.hosts[0]!), 'x-docker-h1', 'the cgroup carries the lab\'s prefix');
 });
