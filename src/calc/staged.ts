@@ -99,10 +99,10 @@ export function formatPreview(p: StagedPreview): string {
   const what = p.port !== undefined ? `${p.port}/${proto}` : proto;
   const n = p.endpoints.length;
   const pairs = n * (n - 1);
+  const plural = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
   const lines = [...formatStagedChanges(p.changes)];
-  lines.push(p.cells.length === 0
-    ? `${what} between ${n} endpoints (${pairs} pairs): no verdict would change`
-    : `${what} between ${n} endpoints (${pairs} pairs): ${p.cells.length} verdict${p.cells.length === 1 ? '' : 's'} would change`);
+  const scope = `${what} between ${plural(n, 'endpoint')} (${plural(pairs, 'pair')})`;
+  lines.push(`${scope}: ${p.cells.length === 0 ? 'no verdict would change' : `${plural(p.cells.length, 'verdict')} would change`}`);
   for (const c of p.cells) lines.push(`  ${c.from} -> ${c.to}: ${word(c.now)} -> ${word(c.staged)}`);
   return lines.join('\n') + '\n';
 }
