@@ -131,7 +131,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const resync = scheduleResync({ node, intervalSeconds: config.resyncIntervalSeconds, status, loop, learned, ipam: parts.ipam, metrics, log });
 
   const endpointsDoc = endpointView(cache, node);
-  const staged = stagedMatrix(() => cache.list(), () => cache.generation);
+  const staged = stagedMatrix(() => cache.stagedView(), () => cache.generation);
   const refreshMetrics = () => {
     if (parts.bgp) recordBgpPeers(metrics, parts.bgp.status());
     metrics.storeInvalidValues.set(status.state.store.invalid.size);

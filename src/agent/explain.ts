@@ -2,11 +2,11 @@
 // compiled state the dataplane renders, not a recomputation per pair), the same evaluation
 // and text as `trellisctl policy explain` (formatExplanation), so the API and the CLI agree.
 // /matrix's staged half is `policy preview`'s question: the cluster with its staged
-// policies carried out, computed from scratch (they never enter the calculator).
+// policies carried out, over the cache's second calculator (never the one enforced).
 import {
-  applyStaged, ExplainError, explainIn, formatExplanation, formatStagedChanges, matrixIn, resourceView, type ExplainView, type FlowEnd, type MatrixQuestion,
+  ExplainError, explainIn, formatExplanation, formatStagedChanges, matrixIn, type ExplainView, type FlowEnd, type MatrixQuestion, type StagedChange,
 } from '../calc/index.js';
-import { isStagedPolicy, isValidCidrOrIp, type Resource } from '../model/index.js';
+import { isValidCidrOrIp } from '../model/index.js';
 import { ApiInputError, type EndpointDoc, type ExplainQuery, type MatrixDoc } from '../api/index.js';
 
 /** "tenant-a/web-1", "WorkloadEndpoint/tenant-a/web-1" -> "tenant-a/web-1". */
@@ -37,19 +37,15 @@ export function explainForApi(view: ExplainView, q: ExplainQuery): { text: strin
 /** The staged half of /matrix for these endpoints, or undefined with no staged policy. */
 export type StagedMatrix = (refs: readonly string[], q: MatrixQuestion) => MatrixDoc['staged'];
 
-/** A StagedMatrix over the resources `list` returns, recomputed only when `generation` moves
- *  or another question is asked (the status page asks the same one every 3 s). */
-export function stagedMatrix(list: () => readonly Resource[], generation: () => number): StagedMatrix {
+/** A StagedMatrix over the cache's staged view, recomputed only when `generation` moves or
+ *  another question is asked (the status page asks the same one every 3 s). */
+export function stagedMatrix(staged: () => { view: ExplainView; changes: StagedChange[] } | undefined, generation: () => number): StagedMatrix {
   let last: { key: string; doc: MatrixDoc['staged'] } | undefined;
   return (refs, q) => {
     const key = `${generation()}|${q.protocol}|${q.port ?? ''}|${refs.join(',')}`;
     if (last?.key === key) return last.doc;
-    const all = list();
-    let doc: MatrixDoc['staged'];
-    if (all.some(isStagedPolicy)) {
-      const { resources, changes } = applyStaged(all);
-      doc = { changes: formatStagedChanges(changes), allowed: matrixIn(resourceView(resources), refs, q) };
-    }
+    const s = staged();
+    const doc = s ? { changes: formatStagedChanges(s.changes), allowed: matrixIn(s.view, refs, q) } : undefined;
     last = { key, doc };
     return doc;
   };

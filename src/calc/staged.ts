@@ -6,10 +6,11 @@
 import {
   byCodePoint, describeKey, enforcedOf, isStagedPolicy, protocolByNumber, resourceKey, type Resource, type StagedAction,
 } from '../model/index.js';
+import { createClusterView } from './cluster-view.js';
 import { latestByKey } from './compute.js';
-import { resourceView, type ExplainView } from './explain.js';
+import { protoNumber, type ExplainView } from './explain.js';
+import { createCalculator } from './incremental.js';
 import { matrixIn, type MatrixQuestion } from './matrix.js';
-import { protoNumber } from './explain.js';
 
 export type StagedEffect = 'adds' | 'replaces' | 'removes' | 'has nothing to remove' | 'proposes nothing';
 
@@ -70,10 +71,19 @@ export function changedCells(endpoints: readonly string[], now: boolean[][], sta
   return out;
 }
 
+/** The whole cluster through the incremental calculator's parts, every endpoint compiled as
+ *  its node compiles it: one compile per policy rather than a computeDesiredState per node
+ *  (resourceView), which at cluster scale is most of a preview's time. */
+function clusterViewOf(resources: readonly Resource[]): ExplainView {
+  const calc = createCalculator('');
+  for (const r of resources) calc.upsert(r);
+  return createClusterView(calc);
+}
+
 /** Today's verdict and the staged one for every pair of workload endpoints. */
-export function previewStaged(resources: readonly Resource[], q: MatrixQuestion, views?: { now?: ExplainView }): StagedPreview {
+export function previewStaged(resources: readonly Resource[], q: MatrixQuestion): StagedPreview {
   const { resources: applied, changes } = applyStaged(resources);
-  const nowView = views?.now ?? resourceView(resources);
+  const nowView = clusterViewOf(latestByKey(resources));
   const endpoints = latestByKey(resources)
     .flatMap((r) => (r.kind === 'WorkloadEndpoint' ? [`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`] : []))
     .filter((ref) => { const [ns, name] = ref.split('/') as [string, string]; return nowView.findEndpoint(ns, name) !== undefined; })
@@ -82,7 +92,7 @@ export function previewStaged(resources: readonly Resource[], q: MatrixQuestion,
   const out: StagedPreview = { changes, protocol, endpoints, cells: [] };
   if (q.port !== undefined) out.port = q.port;
   if (changes.every((c) => c.effect === 'proposes nothing' || c.effect === 'has nothing to remove')) return out;
-  out.cells = changedCells(endpoints, matrixIn(nowView, endpoints, q), matrixIn(resourceView(applied), endpoints, q));
+  out.cells = changedCells(endpoints, matrixIn(nowView, endpoints, q), matrixIn(clusterViewOf(applied), endpoints, q));
   return out;
 }
 
