@@ -19,7 +19,7 @@ import { watchDrift } from './drift.js';
 import { createResourceCache, type ResourceCache } from './cache.js';
 import { explainToHostForApi, hostConfigOf } from './host.js';
 import { endpointView } from './endpoints.js';
-import { explainForApi, matrixFor } from './explain.js';
+import { explainForApi, matrixFor, stagedMatrix } from './explain.js';
 import { storeFeed } from './feed.js';
 import { createLearnedRoutes, type LearnedRoutes } from './learned.js';
 import type { ApplyLoop } from './loop.js';
@@ -131,6 +131,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const resync = scheduleResync({ node, intervalSeconds: config.resyncIntervalSeconds, status, loop, learned, ipam: parts.ipam, metrics, log });
 
   const endpointsDoc = endpointView(cache, node);
+  const staged = stagedMatrix(() => cache.stagedView(), () => cache.generation);
   const refreshMetrics = () => {
     if (parts.bgp) recordBgpPeers(metrics, parts.bgp.status());
     metrics.storeInvalidValues.set(status.state.store.invalid.size);
@@ -182,7 +183,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     readiness,
     storeSynced: () => status.state.store.synced,
     explain: (q) => (/^(HOST|HostEndpoint)\//.test(q.to) ? explainToHostForApi(cache.desired(), q) : explainForApi(cache.explainView(), q)),
-    matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol),
+    matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol, staged),
     registry: metrics.registry,
     refreshMetrics,
   };

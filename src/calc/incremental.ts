@@ -239,6 +239,10 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
         poolList = poolCidrs(pools.values());
         for (const k of [...weps.keys()]) reconsider(k);
         break;
+      case 'StagedNetworkPolicy':
+      case 'StagedGlobalNetworkPolicy':
+        gen--; // never enforced (Calico): only the preview reads them (staged.ts)
+        break;
       default:
         gen--; // BGP and node resources do not shape this state
         break;

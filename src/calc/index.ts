@@ -14,6 +14,8 @@ export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleL
 export { createClusterView } from './cluster-view.js';
 export type { CalculatorParts } from './incremental.js';
 export { matrixIn, type MatrixQuestion } from './matrix.js';
+export { applyStaged, changedCells, formatPreview, formatStagedChanges, previewStaged } from './staged.js';
+export type { PreviewCell, StagedChange, StagedEffect, StagedPreview } from './staged.js';
 export { defaultHostConfig, DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from './host-endpoints.js';
 export type { HostConfig } from './host-endpoints.js';
 export type { CalculatorOptions } from './incremental.js';

@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log/index.js';
 import type { Resource } from '../../src/model/index.js';
 import { freePort, type Store } from '../../src/store/index.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { waitUntil } from '../e2e/helpers.js';
 import { agentConfig, hostWithContainers, storeFor, tenantResources, workload } from '../agent/helpers.js';
 
 let etcd: TestEtcd;
@@ -112,6 +113,47 @@ test('matrix agrees with explain for every pair', async () => {
       assert.is(m.allowed[i]![k], e.allowed, `${a.id} -> ${b.id}`);
     }
   }
+});
+
+test('a staged policy is in no rule of this node; /matrix and the status page show the cells it would change', async () => {
+  type Matrix = import('../../src/api/index.js').MatrixDoc;
+  const matrix = async () => await (await get('/matrix?port=80')).json() as Matrix;
+  assert.is((await matrix()).staged, undefined, 'no staged policy: no staged part');
+  const open = { apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy', metadata: { name: 'open', namespace: 'tenant-b' }, spec: { stagedAction: 'Set', order: 1, selector: 'all()', ingress: [{ action: 'Allow' }] } } as Resource;
+  await store.apply(open);
+  try {
+    await waitUntil('the staged policy in /matrix', async () => (await matrix()).staged !== undefined, 10_000, 50);
+    const m = await matrix();
+    const at = (from: string, to: string) => [m.endpoints.findIndex((e) => e.id === from), m.endpoints.findIndex((e) => e.id === to)] as [number, number];
+    const [a, b] = at('WorkloadEndpoint/tenant-a/web-1', 'WorkloadEndpoint/tenant-b/web-1');
+    assert.equal(m.staged?.changes, ['StagedNetworkPolicy tenant-b/open (Set): adds NetworkPolicy tenant-b/open']);
+    assert.equal([m.allowed[a]![b], m.staged?.allowed[a]![b]], [false, true], 'tenant-a -> tenant-b: denied in force, allowed staged');
+    assert.equal([m.allowed[b]![a], m.staged?.allowed[b]![a]], [false, false], 'tenant-b -> tenant-a: unchanged');
+    const st = await (await get('/status')).json() as import('../../src/api/index.js').StatusDoc;
+    assert.not.ok(st.policies.some((p) => p.id.includes('open')), `never enforced: this node's policies are ${JSON.stringify(st.policies)}`);
+    const text = await (await get('/explain?from=tenant-a/web-1&to=tenant-b/web-1&port=80&format=text')).text();
+    assert.match(text, /^DENIED: /, 'explain answers for the policies in force');
+
+    const { chromium } = await import('playwright-core');
+    const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'chromium-')), {
+      executablePath: '/usr/bin/chromium', headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${base}/`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+      const changed = await page.$$eval('#matrix td.changes', (tds) => tds.map((td) => [td.getAttribute('data-from'), td.getAttribute('data-to'), td.getAttribute('data-allowed'), td.getAttribute('data-staged'), td.textContent]));
+      assert.equal(changed, [['WorkloadEndpoint/tenant-a/web-1', 'WorkloadEndpoint/tenant-b/web-1', 'false', 'true', '✗→✓']], 'the one cell that would change is marked');
+      assert.equal(await page.$$eval('#staged li', (lis) => lis.map((li) => li.textContent)), ['StagedNetworkPolicy tenant-b/open (Set): adds NetworkPolicy tenant-b/open']);
+      assert.is(await page.textContent('#staged-summary'), '1 verdict would change');
+    } finally {
+      await ctx.close();
+    }
+  } finally {
+    await store.delete({ kind: 'StagedNetworkPolicy', namespace: 'tenant-b', name: 'open' });
+  }
+  await waitUntil('the staged part gone with the staged policy', async () => (await matrix()).staged === undefined, 10_000, 50);
 });
 
 test('metrics are Prometheus text with the agent series', async () => {

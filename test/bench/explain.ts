@@ -16,7 +16,7 @@ import { median, percentile, rssMiB } from './_stats.js';
 const API = 'projectcalico.org/v3';
 const ROLES = ['web', 'client', 'db', 'cache'];
 
-function build(endpoints: number, hosts: number, tenants: number, policies: number): { resources: Resource[]; docs: EndpointDoc[] } {
+export function build(endpoints: number, hosts: number, tenants: number, policies: number): { resources: Resource[]; docs: EndpointDoc[] } {
   const resources: Resource[] = [];
   const docs: EndpointDoc[] = [];
   for (let t = 0; t < tenants; t++) {
@@ -42,7 +42,7 @@ function build(endpoints: number, hosts: number, tenants: number, policies: numb
   return { resources, docs };
 }
 
-function policy(j: number, tenants: number, variant = 0): Resource {
+export function policy(j: number, tenants: number, variant = 0): Resource {
   const ns = `tenant-${j % tenants}`;
   const role = ROLES[j % ROLES.length]!;
   const from = ROLES[(j + 1 + variant) % ROLES.length]!;

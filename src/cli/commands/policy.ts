@@ -2,20 +2,26 @@
 // which policy or profile rule decides a new connection, evaluated on the same compiled
 // rules and sets the dataplane renders (calc's explainFlow). Resources come from etcd, or
 // with -f from files (offline). Exit 0 whether the flow is allowed or denied (the answer
-// is the output), 2 on bad input.
+// is the output), 2 on bad input. `--staged` answers for the cluster with its staged
+// policies carried out; `policy preview` lists every pair of endpoints they would change.
 import type { Command } from 'commander';
 import {
-  computeDesiredState, ExplainError, explainFlow, explainHostFlow, formatExplanation, type ExplainInput, type Kind, type Resource,
+  applyStaged, computeDesiredState, describeKey, ExplainError, explainFlow, explainHostFlow, formatExplanation, formatPreview, formatStagedChanges,
+  isStagedPolicy, previewStaged, resourceKey, type ExplainInput, type Kind, type Resource,
 } from '../core.js';
 import { print, withStore } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
 import { readResources } from '../files.js';
 import { missingProfileNotes, resolveEndpointRef } from './explain-refs.js';
 
-/** The kinds that shape policy decisions. */
-const POLICY_KINDS: Kind[] = ['Namespace', 'Profile', 'NetworkPolicy', 'GlobalNetworkPolicy', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet'];
+/** The kinds that shape policy decisions (and the staged policies that would). */
+const POLICY_KINDS: Kind[] = [
+  'Namespace', 'Profile', 'Tier', 'NetworkPolicy', 'GlobalNetworkPolicy', 'StagedNetworkPolicy', 'StagedGlobalNetworkPolicy',
+  'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet',
+];
 
-interface ExplainOpts { from: string; to: string; port: string; file?: string[]; output?: string; ipVersion?: string; srcPort?: string }
+interface ExplainOpts { from: string; to: string; port: string; file?: string[]; output?: string; ipVersion?: string; srcPort?: string; staged?: boolean }
+interface PreviewOpts { file?: string[]; offline?: boolean; port: string; output?: string }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -43,12 +49,35 @@ export function parsePortSpec(spec: string): Pick<ExplainInput, 'protocol' | 'po
   return out;
 }
 
-async function loadResources(cmd: Command, files: string[] | undefined): Promise<Resource[]> {
-  if (files && files.length > 0) return readResources(files);
+async function storedResources(cmd: Command): Promise<Resource[]> {
   return withStore(cmd, async (store) => {
     const lists = await Promise.all(POLICY_KINDS.map((k) => store.list(k)));
     return lists.flat().map((s) => s.resource);
   });
+}
+
+async function loadResources(cmd: Command, files: string[] | undefined): Promise<Resource[]> {
+  if (files && files.length > 0) return readResources(files);
+  return storedResources(cmd);
+}
+
+/**
+ * The stored cluster with the files' staged policies over it (a file's wins over a stored
+ * one of the same name), or with --offline the files alone. Only staged policies may come
+ * from files over the store: anything else would preview a change no staged policy makes.
+ */
+async function previewResources(cmd: Command, opts: PreviewOpts): Promise<Resource[]> {
+  const files = opts.file ?? [];
+  if (opts.offline) {
+    if (files.length === 0) throw new CliError(EXIT.BAD_INPUT, '--offline needs the whole cluster in -f FILE|DIR|- (endpoints, profiles, policies and the staged policies)');
+    return readResources(files);
+  }
+  const given = files.length > 0 ? readResources(files) : [];
+  const other = given.find((r) => !isStagedPolicy(r));
+  if (other) {
+    throw new CliError(EXIT.BAD_INPUT, `${describeKey(resourceKey(other))} is not a staged policy: -f gives StagedNetworkPolicy or StagedGlobalNetworkPolicy to preview over the stored cluster (apply other kinds, or give the whole cluster with --offline)`);
+  }
+  return [...await storedResources(cmd), ...given];
 }
 
 /**
@@ -86,6 +115,7 @@ export function register(program: Command): void {
     .option('--src-port <port>', 'source port, for rules that test it (default: unknown, such rules do not match)')
     .option('--ip-version <4|6>', 'address family to explain when both ends have both (default 4)')
     .option('-f, --file <path>', 'evaluate these files (FILE, DIR or -) instead of etcd; repeatable', collect)
+    .option('--staged', 'answer with the staged policies carried out (their stagedAction), as `policy preview` does')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: ExplainOpts, cmd: Command) => {
       if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: expected text or json`);
@@ -105,6 +135,13 @@ export function register(program: Command): void {
         input.srcPort = Number(opts.srcPort);
       }
       input.resources = await loadResources(cmd, opts.file);
+      let staged: string[] = [];
+      if (opts.staged) {
+        const applied = applyStaged(input.resources);
+        input.resources = applied.resources;
+        staged = formatStagedChanges(applied.changes).map((l) => `staged: ${l}`);
+        if (staged.length === 0) staged = ['staged: no staged policies, so this is the verdict in force'];
+      }
       if (/^(HOST|HostEndpoint)\//.test(opts.to)) {
         const from = fromIsCidr ? opts.from : resolveEndpointRef(input.resources, opts.from, '--from');
         const host = explainToHost(input.resources, from, opts.to, input);
@@ -120,7 +157,23 @@ export function register(program: Command): void {
         if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, err.message);
         throw err;
       }
-      result.notes.push(...missingProfileNotes(input.resources, [result.to, ...(result.egress ? [result.from] : [])]));
+      result.notes.push(...missingProfileNotes(input.resources, [result.to, ...(result.egress ? [result.from] : [])]), ...staged);
       print(opts.output === 'json' ? JSON.stringify(result, null, 2) : formatExplanation(result));
+    });
+
+  policy.command('preview')
+    .description('which verdicts between endpoints the staged policies would change (nothing is enforced)')
+    .option('-f, --file <path>', 'staged policies (FILE, DIR or -) to preview with the stored ones; repeatable', collect)
+    .option('--offline', 'the files are the whole cluster: do not read etcd')
+    .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP ...', '80/TCP')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: PreviewOpts, cmd: Command) => {
+      if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: expected text or json`);
+      const q = parsePortSpec(opts.port);
+      // The matrix asks per protocol and port; an ICMP type would be a question it cannot put.
+      if (q.icmp) throw new CliError(EXIT.BAD_INPUT, `--port ${opts.port}: preview takes a protocol without ICMP type (ICMP, ICMPv6)`);
+      const resources = await previewResources(cmd, opts);
+      const p = previewStaged(resources, { protocol: q.protocol, ...(q.port !== undefined ? { port: q.port } : {}) });
+      print(opts.output === 'json' ? JSON.stringify(p, null, 2) : formatPreview(p));
     });
 }
