@@ -16,6 +16,7 @@ const PAGE = `<!doctype html>
   #matrix td.cell { text-align: center; width: 1.6rem; }
   #matrix td.allow { background: #cfeccf; } #matrix td.deny { background: #f3c9c9; }
   #matrix th.col { writing-mode: vertical-rl; font-weight: normal; }
+  #matrix th.host { font-style: italic; background: #eef; }
   .muted { color: #777; } .err { color: #aa1111; }
 </style>
 </head>
@@ -27,7 +28,7 @@ const PAGE = `<!doctype html>
 <table id="sessions"><thead><tr><th>peer</th><th>AS</th><th>state</th><th>up</th><th>received</th><th>advertised</th><th>last error</th></tr></thead><tbody></tbody></table>
 <h2>Endpoints by tenant</h2>
 <div id="endpoints"></div>
-<h2>Policy matrix <span class="muted">(TCP/<span id="matrix-port">80</span>, from row to column)</span></h2>
+<h2>Policy matrix <span class="muted">(TCP/<span id="matrix-port">80</span>, from row to column; HOST/… rows are this node's host endpoints, the host's own traffic)</span></h2>
 <table id="matrix"></table>
 <script>
 (function () {
@@ -46,6 +47,7 @@ const PAGE = `<!doctype html>
     return e;
   }
   function short(id) { return id.replace(/^WorkloadEndpoint\\//, ''); }
+  function isHost(e) { return e.id.indexOf('HOST/') === 0; }
   function render(st, mx) {
     document.getElementById('node').textContent = st.node;
     var up = st.bgp.peers.filter(function (p) { return p.state === 'Established'; }).length;
@@ -85,11 +87,11 @@ const PAGE = `<!doctype html>
     m.replaceChildren();
     var head = el('tr');
     head.appendChild(el('th', {}, 'from \\\\ to'));
-    mx.endpoints.forEach(function (e) { head.appendChild(el('th', { class: 'col', title: e.address }, short(e.id))); });
+    mx.endpoints.forEach(function (e) { head.appendChild(el('th', { class: isHost(e) ? 'col host' : 'col', title: e.address }, short(e.id))); });
     m.appendChild(head);
     mx.endpoints.forEach(function (src, i) {
       var tr = el('tr');
-      tr.appendChild(el('th', { title: src.address }, short(src.id)));
+      tr.appendChild(el('th', isHost(src) ? { class: 'host', title: src.address } : { title: src.address }, short(src.id)));
       mx.endpoints.forEach(function (dst, j) {
         var a = mx.allowed[i][j];
         tr.appendChild(el('td', { class: 'cell ' + (a ? 'allow' : 'deny'), 'data-from': src.id, 'data-to': dst.id, 'data-allowed': String(a), title: short(src.id) + ' -> ' + short(dst.id) }, a ? '✓' : '✗'));
