@@ -8,7 +8,7 @@
 // alone (no host endpoint lies between the host and its workloads). A workload on another
 // node adds its own side, evaluated on its node's state.
 import {
-  ExplainError, describeVerdict, evaluateDirection, inNetSet, lookupOfState, protoNumber, ruleMatches,
+  ExplainError, describeVerdict, endpointOfState, evaluateDirection, inNetSet, lookupOfState, protoNumber, ruleMatches,
   type CompiledEndpoint, type ExplainView, type Packet, type RuleHit, type Verdict,
 } from './explain.js';
 import { canonicalCidr, isValidCidrOrIp } from '../model/index.js';
@@ -222,7 +222,7 @@ function otherEnd(ds: DesiredState, view: ExplainView | undefined, s: string): O
   const name = s.replace(/^WorkloadEndpoint\//, '');
   const m = /^([^/]+)\/([^/]+)$/.exec(name);
   if (m && !isValidCidrOrIp(name)) {
-    const local = ds.endpoints.find((e) => e.namespace === m[1] && e.name === m[2]);
+    const local = endpointOfState(ds, `WorkloadEndpoint/${name}`);
     if (local) return { kind: 'local', ref: name, endpoint: local };
     const ep = view?.findEndpoint(m[1]!, m[2]!);
     const c = ep ? view!.compiled(ep) : undefined;
