@@ -30,7 +30,7 @@ export interface HostVerdict {
 }
 
 const ALL = '*';
-type Direction = 'ingress' | 'egress';
+export type Direction = 'ingress' | 'egress';
 
 /** The host endpoint that polices an interface: the named one, else "*", else none. */
 export function hostEndpointFor(ds: DesiredState, iface: string): HostEndpointState | undefined {
@@ -114,6 +114,18 @@ function hostEndpointVerdict(ds: DesiredState, ep: HostEndpointState, dir: Direc
   };
 }
 
+/** A local workload's traffic to the host once its egress policy allowed it: the all-interfaces endpoint's policies, then DefaultEndpointToHostAction. */
+function afterWorkloadEgress(ds: DesiredState, pkt: Packet): HostVerdict {
+  const all = ds.host?.endpoints.find((e) => e.interfaceName === ALL);
+  if (all && all.ingress.policies.length > 0) {
+    const o = runPolicies(ds, all.ingress.policies, pkt);
+    if (o && 'hit' in o) return { allowed: o.hit.action === 'Allow', endpoint: all.id, decidedBy: { kind: 'rule', stage: 'all-interfaces policy', hit: o.hit } };
+    if (!o) return { allowed: false, endpoint: all.id, decidedBy: { kind: 'default', reason: 'policies of the all-interfaces host endpoint applied but none allowed: default deny' } };
+  }
+  const action = ds.host?.endpointToHost ?? 'Drop';
+  return { allowed: action !== 'Drop', decidedBy: { kind: 'default', reason: `DefaultEndpointToHostAction ${action}${action === 'Return' ? ' (the host\'s own INPUT rules decide)' : ''}` } };
+}
+
 /**
  * A new connection to the host's own processes. `via`: the interface it arrives on (from
  * outside), or the local workload it comes from.
@@ -122,14 +134,7 @@ export function explainToHost(ds: DesiredState, via: { iface: string } | { workl
   if ('workload' in via) {
     const egress = evaluateDirection(lookupOfState(ds), via.workload, 'egress', pkt);
     if (!egress.allowed) return { allowed: false, decidedBy: { kind: 'workload egress', verdict: egress } };
-    const all = ds.host?.endpoints.find((e) => e.interfaceName === ALL);
-    if (all && all.ingress.policies.length > 0) {
-      const o = runPolicies(ds, all.ingress.policies, pkt);
-      if (o && 'hit' in o) return { allowed: o.hit.action === 'Allow', endpoint: all.id, decidedBy: { kind: 'rule', stage: 'all-interfaces policy', hit: o.hit } };
-      if (!o) return { allowed: false, endpoint: all.id, decidedBy: { kind: 'default', reason: 'policies of the all-interfaces host endpoint applied but none allowed: default deny' } };
-    }
-    const action = ds.host?.endpointToHost ?? 'Drop';
-    return { allowed: action !== 'Drop', decidedBy: { kind: 'default', reason: `DefaultEndpointToHostAction ${action}${action === 'Return' ? ' (the host\'s own INPUT rules decide)' : ''}` } };
+    return afterWorkloadEgress(ds, pkt);
   }
   const ep = hostEndpointFor(ds, via.iface);
   if (!ep) return { allowed: true, decidedBy: { kind: 'default', reason: `no host endpoint polices ${via.iface}: unpoliced` } };
@@ -268,9 +273,24 @@ export function hostFlowPeer(ds: DesiredState, view: ExplainView | undefined, re
   return otherEnd(ds, view, ref);
 }
 
-/** Whether a new connection gets through between a host endpoint and a peer, as explain says. */
-export function hostFlowAllowed(ds: DesiredState, ep: HostEndpointState, peer: OtherEnd, dir: Direction, proto: number, port: number | undefined): boolean {
-  return evaluateHostFlow(ds, ep, peer, dir, hostPacket(ep, peer, dir, proto, port !== undefined ? { port } : {})).allowed;
+/** A workload's verdict in one direction for a packet (the matrix memoizes it). */
+export type WorkloadDecider = (c: CompiledEndpoint, direction: Direction, pkt: Packet) => boolean;
+const decideNow: WorkloadDecider = (c, direction, pkt) => evaluateDirection(c.rules, c.endpoint, direction, pkt).allowed;
+
+/**
+ * Whether a new connection gets through between a host endpoint and a peer: explain's
+ * verdict (evaluateHostFlow), composed of the same steps in the same order, with the
+ * workload's own side answered by `decide` (the matrix's memo) and skipped once the host
+ * side has denied.
+ */
+export function hostFlowAllowed(ds: DesiredState, ep: HostEndpointState, peer: OtherEnd, dir: Direction, proto: number, port: number | undefined, decide = decideNow): boolean {
+  const pkt = hostPacket(ep, peer, dir, proto, port !== undefined ? { port } : {});
+  if (peer.kind === 'address') return hostEndpointVerdict(ds, ep, dir, pkt).allowed;
+  if (peer.kind === 'local') {
+    const c = { endpoint: peer.endpoint, rules: lookupOfState(ds) };
+    return dir === 'ingress' ? decide(c, 'egress', pkt) && afterWorkloadEgress(ds, pkt).allowed : decide(c, 'ingress', pkt);
+  }
+  return hostEndpointVerdict(ds, ep, dir, pkt).allowed && decide(peer.compiled, dir === 'ingress' ? 'egress' : 'ingress', pkt);
 }
 
 const LOOPBACK: HostVerdict = { allowed: true, decidedBy: { kind: 'default', reason: 'the host reaches its own addresses over loopback: unpoliced' } };
