@@ -20,6 +20,9 @@ function resources(): Resource[] {
     wep('ns1', 'closed', { node: NODE, ip: '10.0.0.3/32', labels: { app: 'db' } }),
     wep('ns2', 'b', { node: 'node2', ip: '10.0.1.2/32', labels: { app: 'web' }, profiles: ['open'] }),
     wep('ns2', 'c', { node: 'node2', ip: '10.0.1.3/32', labels: { app: 'cache' }, profiles: ['open'] }),
+    // b's twin (the matrix evaluates their shape once per row), and one on a third node.
+    wep('ns2', 'b2', { node: 'node2', ip: '10.0.1.4/32', labels: { app: 'web' }, profiles: ['open'] }),
+    wep('ns1', 'd', { node: 'node3', ip: '10.0.2.4/32', labels: { app: 'web' } }),
     hep('all', { iface: '*', ips: ['192.0.2.1'], labels: { role: 'host' } }),
     hep('eth1', { iface: 'eth1', ips: ['192.0.2.9'], labels: { role: 'host', nic: 'mgmt' } }),
     gnp('host-out', {
@@ -95,15 +98,17 @@ test('input errors name what exists; without a view only local workloads are kno
 });
 
 test('the matrix\'s host rows and columns are explain\'s verdicts, cell by cell', () => {
-  const workloads = ['ns1/w', 'ns1/closed', 'ns2/b', 'ns2/c'];
+  const workloads = ['ns1/w', 'ns1/closed', 'ns2/b', 'ns2/c', 'ns2/b2', 'ns1/d', 'ns1/missing'];
   for (const [protocol, port] of [['TCP', 80], ['TCP', 6379], ['UDP', 53]] as const) {
     const m = hostMatrixIn(ds, view, workloads, { protocol, port });
     assert.equal(m.hosts.map((h) => h.name), ['all', 'eth1']);
     const wrong: string[] = [];
     for (const [k, h] of m.hosts.entries()) {
       for (const [i, w] of workloads.entries()) {
-        const to = explainHostFlow(ds, { from: w, to: `HOST/${h.name}`, protocol, port }, view).result.allowed;
-        const from = explainHostFlow(ds, { from: `HOST/${h.name}`, to: w, protocol, port }, view).result.allowed;
+        // A workload explain refuses (it does not exist) is denied in the matrix, as the dataplane fails closed.
+        const allowed = (from: string, to: string) => { try { return explainHostFlow(ds, { from, to, protocol, port }, view).result.allowed; } catch { return false; } };
+        const to = allowed(w, `HOST/${h.name}`);
+        const from = allowed(`HOST/${h.name}`, w);
         if (m.toHost[i]![k] !== to) wrong.push(`${w} -> HOST/${h.name} ${port}/${protocol}: matrix ${m.toHost[i]![k]}, explain ${to}`);
         if (m.fromHost[k]![i] !== from) wrong.push(`HOST/${h.name} -> ${w} ${port}/${protocol}: matrix ${m.fromHost[k]![i]}, explain ${from}`);
       }
@@ -111,7 +116,8 @@ test('the matrix\'s host rows and columns are explain\'s verdicts, cell by cell'
     assert.equal(wrong, [], wrong.join('\n'));
   }
   const m = hostMatrixIn(ds, view, workloads, { protocol: 'TCP', port: 80 });
-  assert.equal(m.fromHost[0], [true, false, true, false], 'HOST/all -> w, closed, b, c');
+  assert.equal(m.fromHost[0], [true, false, true, false, true, true, false], 'HOST/all -> w, closed, b, c, b2, d, a workload that does not exist');
+  assert.equal(m.toHost.map((r) => r[0]), [true, false, true, false, true, false, false], 'to HOST/all: the web workloads (w, here, through the all-interfaces policy) but d, which has no egress profile');
   const none = hostMatrixIn(computeDesiredState({ nodeName: 'node3', resources: rs }), view, workloads, { protocol: 'TCP', port: 80 });
   assert.equal([none.hosts, none.fromHost], [[], []], 'a node without host endpoints adds nothing');
 });
