@@ -17,7 +17,7 @@ import { createAdvertiser, type Advertiser } from './advertise.js';
 import { createAgentApplyLoop } from './apply.js';
 import { watchDrift } from './drift.js';
 import { createResourceCache, type ResourceCache } from './cache.js';
-import { explainToHostForApi, hostConfigOf } from './host.js';
+import { explainToHostForApi, hostConfigOf, isHostFlow, withHostEndpoints } from './host.js';
 import { endpointView } from './endpoints.js';
 import { explainForApi, matrixFor, stagedMatrix } from './explain.js';
 import { storeFeed } from './feed.js';
@@ -182,8 +182,8 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     status: statusDoc,
     readiness,
     storeSynced: () => status.state.store.synced,
-    explain: (q) => (/^(HOST|HostEndpoint)\//.test(q.to) ? explainToHostForApi(cache.desired(), q) : explainForApi(cache.explainView(), q)),
-    matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol, staged),
+    explain: (q) => (isHostFlow(cache.desired(), q) ? explainToHostForApi(cache.desired(), q, cache.explainView()) : explainForApi(cache.explainView(), q)),
+    matrix: (port, protocol): MatrixDoc => withHostEndpoints(matrixFor(cache.explainView(), endpointsDoc(), port, protocol, staged), cache.desired(), cache.explainView()),
     registry: metrics.registry,
     refreshMetrics,
   };

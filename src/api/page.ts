@@ -18,6 +18,7 @@ const PAGE = `<!doctype html>
   #matrix td.allow { background: #cfeccf; } #matrix td.deny { background: #f3c9c9; }
   #matrix th.col { writing-mode: vertical-rl; font-weight: normal; }
   #matrix td.changes { outline: 2px dashed #b36b00; outline-offset: -3px; }
+  #matrix th.host { font-style: italic; background: #eef; }
   .muted { color: #777; } .err { color: #aa1111; }
 </style>
 </head>
@@ -29,7 +30,7 @@ const PAGE = `<!doctype html>
 <table id="sessions"><thead><tr><th>peer</th><th>AS</th><th>state</th><th>up</th><th>received</th><th>advertised</th><th>last error</th></tr></thead><tbody></tbody></table>
 <h2>Endpoints by tenant</h2>
 <div id="endpoints"></div>
-<h2>Policy matrix <span class="muted">(TCP/<span id="matrix-port">80</span>, from row to column)</span></h2>
+<h2>Policy matrix <span class="muted">(TCP/<span id="matrix-port">80</span>, from row to column; HOST/… rows are this node's host endpoints, the host's own traffic)</span></h2>
 <table id="matrix"></table>
 <div id="staged-box" hidden>
 <h2>Staged policies <span class="muted">(not enforced: the dashed cells would change)</span></h2>
@@ -53,6 +54,7 @@ const PAGE = `<!doctype html>
     return e;
   }
   function short(id) { return id.replace(/^WorkloadEndpoint\\//, ''); }
+  function isHost(e) { return e.id.indexOf('HOST/') === 0; }
   function render(st, mx) {
     document.getElementById('node').textContent = st.node;
     var up = st.bgp.peers.filter(function (p) { return p.state === 'Established'; }).length;
@@ -93,11 +95,11 @@ const PAGE = `<!doctype html>
     m.replaceChildren();
     var head = el('tr');
     head.appendChild(el('th', {}, 'from \\\\ to'));
-    mx.endpoints.forEach(function (e) { head.appendChild(el('th', { class: 'col', title: e.address }, short(e.id))); });
+    mx.endpoints.forEach(function (e) { head.appendChild(el('th', { class: isHost(e) ? 'col host' : 'col', title: e.address }, short(e.id))); });
     m.appendChild(head);
     mx.endpoints.forEach(function (src, i) {
       var tr = el('tr');
-      tr.appendChild(el('th', { title: src.address }, short(src.id)));
+      tr.appendChild(el('th', isHost(src) ? { class: 'host', title: src.address } : { title: src.address }, short(src.id)));
       mx.endpoints.forEach(function (dst, j) {
         var a = mx.allowed[i][j];
         var attrs = { class: 'cell ' + (a ? 'allow' : 'deny'), 'data-from': src.id, 'data-to': dst.id, 'data-allowed': String(a), title: short(src.id) + ' -> ' + short(dst.id) };

@@ -6,8 +6,8 @@
 // policies carried out; `policy preview` lists every pair of endpoints they would change.
 import type { Command } from 'commander';
 import {
-  applyStaged, computeDesiredState, describeKey, ExplainError, explainFlow, explainHostFlow, formatExplanation, formatPreview, formatStagedChanges,
-  isStagedPolicy, previewStaged, resourceKey, type ExplainInput, type Kind, type Resource,
+  applyStaged, canonicalCidr, computeDesiredState, describeKey, ExplainError, explainFlow, explainHostFlow, formatExplanation, formatPreview,
+  formatStagedChanges, isStagedPolicy, isValidCidrOrIp, previewStaged, resourceKey, resourceView, type ExplainInput, type Kind, type Resource,
 } from '../core.js';
 import { print, withStore } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
@@ -80,17 +80,36 @@ async function previewResources(cmd: Command, opts: PreviewOpts): Promise<Resour
   return [...await storedResources(cmd), ...given];
 }
 
+type Hep = Extract<Resource, { kind: 'HostEndpoint' }>;
+const HOST_REF = /^(HOST|HostEndpoint)\//;
+
 /**
- * --to HOST/<name>: evaluated on the DesiredState of the host endpoint's node, as that
- * node's trellisd computes it, so the text is the API's /explain?to=HOST/<name> answer.
- * The failsafes and DefaultEndpointToHostAction are trellisd settings the store does not
- * hold: Calico's defaults are assumed.
+ * The HostEndpoint a --from/--to names: HOST/<name>, HostEndpoint/<name>, or an address in
+ * the expectedIPs of one that polices an interface (one with only expectedIPs polices
+ * nothing, so its address stays a plain address). Undefined: not a host endpoint.
  */
-function explainToHost(resources: readonly Resource[], from: string, to: string, input: ExplainInput) {
-  const name = to.replace(/^(HOST|HostEndpoint)\//, '');
-  const heps = resources.filter((r): r is Extract<Resource, { kind: 'HostEndpoint' }> => r.kind === 'HostEndpoint');
-  const hep = heps.find((h) => h.metadata.name === name);
-  if (!hep) throw new CliError(EXIT.BAD_INPUT, `--to ${to}: no HostEndpoint ${name} (host endpoints: ${heps.map((h) => h.metadata.name).sort().join(', ') || 'none'})`);
+function hostEndpointNamed(resources: readonly Resource[], ref: string, flag: '--from' | '--to'): Hep | undefined {
+  const heps = resources.filter((r): r is Hep => r.kind === 'HostEndpoint');
+  if (HOST_REF.test(ref)) {
+    const name = ref.replace(HOST_REF, '');
+    const hep = heps.find((h) => h.metadata.name === name);
+    if (!hep) throw new CliError(EXIT.BAD_INPUT, `${flag} ${ref}: no HostEndpoint ${name} (host endpoints: ${heps.map((h) => h.metadata.name).sort().join(', ') || 'none'})`);
+    return hep;
+  }
+  if (!isValidCidrOrIp(ref) || (ref.includes('/') && !/\/(32|128)$/.test(ref))) return undefined;
+  const cidr = canonicalCidr(ref);
+  return heps.filter((h) => h.spec.interfaceName !== undefined && (h.spec.expectedIPs ?? []).some((a) => canonicalCidr(a) === cidr))
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))[0];
+}
+
+/**
+ * A flow to (--to) or from (--from) a host endpoint, evaluated on the DesiredState of its
+ * node as that node's trellisd computes it, so the text is the API's /explain answer; a
+ * workload on another node is evaluated on its own node's state. The failsafes and
+ * DefaultEndpointToHostAction are trellisd settings the store does not hold: Calico's
+ * defaults are assumed.
+ */
+function explainHost(resources: readonly Resource[], hep: Hep, from: string, to: string, input: ExplainInput) {
   // ICMP has no port: the host evaluation takes it by protocol number.
   const protocol = input.protocol === 'ICMP' ? '1' : input.protocol === 'ICMPv6' ? '58' : String(input.protocol);
   try {
@@ -98,9 +117,11 @@ function explainToHost(resources: readonly Resource[], from: string, to: string,
     return explainHostFlow(ds, {
       from, to, protocol,
       ...(input.port !== undefined ? { port: input.port } : {}), ...(input.srcPort !== undefined ? { srcPort: input.srcPort } : {}), ...(input.icmp ? { icmp: input.icmp } : {}),
-    });
+    }, resourceView(resources));
   } catch (err) {
-    if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, `${err.message}${hep.spec.interfaceName === undefined ? ` (HostEndpoint ${name} has no interfaceName: it polices nothing)` : ''}`);
+    if (err instanceof ExplainError) {
+      throw new CliError(EXIT.BAD_INPUT, `${err.message}${hep.spec.interfaceName === undefined ? ` (HostEndpoint ${hep.metadata.name} has no interfaceName: it polices nothing)` : ''}`);
+    }
     throw err;
   }
 }
@@ -109,8 +130,8 @@ export function register(program: Command): void {
   const policy = program.command('policy').description('policy tools');
   policy.command('explain')
     .description('explain which policy or profile rule allows or denies a new connection')
-    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT (its name, workload or container), or an address/CIDR')
-    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), an endpoint\'s address, or HOST/<host endpoint>')
+    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT (its name, workload or container), an address/CIDR, or HOST/<host endpoint> (or its address)')
+    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), an endpoint\'s address, or HOST/<host endpoint> (or its address)')
     .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP/8, ICMPv6/128 ...', '80/TCP')
     .option('--src-port <port>', 'source port, for rules that test it (default: unknown, such rules do not match)')
     .option('--ip-version <4|6>', 'address family to explain when both ends have both (default 4)')
@@ -142,10 +163,14 @@ export function register(program: Command): void {
         staged = formatStagedChanges(applied.changes).map((l) => `staged: ${l}`);
         if (staged.length === 0) staged = ['staged: no staged policies, so this is the verdict in force'];
       }
-      if (/^(HOST|HostEndpoint)\//.test(opts.to)) {
-        const from = fromIsCidr ? opts.from : resolveEndpointRef(input.resources, opts.from, '--from');
-        const host = explainToHost(input.resources, from, opts.to, input);
-        print(opts.output === 'json' ? JSON.stringify(host.result, null, 2) : host.text.trimEnd());
+      const toHost = hostEndpointNamed(input.resources, opts.to, '--to');
+      const fromHost = hostEndpointNamed(input.resources, opts.from, '--from');
+      const hep = toHost ?? fromHost;
+      if (hep) {
+        // The other end: a workload by any name it goes by, or an address (explain finds its owner).
+        const other = (ref: string, flag: '--from' | '--to') => (isValidCidrOrIp(ref) || hostEndpointNamed(input.resources, ref, flag) ? ref : resolveEndpointRef(input.resources, ref, flag));
+        const host = explainHost(input.resources, hep, toHost ? other(opts.from, '--from') : opts.from, toHost ? opts.to : other(opts.to, '--to'), input);
+        print(opts.output === 'json' ? JSON.stringify(host.result, null, 2) : [host.text.trimEnd(), ...staged.map((l) => `note: ${l}`)].join('\n'));
         return;
       }
       input.to = { endpoint: resolveEndpointRef(input.resources, opts.to, '--to') };
