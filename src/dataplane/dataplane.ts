@@ -3,7 +3,6 @@
 // reads and writes.
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, VXLAN_DEVICE, type DesiredState, type VxlanState } from '../calc/index.js';
 import type { Logger } from '../log/index.js';
-import { canonicalCidr } from '../model/index.js';
 import type { PolicyBackend } from './backend.js';
 import { createExec, type Exec } from './exec.js';
 import { createIptablesBackend } from './iptables/index.js';
@@ -13,7 +12,7 @@ import type { KernelDrift, VxlanWanted } from './kernel-events.js';
 import { watchKernel, type KernelWatch } from './kernel-watch.js';
 import { createReconciler, type ReconcileHow } from './reconcile.js';
 import type { ApplyReport } from './report.js';
-import { parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
+import { canonicalDst, parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
 import { createVxlanSync } from './vxlan.js';
 
 /** Makes a policy backend that runs its commands through `exec`. */
@@ -111,7 +110,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
       const s = askedVxlan;
       vxlanMaps = { of: s, wanted: {
         device: VXLAN_DEVICE,
-        routes: new Set(s.routes.map((r) => canonicalCidr(r.dst))),
+        routes: new Set(s.routes.map((r) => canonicalDst(r.dst))),
         fdb: new Map(s.vteps.map((v) => [v.mac, v.address])),
         neigh: new Map(s.vteps.map((v) => [v.tunnelAddr, v.mac])),
       } };
