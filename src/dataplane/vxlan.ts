@@ -53,6 +53,8 @@ export interface VxlanPlan {
   fdbDel: string[];
   skipped: string[];
   counts: { routesAdded: number; routesReplaced: number; routesDeleted: number; neighbours: number; fdb: number };
+  /** The device is created by this plan (none was there, or it could not be changed in place). */
+  creates: boolean;
   after: VxlanKernel;
 }
 
@@ -94,7 +96,7 @@ function deviceCreate(d: NonNullable<VxlanState['device']>, mtu: number): string
 /** Plans the difference between calc's state and the kernel. Pure. */
 export function planVxlan(state: VxlanState, kernel: VxlanKernel): VxlanPlan {
   const plan: VxlanPlan = {
-    link: [], fdbAdd: [], ip: [], fdbDel: [], skipped: [],
+    link: [], fdbAdd: [], ip: [], fdbDel: [], skipped: [], creates: false,
     counts: { routesAdded: 0, routesReplaced: 0, routesDeleted: 0, neighbours: 0, fdb: 0 },
     after: { device: null, fdb: new Map(), neigh: new Map(), routes: new Map(), foreign: kernel.foreign, ...(kernel.parentMtu !== undefined ? { parentMtu: kernel.parentMtu } : {}) },
   };
@@ -119,6 +121,7 @@ export function planVxlan(state: VxlanState, kernel: VxlanKernel): VxlanPlan {
     // VNI, port, local address and learning cannot be changed on a live device.
     if (cur) plan.link.push(`link del ${VXLAN_DEVICE}`);
     plan.link.push(...deviceCreate(d, mtu));
+    plan.creates = true;
     fdb = new Map();
     neigh = new Map();
     routes = new Map([...routes].filter(([, r]) => r.dev !== VXLAN_DEVICE));
@@ -254,13 +257,18 @@ export async function applyVxlanPlan(exec: Exec, plan: VxlanPlan): Promise<Vxlan
     await exec.run([tool, '-batch', '-'], `${lines.join('\n')}\n`, { warm: true });
     writeCommands++;
   };
-  // FDB entries need the device; neighbours and routes are only useful once the FDB knows where to send.
-  if (plan.fdbAdd.length) {
+  // FDB entries need the device; neighbours and routes are only useful once the FDB knows
+  // where to send, so a route that replaces another (BGP's, or ours moved to a new VTEP)
+  // waits for them. A device created now with routes that replace nothing is the
+  // exception: what they carry had no route before (the underlay's default route leads
+  // nowhere for the pool), so one batch less costs nothing that worked.
+  if (plan.fdbAdd.length && !(plan.creates && plan.counts.routesReplaced === 0)) {
     await batch('ip', plan.link);
     await batch('bridge', plan.fdbAdd);
     await batch('ip', plan.ip);
   } else {
     await batch('ip', [...plan.link, ...plan.ip]);
+    await batch('bridge', plan.fdbAdd);
   }
   await batch('bridge', plan.fdbDel);
   return { writeCommands, plan };
