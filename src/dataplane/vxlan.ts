@@ -224,8 +224,9 @@ const READ_BATCH = 'addr show\nroute show table main\nneigh show nud permanent\n
 
 export async function readVxlanKernel(exec: Exec, local: string | undefined): Promise<VxlanKernel> {
   // One process for the three dumps (each prints one line of JSON), and the FDB only when
-  // there is a device: a process start under `ip netns exec` costs as much as a dump.
-  const out = (await exec.run(['ip', '-j', '-d', '-4', '-batch', '-'], READ_BATCH)).trim().split('\n');
+  // there is a device: a process start under `ip netns exec` costs as much as a dump. Both
+  // read the kernel only once fed, so warm instances wait ready for the next resync.
+  const out = (await exec.run(['ip', '-j', '-d', '-4', '-batch', '-'], READ_BATCH, { warm: true })).trim().split('\n');
   if (out.length !== 3) throw new DataplaneError('PARSE_FAILED', `ip -j -batch printed ${out.length} lines of JSON for 3 dumps`);
   const [links, table, neigh] = out as [string, string, string];
   const { device, parentMtu } = parseVxlanLinks(links, local);
@@ -235,7 +236,7 @@ export async function readVxlanKernel(exec: Exec, local: string | undefined): Pr
     else if (!k.foreign.has(r.dst)) k.foreign.set(r.dst, r);
   }
   if (device) {
-    const fdb = await exec.run(['bridge', '-j', 'fdb', 'show', 'dev', VXLAN_DEVICE]);
+    const fdb = await exec.run(['bridge', '-j', '-batch', '-'], `fdb show dev ${VXLAN_DEVICE}\n`, { warm: true });
     for (const e of parseJson<Array<{ mac: string; dst?: string }>>(fdb, 'bridge -j fdb')) if (e.dst) k.fdb.set(e.mac.toLowerCase(), e.dst);
     for (const n of parseJson<Array<{ dst: string; dev?: string; lladdr?: string }>>(neigh, 'ip -j neigh')) {
       if (n.dev === VXLAN_DEVICE && n.lladdr) k.neigh.set(n.dst, n.lladdr.toLowerCase());

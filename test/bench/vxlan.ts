@@ -6,7 +6,7 @@
 //    neighbours and routes and one `bridge -batch` of the same FDB entries, text rendered
 //    beforehand (ratio of medians; goal <= 1.25), `rounds` pairs alternating which goes
 //    first; then, on the programmed namespace, a resync (kernel read back, 0 writes), one
-//    host joining and one host leaving (the incremental sync, 5 times each);
+//    host joining and one host leaving (the incremental sync), 5 times each, 300 ms apart;
 //  - throughput: iperf3 (TCP, one stream) between containers on two hosts over VXLAN
 //    (vxlanMode Always, container MTU 1450) and routed natively (CrossSubnet on one
 //    subnet, MTU 1500), `pairs` runs of each alternating, ratio of the medians.
@@ -120,10 +120,15 @@ async function programming(hosts: number, per: number, rounds: number, prefix: s
     neighbours: await counted(['ip', 'neigh', 'show', 'dev', 'vxlan.trl', 'nud', 'permanent']),
     fdb: (await ns.run(['bridge', 'fdb', 'show', 'dev', 'vxlan.trl'])).split('\n').filter((l) => l.includes(' dst ')).length,
   };
+  // Spaced as host changes and resyncs are in a cluster (the command helper has its warm ip
+  // and bridge ready 100 ms after the last command); back to back, each command would pay a
+  // process start under `ip netns exec`, 20-100 ms apiece on this shared machine.
+  const pause = () => new Promise((res) => setTimeout(res, 300));
   // No drift: a resync reads everything back and writes nothing.
   const resyncs: number[] = [];
   let resyncWrites = 0;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
+    await pause();
     const t = performance.now();
     const r = await programmed.syncVxlan(state, { resync: true });
     resyncs.push(performance.now() - t);
@@ -134,9 +139,11 @@ async function programming(hosts: number, per: number, rounds: number, prefix: s
   const joins: number[] = [];
   const leaves: number[] = [];
   for (let i = 0; i < 5; i++) {
+    await pause();
     let t = performance.now();
     await programmed.syncVxlan(grown);
     joins.push(performance.now() - t);
+    await pause();
     t = performance.now();
     await programmed.syncVxlan(state);
     leaves.push(performance.now() - t);
@@ -192,19 +199,17 @@ async function setMtu(p: Pair, mtu: number): Promise<void> {
 
 async function iperf(p: Pair, seconds: number): Promise<number> {
   const server = p.c[1]!.exec(['iperf3', '-s', '-1', '-B', p.ips[1]!], { timeoutMs: (seconds + 30) * 1000 });
-  // iperf3 -s prints its banner once listening; retry the client until it connects.
-  for (let attempt = 0; ; attempt++) {
-    const r = await p.c[0]!.exec(['iperf3', '-c', p.ips[1]!, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 30) * 1000 });
-    if (r.exitCode === 0) {
-      await server;
-      const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
-      const bps = j.end?.sum_received?.bits_per_second;
-      if (bps === undefined) throw new Error(`iperf3 client: no result: ${j.error ?? r.stdout.slice(0, 1500)}`);
-      return bps / 1e9;
-    }
-    if (attempt >= 20) throw new Error(`iperf3 client: ${r.stdout.slice(-500)} ${r.stderr}`);
+  for (let i = 0; (await p.c[1]!.run(['ss', '-Htln', 'sport = :5201'])).trim() === ''; i++) {
+    if (i > 100) throw new Error('iperf3 -s is not listening after 10 s');
     await new Promise((res) => setTimeout(res, 100));
   }
+  const r = await p.c[0]!.exec(['iperf3', '-c', p.ips[1]!, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 30) * 1000 });
+  await server;
+  // iperf3 -J may exit 0 with only an error in its JSON.
+  const j = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+  const bps = j.end?.sum_received?.bits_per_second;
+  if (bps === undefined) throw new Error(`iperf3 client (exit ${r.exitCode}): no result: ${j.error ?? r.stderr}`);
+  return bps / 1e9;
 }
 
 async function throughput(seconds: number, pairs: number, prefix: string, made: Netns[]): Promise<Record<string, unknown>> {
