@@ -98,7 +98,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const metrics = createAgentMetrics({ defaultMetrics: opts.defaultMetrics });
   const startedAt = new Date();
   const node = config.nodeName;
-  const bgpEnabled = opts.bgp ?? opts.netns === undefined;
+  const bgpEnabled = opts.bgp ?? (opts.netns === undefined && config.bgpEnabled);
 
   // Invalid values are tracked by the watcher, which also sees them fixed or deleted.
   const connected = await connectStore({ ...storeConfigOf(config), logger: log.child({ sub: 'store' }) });

@@ -34,29 +34,33 @@ export function applyStep(d: ApplyDeps): (reasons: string[]) => Promise<void> {
     const t0 = performance.now();
     const next = d.cache.desired();
     const resync = reasons.includes('resync');
-    const repair = repairsOf(reasons);
+    const parts = repairsOf(reasons);
+    const repair = parts.filter((p): p is 'routes' | 'policy' => p !== 'vxlan');
     const driftUpTo = d.status.driftSeq;
     const summary = await d.dataplane.reconcile(next, repair.length ? { resync, repair } : { resync });
     if (resync) d.learned?.push({ resync: true });
     d.status.programmed(next, countsOf(next, summary));
+    let vxlanChanged = false;
+    if (d.vxlan) {
+      const before = d.vxlan.owned();
+      // VXLAN drift (an FDB entry, neighbour or route of ours gone) is repaired by reading its part back.
+      vxlanChanged = await d.vxlan.refresh(d.cache.list(), { resync: resync || parts.includes('vxlan') });
+      // A prefix VXLAN took over (or gave back) changes which learned routes belong in the kernel.
+      if (d.vxlan.owned() !== before) d.learned?.push();
+    }
+    // Only now: a VXLAN repair that failed leaves its drift outstanding (the loop retries).
     const repaired = d.status.driftRepaired(driftUpTo);
     if (repaired.length) {
       d.metrics.driftRepairs.inc();
       const counts = (summary.detail as { counts?: unknown } | undefined)?.counts;
-      d.log.info({ repaired: repaired.length, wrote: summary.changed, counts, changes: repaired.slice(0, 10) }, 'kernel drift repaired');
+      d.log.info({ repaired: repaired.length, wrote: summary.changed || vxlanChanged, counts, changes: repaired.slice(0, 10) }, 'kernel drift repaired');
     }
     d.metrics.applyDuration.observe({ trigger: triggerOf(reasons) }, (performance.now() - t0) / 1000);
-    if (resync && summary.changed) {
+    if (resync && (summary.changed || vxlanChanged)) {
       d.metrics.resyncRepairs.inc();
       d.log.warn({ reasons }, 'resync found the dataplane drifted from the desired state and repaired it');
     }
     if (summary.changed) d.log.info({ reasons, ms: Math.round(performance.now() - t0) }, 'dataplane applied');
-    if (d.vxlan) {
-      const before = d.vxlan.owned();
-      await d.vxlan.refresh(d.cache.list(), { resync });
-      // A prefix VXLAN took over (or gave back) changes which learned routes belong in the kernel.
-      if (d.vxlan.owned() !== before) d.learned?.push();
-    }
     if (!d.bgp) return;
     try {
       await d.bgp.configure(d.cache.list());

@@ -9,10 +9,12 @@ import type { DataplanePort, DriftNote } from './ports.js';
 import type { AgentStatus } from './status.js';
 
 /** The loop's reason for a repair of one part (applyStep reads it back). */
-export const DRIFT_REASON = { routes: 'drift-routes', policy: 'drift-policy' } as const;
+export const DRIFT_REASON = { routes: 'drift-routes', policy: 'drift-policy', vxlan: 'drift-vxlan' } as const;
 
-export function repairsOf(reasons: readonly string[]): Array<'routes' | 'policy'> {
-  return (Object.entries(DRIFT_REASON) as Array<['routes' | 'policy', string]>).filter(([, r]) => reasons.includes(r)).map(([p]) => p);
+export type DriftPart = keyof typeof DRIFT_REASON;
+
+export function repairsOf(reasons: readonly string[]): DriftPart[] {
+  return (Object.entries(DRIFT_REASON) as Array<[DriftPart, string]>).filter(([, r]) => reasons.includes(r)).map(([p]) => p);
 }
 
 export interface DriftWatch { stop(): Promise<void>; readonly started: Promise<void> }

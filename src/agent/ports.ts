@@ -21,7 +21,7 @@ export interface ApplySummary {
 }
 
 /** A change someone else made to what the dataplane programmed, as the kernel reported it. */
-export interface DriftNote { part: 'routes' | 'policy'; what: string }
+export interface DriftNote { part: 'routes' | 'policy' | 'vxlan'; what: string }
 
 export interface DataplanePort {
   /**

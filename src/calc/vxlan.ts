@@ -5,7 +5,7 @@
 // entry (VTEP MAC -> the host's underlay address). With all three static the device needs
 // no learning, flooding or multicast. CrossSubnet hosts on this host's subnet get a plain
 // route via their underlay address instead. Pure: the dataplane renders exactly this.
-import { cidrContains, cidrFamily, parseCidr, type Resource, type VxlanMode } from '../model/index.js';
+import { cidrFamily, parseCidr, type Resource, type VxlanMode } from '../model/index.js';
 
 export { VXLAN_DEVICE } from '../model/index.js';
 /** Routes programmed from the VXLAN state (encapsulated or CrossSubnet-native), as felix's own protocol. */
@@ -89,6 +89,29 @@ export function vxlanPools(resources: readonly Resource[]): Array<{ cidr: string
   return pools.sort((a, b) => b.len - a.len || (a.cidr < b.cidr ? -1 : 1)).map(({ cidr, mode }) => ({ cidr, mode }));
 }
 
+/** "a.b.c.d" -> its 32-bit value, null for anything else. ipaddr.js per block took tens of ms at a thousand hosts, on every apply. */
+function v4(s: string): number | null {
+  const p = s.split('.');
+  if (p.length !== 4) return null;
+  let n = 0;
+  for (const o of p) {
+    if (!/^\d{1,3}$/.test(o) || Number(o) > 255) return null;
+    n = n * 256 + Number(o);
+  }
+  return n;
+}
+
+/** An IPv4 CIDR as a test of membership (null for IPv6 or junk). */
+function v4Net(cidr: string): ((addr: number) => boolean) | null {
+  const [a, l] = cidr.split('/');
+  const base = v4(a ?? '');
+  const len = Number(l ?? '32');
+  if (base === null || !Number.isInteger(len) || len < 0 || len > 32) return null;
+  const size = 2 ** (32 - len);
+  const net = base - (base % size);
+  return (addr) => addr - (addr % size) === net;
+}
+
 function vtepOf(n: NodeAddr | undefined): Vtep | null {
   return n?.address && n.tunnelAddr && n.mac ? { node: n.name, address: n.address, tunnelAddr: n.tunnelAddr, mac: n.mac } : null;
 }
@@ -107,18 +130,21 @@ export function computeVxlanState(input: VxlanInput): VxlanState {
   state.device = { ...own, vni: input.settings.vni, port: input.settings.port, mtu: input.settings.mtu };
   const vteps = new Map<string, Vtep>();
   const seen = new Set<string>();
+  const poolNets = pools.map((p) => ({ ...p, has: v4Net(p.cidr) ?? (() => false) }));
+  const ownSubnet = self!.cidr !== undefined ? v4Net(self!.cidr) : null;
   for (const b of input.blocks) {
     if (b.node === input.nodeName || seen.has(b.cidr)) continue;
-    if (cidrFamily(b.cidr) !== 4) continue;
-    const base = b.cidr.split('/')[0]!;
-    const pool = pools.find((p) => cidrContains(p.cidr, base));
+    const base = v4(b.cidr.split('/')[0]!);
+    if (base === null) continue;
+    const pool = poolNets.find((p) => p.has(base));
     if (!pool || pool.mode === 'Never') continue;
     const remote = nodes.get(b.node);
     if (!remote?.address) {
       state.problems.push(`${b.cidr}: host ${b.node} has no Node with spec.bgp.ipv4Address`);
       continue;
     }
-    const sameSubnet = pool.mode === 'CrossSubnet' && self!.cidr !== undefined && cidrContains(self!.cidr, remote.address);
+    const remoteAddr = v4(remote.address);
+    const sameSubnet = pool.mode === 'CrossSubnet' && ownSubnet !== null && remoteAddr !== null && ownSubnet(remoteAddr);
     if (sameSubnet) {
       seen.add(b.cidr);
       state.routes.push({ dst: b.cidr, node: b.node, encap: false, via: remote.address });

@@ -49,6 +49,8 @@ export interface DaemonConfig {
   vxlanPort: number;
   /** MTU of the VXLAN device; 0: the underlying interface's MTU less 50 (Calico's vxlanMTU). */
   vxlanMtu: number;
+  /** Run the BGP speaker; false: no BGP at all (as calico-node's CALICO_NETWORKING_BACKEND=vxlan); pools with a vxlanMode route between hosts. */
+  bgpEnabled: boolean;
 }
 
 /** One failsafe: protocol, port and optionally the remote network (source inbound, destination outbound). */
@@ -87,6 +89,7 @@ export interface FieldSpec {
 const text = (s: string) => s;
 const num = (s: string): unknown => (/^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : s);
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const bool = (s: string): unknown => (s.trim() === 'true' ? true : s.trim() === 'false' ? false : s);
 
 export const FIELDS: { [K in FieldName]: FieldSpec } = {
   nodeName: {
@@ -165,6 +168,10 @@ export const FIELDS: { [K in FieldName]: FieldSpec } = {
   vxlanMtu: {
     schema: z.number({ invalid_type_error: 'must be a number' }).int('must be a whole number').refine((n) => n === 0 || (n >= 576 && n <= 65535), 'must be 0 (automatic) or 576-65535'),
     fromEnv: num, default: () => 0, doc: 'MTU of the VXLAN device (0: the underlying interface\'s less 50)',
+  },
+  bgpEnabled: {
+    schema: z.boolean({ invalid_type_error: 'must be true or false' }),
+    fromEnv: bool, default: () => true, doc: 'run the BGP speaker (false: no BGP at all; pools with a vxlanMode route between hosts)',
   },
 };
 

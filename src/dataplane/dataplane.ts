@@ -1,18 +1,18 @@
 // A dataplane instance: one command helper, one policy backend, the plumbing, the learned
 // routes, and a queue so that a reconcile and a learned-route sync never interleave their
 // reads and writes.
-import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type DesiredState, type VxlanState } from '../calc/index.js';
+import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, VXLAN_DEVICE, type DesiredState, type VxlanState } from '../calc/index.js';
 import type { Logger } from '../log/index.js';
 import type { PolicyBackend } from './backend.js';
 import { createExec, type Exec } from './exec.js';
 import { createIptablesBackend } from './iptables/index.js';
 import { createLearnedRouteSync } from './learned.js';
 import { createPlumber, readLinksAndRoutes } from './plumbing.js';
-import type { KernelDrift } from './kernel-events.js';
+import type { KernelDrift, VxlanWanted } from './kernel-events.js';
 import { watchKernel, type KernelWatch } from './kernel-watch.js';
 import { createReconciler, type ReconcileHow } from './reconcile.js';
 import type { ApplyReport } from './report.js';
-import { parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
+import { canonicalDst, parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
 import { createVxlanSync } from './vxlan.js';
 
 /** Makes a policy backend that runs its commands through `exec`. */
@@ -47,8 +47,9 @@ export interface Dataplane {
   readKernel(): Promise<KernelState>;
   /**
    * Watches the kernel's change notifications and reports changes someone else made to
-   * what this dataplane programmed (its workload routes, the iptables tables); repairing
-   * them is the caller's `reconcile(desired, {repair: parts})`.
+   * what this dataplane programmed (its workload routes, the iptables tables, the VXLAN
+   * routes, FDB entries and neighbours); repairing them is the caller's
+   * `reconcile(desired, {repair: parts})`, and `syncVxlan(state, {resync: true})` for 'vxlan'.
    */
   watch(onDrift: (drift: KernelDrift[]) => void): KernelWatch;
 }
@@ -99,14 +100,34 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     if (askedMap?.of !== asked) askedMap = { of: asked, map: new Map(asked.map((r) => [r.dst, r.dev])) };
     return askedMap.map;
   };
+  // Likewise what the VXLAN sync was last asked for (set before its write, so that our own
+  // deletes of entries no longer wanted are never taken for drift).
+  let askedVxlan: VxlanState | null = null;
+  let vxlanMaps: { of: VxlanState; wanted: VxlanWanted } | null = null;
+  const wantedVxlan = (): VxlanWanted | null => {
+    if (!askedVxlan?.device) return null;
+    if (vxlanMaps?.of !== askedVxlan) {
+      const s = askedVxlan;
+      vxlanMaps = { of: s, wanted: {
+        device: VXLAN_DEVICE,
+        routes: new Set(s.routes.map((r) => canonicalDst(r.dst))),
+        fdb: new Map(s.vteps.map((v) => [v.mac, v.address])),
+        neigh: new Map(s.vteps.map((v) => [v.tunnelAddr, v.mac])),
+      } };
+    }
+    return vxlanMaps.wanted;
+  };
   return {
     reconcile: (ds, o) => {
       asked = ds.routes;
       return serial(() => reconciler.reconcile(ds, o ?? {}));
     },
-    watch: (onDrift) => watchKernel({ ...(opts.netns ? { netns: opts.netns } : {}), log, routes: wantedRoutes, onDrift }),
+    watch: (onDrift) => watchKernel({ ...(opts.netns ? { netns: opts.netns } : {}), log, routes: wantedRoutes, vxlan: wantedVxlan, onDrift }),
     syncLearnedRoutes: (routes, o) => serial(() => learned.sync(routes, o ?? {})),
-    syncVxlan: (state, o) => serial(() => vxlan.sync(state, o ?? {})),
+    syncVxlan: (state, o) => {
+      askedVxlan = state;
+      return serial(() => vxlan.sync(state, o ?? {}));
+    },
     readKernel: () => serial(() => readKernelState(exec, backend)),
   };
 }

@@ -1,13 +1,14 @@
 // What the kernel's change notifications say, and which of them mean someone else changed
-// what Trellis programmed. Pure: kernel-watch.ts feeds it the lines of `ip -o monitor route`
-// and `nft monitor`, and asks for a repair of what it names. The periodic resync stays the
-// safety net for what no notification reports (ipset members; IPv4 routes a deleted link took along).
-import { ROUTE_PROTO_WORKLOAD } from '../calc/index.js';
+// what Trellis programmed. Pure: kernel-watch.ts feeds it the lines of `ip -o monitor route`,
+// `nft monitor`, `bridge monitor fdb` and `ip -4 -o monitor neigh`, and asks for a repair of
+// what it names. The periodic resync stays the safety net for what no notification reports
+// (ipset members; IPv4 routes a deleted link took along).
+import { ROUTE_PROTO_VXLAN, ROUTE_PROTO_WORKLOAD } from '../calc/index.js';
 import { routeDst } from './routes.js';
 
 /** One change someone else made to what Trellis programmed, and which part repairs it. */
 export interface KernelDrift {
-  part: 'routes' | 'policy';
+  part: 'routes' | 'policy' | 'vxlan';
   /** For the log line: what changed, in the kernel's own words. */
   what: string;
 }
@@ -103,4 +104,92 @@ export function nftDrift(tx: NftTransaction, ownPid: (pid: number) => boolean): 
   const by = tx.pid === null ? 'an unknown process' : `process ${tx.pid} (${tx.comm})`;
   const shown = hits.slice(0, 3).map((c) => c.replace(/\s+counter packets \d+ bytes \d+/, '')).join('; ');
   return { part: 'policy', what: `${shown}${hits.length > 3 ? `; and ${hits.length - 3} more` : ''} by ${by}` };
+}
+
+/** What the VXLAN sync last asked for, as the drift checks need it. */
+export interface VxlanWanted {
+  device: string;
+  /** Our proto 80 routes by destination. */
+  routes: ReadonlySet<string>;
+  /** FDB: VTEP MAC -> underlay address. */
+  fdb: ReadonlyMap<string, string>;
+  /** Neighbours: VTEP address -> MAC. */
+  neigh: ReadonlyMap<string, string>;
+}
+
+/**
+ * A VXLAN route of ours deleted, or one of another protocol put in its place. Only the VXLAN
+ * sync writes proto 80, and it deletes only routes no longer wanted.
+ */
+export function vxlanRouteDrift(ev: RouteEvent, wanted: VxlanWanted): KernelDrift | null {
+  if (ev.table !== null && ev.table !== 'main') return null;
+  if (!wanted.routes.has(ev.dst)) return null;
+  const proto = String(ROUTE_PROTO_VXLAN);
+  if (ev.deleted) {
+    if (ev.proto !== null && ev.proto !== proto) return null;
+    return { part: 'vxlan', what: `vxlan route ${ev.dst}${ev.dev ? ` dev ${ev.dev}` : ''} deleted` };
+  }
+  if (ev.proto === proto) return null;
+  return { part: 'vxlan', what: `vxlan route ${ev.dst} replaced by one ${ev.dev ? `dev ${ev.dev} ` : ''}proto ${ev.proto ?? 'boot'}` };
+}
+
+export interface FdbEvent { deleted: boolean; mac: string; dev: string | null; dst: string | null }
+
+/** A line of `bridge monitor fdb` ("[Deleted ]MAC dev DEV [dst ADDR] self permanent"), or null. */
+export function parseFdbEvent(line: string): FdbEvent | null {
+  const words = line.trim().split(/\s+/).filter(Boolean);
+  let deleted = false;
+  if (words[0] === 'Deleted') {
+    deleted = true;
+    words.shift();
+  }
+  const mac = words[0]?.toLowerCase();
+  if (!mac || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) return null;
+  const after = (k: string): string | null => {
+    const i = words.indexOf(k);
+    return i > 0 && i + 1 < words.length ? words[i + 1]! : null;
+  };
+  return { deleted, mac, dev: after('dev'), dst: after('dst') };
+}
+
+/**
+ * An FDB entry of ours deleted, or pointed elsewhere. Our own writes replace an entry with
+ * the wanted address and delete only entries of MACs no longer wanted, or an old address.
+ */
+export function fdbDrift(ev: FdbEvent, wanted: VxlanWanted): KernelDrift | null {
+  if (ev.dev !== wanted.device) return null;
+  const dst = wanted.fdb.get(ev.mac);
+  if (dst === undefined) return null;
+  if (ev.deleted) return ev.dst === dst ? { part: 'vxlan', what: `fdb ${ev.mac} dst ${dst} on ${wanted.device} deleted` } : null;
+  return ev.dst === dst ? null : { part: 'vxlan', what: `fdb ${ev.mac} on ${wanted.device} now dst ${ev.dst ?? 'none'} (wanted ${dst})` };
+}
+
+export interface NeighEvent { deleted: boolean; dst: string; dev: string | null; lladdr: string | null; permanent: boolean; state: string }
+
+/** A line of `ip -4 -o monitor neigh` ("[Deleted ]ADDR dev DEV [lladdr MAC] STATE"), or null. */
+export function parseNeighEvent(line: string): NeighEvent | null {
+  const words = line.trim().split(/\s+/).filter(Boolean);
+  let deleted = false;
+  if (words[0] === 'Deleted') {
+    deleted = true;
+    words.shift();
+  }
+  const dst = words[0];
+  if (!dst || !/^\d{1,3}(\.\d{1,3}){3}$/.test(dst)) return null;
+  const after = (k: string): string | null => {
+    const i = words.indexOf(k);
+    return i > 0 && i + 1 < words.length ? words[i + 1]! : null;
+  };
+  const states = words.filter((w) => /^[A-Z_]+$/.test(w));
+  return { deleted, dst, dev: after('dev'), lladdr: after('lladdr')?.toLowerCase() ?? null, permanent: states.includes('PERMANENT'), state: states.join(',') || '?' };
+}
+
+/** A permanent neighbour of ours deleted, or changed (another MAC, no longer permanent). */
+export function neighDrift(ev: NeighEvent, wanted: VxlanWanted): KernelDrift | null {
+  if (ev.dev !== wanted.device) return null;
+  const mac = wanted.neigh.get(ev.dst);
+  if (mac === undefined) return null;
+  if (ev.deleted) return { part: 'vxlan', what: `neighbour ${ev.dst} on ${wanted.device} deleted` };
+  if (ev.lladdr === mac && ev.permanent) return null;
+  return { part: 'vxlan', what: `neighbour ${ev.dst} on ${wanted.device} now ${ev.lladdr ?? 'without lladdr'} ${ev.state} (wanted ${mac} PERMANENT)` };
 }

@@ -1,14 +1,20 @@
 // Watches the kernel's change notifications for someone else's changes to what Trellis
 // programmed, so that drift is repaired in well under a second instead of at the next
-// resync: `ip -o monitor route` for workload routes, `nft monitor` for the iptables-nft
-// tables (the policy backend's rules and chains; writes of our own command helper are told
-// apart by the pid nf_tables reports for each transaction). Both monitors only read. A
+// resync: `ip -o monitor route` for workload and VXLAN routes, `nft monitor` for the
+// iptables-nft tables (the policy backend's rules and chains; writes of our own command
+// helper are told apart by the pid nf_tables reports for each transaction), `bridge monitor
+// fdb` and `ip -4 -o monitor neigh` for the VXLAN device's static FDB entries and
+// neighbours (nothing but the VXLAN sync writes those, and only what is wanted, so no
+// attribution is needed). Every monitor only reads. A
 // monitor that exits is started again after a pause; one that cannot start (no nft on an
 // iptables-legacy host) leaves the periodic resync as the only check of that part.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log/index.js';
-import { createNftParser, nftDrift, parseRouteEvent, routeDrift, type KernelDrift } from './kernel-events.js';
+import {
+  createNftParser, fdbDrift, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, parseRouteEvent, routeDrift, vxlanRouteDrift,
+  type KernelDrift, type VxlanWanted,
+} from './kernel-events.js';
 import { ownPid } from './spawner.js';
 
 export interface KernelWatchOptions {
@@ -16,6 +22,8 @@ export interface KernelWatchOptions {
   log: Logger;
   /** The workload routes last asked for (destination -> device). */
   routes(): ReadonlyMap<string, string>;
+  /** What the VXLAN sync last asked for; null while it has asked for no device. */
+  vxlan(): VxlanWanted | null;
   /** Called with the drift seen over a short window (so a flush of a hundred rules is one call). */
   onDrift(drift: KernelDrift[]): void;
   /** How long to gather events before reporting (default 20 ms). */
@@ -82,7 +90,24 @@ export function watchKernel(o: KernelWatchOptions): KernelWatch {
   const started = Promise.all([
     run('ip monitor route', ['ip', '-o', 'monitor', 'route'], (line) => {
       const ev = parseRouteEvent(line);
-      if (ev) report(routeDrift(ev, o.routes()));
+      if (!ev) return;
+      report(routeDrift(ev, o.routes()));
+      const vx = o.vxlan();
+      if (vx) report(vxlanRouteDrift(ev, vx));
+    }),
+    // A host's bridges learn and age MACs, and ARP comes and goes, all the time: only lines
+    // naming the VXLAN device are parsed.
+    run('bridge monitor fdb', ['bridge', 'monitor', 'fdb'], (line) => {
+      const vx = o.vxlan();
+      if (!vx || !line.includes(` dev ${vx.device} `)) return;
+      const ev = parseFdbEvent(line);
+      if (ev) report(fdbDrift(ev, vx));
+    }),
+    run('ip monitor neigh', ['ip', '-4', '-o', 'monitor', 'neigh'], (line) => {
+      const vx = o.vxlan();
+      if (!vx || !line.includes(` dev ${vx.device} `)) return;
+      const ev = parseNeighEvent(line);
+      if (ev) report(neighDrift(ev, vx));
     }),
     run('nft monitor', ['nft', 'monitor'], (line) => {
       const tx = nft(line);

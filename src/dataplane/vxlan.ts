@@ -8,14 +8,13 @@
 // (the host that owns it in IPAM), so a proto 79 (BGP) route to the same prefix is
 // replaced; any other protocol's route (a local workload's /32, a static route) is left
 // alone and the prefix reported as skipped.
-import { canonicalCidr } from '../model/index.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_VXLAN, VXLAN_DEVICE, VXLAN_OVERHEAD, type VxlanState } from '../calc/index.js';
 import { DataplaneError } from './errors.js';
 import type { Exec } from './exec.js';
 import type { Logger } from '../log/index.js';
 import { emptyCounts, type ApplyReport } from './report.js';
 import { byCodePoint } from './names.js';
-import { parseIpRoutes, type KernelRoute } from './routes.js';
+import { canonicalDst, parseIpRoutes, type KernelRoute } from './routes.js';
 
 export interface VxlanDeviceKernel {
   vni: number;
@@ -54,6 +53,8 @@ export interface VxlanPlan {
   fdbDel: string[];
   skipped: string[];
   counts: { routesAdded: number; routesReplaced: number; routesDeleted: number; neighbours: number; fdb: number };
+  /** The device is created by this plan (none was there, or it could not be changed in place). */
+  creates: boolean;
   after: VxlanKernel;
 }
 
@@ -95,7 +96,7 @@ function deviceCreate(d: NonNullable<VxlanState['device']>, mtu: number): string
 /** Plans the difference between calc's state and the kernel. Pure. */
 export function planVxlan(state: VxlanState, kernel: VxlanKernel): VxlanPlan {
   const plan: VxlanPlan = {
-    link: [], fdbAdd: [], ip: [], fdbDel: [], skipped: [],
+    link: [], fdbAdd: [], ip: [], fdbDel: [], skipped: [], creates: false,
     counts: { routesAdded: 0, routesReplaced: 0, routesDeleted: 0, neighbours: 0, fdb: 0 },
     after: { device: null, fdb: new Map(), neigh: new Map(), routes: new Map(), foreign: kernel.foreign, ...(kernel.parentMtu !== undefined ? { parentMtu: kernel.parentMtu } : {}) },
   };
@@ -120,6 +121,7 @@ export function planVxlan(state: VxlanState, kernel: VxlanKernel): VxlanPlan {
     // VNI, port, local address and learning cannot be changed on a live device.
     if (cur) plan.link.push(`link del ${VXLAN_DEVICE}`);
     plan.link.push(...deviceCreate(d, mtu));
+    plan.creates = true;
     fdb = new Map();
     neigh = new Map();
     routes = new Map([...routes].filter(([, r]) => r.dev !== VXLAN_DEVICE));
@@ -150,7 +152,7 @@ export function planVxlan(state: VxlanState, kernel: VxlanKernel): VxlanPlan {
   }
   const wanted = new Set<string>();
   for (const r of state.routes) {
-    const dst = canonicalCidr(r.dst);
+    const dst = canonicalDst(r.dst);
     const other = kernel.foreign.get(dst);
     if (other && other.protocol !== String(ROUTE_PROTO_BGP)) {
       plan.skipped.push(`${dst}: kernel already routes it by protocol ${other.protocol}${other.dev ? ` on ${other.dev}` : ''}`);
@@ -217,11 +219,16 @@ export function parseVxlanLinks(json: string, local: string | undefined): { devi
   return { device, ...(parentMtu !== undefined ? { parentMtu } : {}) };
 }
 
+/** What one `ip -j -d -4 -batch -` reads: links with addresses, the main table, permanent neighbours (every device: the VXLAN one may not exist). */
+const READ_BATCH = 'addr show\nroute show table main\nneigh show nud permanent\n';
+
 export async function readVxlanKernel(exec: Exec, local: string | undefined): Promise<VxlanKernel> {
-  const [links, table] = await Promise.all([
-    exec.run(['ip', '-j', '-d', '-4', 'addr', 'show']),
-    exec.run(['ip', '-j', '-4', 'route', 'show', 'table', 'main']),
-  ]);
+  // One process for the three dumps (each prints one line of JSON), and the FDB only when
+  // there is a device: a process start under `ip netns exec` costs as much as a dump. Both
+  // read the kernel only once fed, so warm instances wait ready for the next resync.
+  const out = (await exec.run(['ip', '-j', '-d', '-4', '-batch', '-'], READ_BATCH, { warm: true })).trim().split('\n');
+  if (out.length !== 3) throw new DataplaneError('PARSE_FAILED', `ip -j -batch printed ${out.length} lines of JSON for 3 dumps`);
+  const [links, table, neigh] = out as [string, string, string];
   const { device, parentMtu } = parseVxlanLinks(links, local);
   const k: VxlanKernel = { device, fdb: new Map(), neigh: new Map(), routes: new Map(), foreign: new Map(), ...(parentMtu !== undefined ? { parentMtu } : {}) };
   for (const r of parseIpRoutes(table, 4)) {
@@ -229,12 +236,11 @@ export async function readVxlanKernel(exec: Exec, local: string | undefined): Pr
     else if (!k.foreign.has(r.dst)) k.foreign.set(r.dst, r);
   }
   if (device) {
-    const [fdb, neigh] = await Promise.all([
-      exec.run(['bridge', '-j', 'fdb', 'show', 'dev', VXLAN_DEVICE]),
-      exec.run(['ip', '-j', 'neigh', 'show', 'dev', VXLAN_DEVICE, 'nud', 'permanent']),
-    ]);
+    const fdb = await exec.run(['bridge', '-j', '-batch', '-'], `fdb show dev ${VXLAN_DEVICE}\n`, { warm: true });
     for (const e of parseJson<Array<{ mac: string; dst?: string }>>(fdb, 'bridge -j fdb')) if (e.dst) k.fdb.set(e.mac.toLowerCase(), e.dst);
-    for (const n of parseJson<Array<{ dst: string; lladdr?: string }>>(neigh, 'ip -j neigh')) if (n.lladdr) k.neigh.set(n.dst, n.lladdr.toLowerCase());
+    for (const n of parseJson<Array<{ dst: string; dev?: string; lladdr?: string }>>(neigh, 'ip -j neigh')) {
+      if (n.dev === VXLAN_DEVICE && n.lladdr) k.neigh.set(n.dst, n.lladdr.toLowerCase());
+    }
   }
   return k;
 }
@@ -248,16 +254,22 @@ export async function applyVxlanPlan(exec: Exec, plan: VxlanPlan): Promise<Vxlan
   let writeCommands = 0;
   const batch = async (tool: 'ip' | 'bridge', lines: string[]) => {
     if (!lines.length) return;
-    await exec.run([tool, '-batch', '-'], `${lines.join('\n')}\n`);
+    // Warm: both read all their input before acting, so an instance waits ready for the next change.
+    await exec.run([tool, '-batch', '-'], `${lines.join('\n')}\n`, { warm: true });
     writeCommands++;
   };
-  // FDB entries need the device; neighbours and routes are only useful once the FDB knows where to send.
-  if (plan.fdbAdd.length) {
+  // FDB entries need the device; neighbours and routes are only useful once the FDB knows
+  // where to send, so a route that replaces another (BGP's, or ours moved to a new VTEP)
+  // waits for them. A device created now with routes that replace nothing is the
+  // exception: what they carry had no route before (the underlay's default route leads
+  // nowhere for the pool), so one batch less costs nothing that worked.
+  if (plan.fdbAdd.length && !(plan.creates && plan.counts.routesReplaced === 0)) {
     await batch('ip', plan.link);
     await batch('bridge', plan.fdbAdd);
     await batch('ip', plan.ip);
   } else {
     await batch('ip', [...plan.link, ...plan.ip]);
+    await batch('bridge', plan.fdbAdd);
   }
   await batch('bridge', plan.fdbDel);
   return { writeCommands, plan };

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { createNetns, execIn } from './netns.js';
-import { containerLabels, etcdEndpoints, runtimeOf, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { containerLabels, etcdEndpoints, runtimeOf, VXLAN_MODE, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
 import { labDockerdPaths, trellisPluginSocket } from './dockerd.js';
 import { spawnInNetns } from './procs.js';
 import { forwardSocket, httpOverSocket, startInsideForward } from './forward.js';
@@ -37,6 +37,8 @@ export function trellisdConfigYaml(plan: LabPlan, host: HostPlan, stateDir: stri
     embeddedEtcdDir: join(stateDir, host.name, 'etcd-unused'),
     cniSocket: labCniSocket(stateDir, host),
     ...(docker ? { dockerSocket: trellisPluginSocket(docker.pluginDir), dockerApiSocket: docker.apiSocket } : {}),
+    // With an encapsulation there is no BGP anywhere: no speaker, no listener on port 179.
+    ...((plan.encap ?? 'none') !== 'none' ? { bgpEnabled: false } : {}),
   });
 }
 
@@ -45,16 +47,29 @@ export function labCniSocket(stateDir: string, host: HostPlan): string {
   return join(stateDir, host.name, 'cni.sock');
 }
 
-/** Cluster resources the lab adds to policies/: the pool, one Node and one ToR BGPPeer per host. */
+/**
+ * Cluster resources the lab adds to policies/: the pool, one Node and one ToR BGPPeer per
+ * host. With an encapsulation: the pool's vxlanMode, Nodes with only their underlay address
+ * (VXLAN's source and destination), no BGPPeer, and the node-to-node mesh off (Calico's
+ * default is on), so that no BGP session exists at all.
+ */
 export function clusterResources(plan: LabPlan, timers: LabTimers): unknown[] {
   const api = 'trellis.dev/v1';
+  const encap = plan.encap ?? 'none';
   const out: unknown[] = [
-    { apiVersion: api, kind: 'IPPool', metadata: { name: 'lab-pool' }, spec: { cidr: plan.pool, blockSize: plan.blockSize, natOutgoing: false } },
+    {
+      apiVersion: api, kind: 'IPPool', metadata: { name: 'lab-pool' },
+      spec: { cidr: plan.pool, blockSize: plan.blockSize, natOutgoing: false, ...(encap !== 'none' ? { vxlanMode: VXLAN_MODE[encap] } : {}) },
+    },
     {
       apiVersion: api, kind: 'BGPConfiguration', metadata: { name: 'default' },
-      spec: { nodeToNodeMeshEnabled: false, ebgpImportPolicy: 'Accept', ebgpExportPolicy: 'LocalBlocks' },
+      spec: { nodeToNodeMeshEnabled: false, ...(encap === 'none' ? { ebgpImportPolicy: 'Accept', ebgpExportPolicy: 'LocalBlocks' } : {}) },
     },
   ];
+  if (encap !== 'none') {
+    for (const h of plan.hosts) out.push({ apiVersion: api, kind: 'Node', metadata: { name: h.name, labels: { rack: h.name } }, spec: { bgp: { ipv4Address: `${h.address}/24` } } });
+    return out;
+  }
   for (const h of plan.hosts) {
     out.push({ apiVersion: api, kind: 'Node', metadata: { name: h.name, labels: { rack: h.name } }, spec: { bgp: { ipv4Address: `${h.address}/24`, asNumber: h.asn } } });
     out.push({

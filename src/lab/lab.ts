@@ -5,7 +5,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cleanupNetnsWithPrefix, deleteNetns } from './netns.js';
-import { etcdEndpoints, planAddedContainer, planLab, runtimeOf, type ContainerPlan, type HostPlan, type LabPlan, type Runtime } from './plan.js';
+import { etcdEndpoints, planAddedContainer, planLab, runtimeOf, VXLAN_MODE, type ContainerPlan, type Encap, type HostPlan, type LabPlan, type Runtime } from './plan.js';
 import { removeContext, startOutsideForward, writeContext } from './forward.js';
 import { isAlive, spawnInNetns, stopProcess } from './procs.js';
 import { readRecords, RecordBook, type ProcessRecord } from './records.js';
@@ -19,6 +19,7 @@ import { createNetworks, dockerHostEnv, readyDockerds, startDockerContainer, sta
 import { sweepCgroup } from './dockerd.js';
 import type { MatrixDoc, StatusDoc } from '../api/index.js';
 import { endpointName } from '../workload/index.js';
+import { cidrContains } from '../model/index.js';
 
 export interface LabOptions {
   prefix: string;
@@ -27,6 +28,8 @@ export interface LabOptions {
   etcdMembers?: 1 | 3;
   /** What plugs the containers (default 'cni'). */
   runtime?: Runtime;
+  /** How traffic crosses between hosts (default `none`: routed, BGP through the ToR). */
+  encap?: Encap;
   timers?: Partial<LabTimers>;
   /** Progress lines (default: none). */
   progress?: (line: string) => void;
@@ -79,7 +82,7 @@ function resolveTimers(t?: Partial<LabTimers>): LabTimers {
 export async function labUp(opts: LabOptions): Promise<Lab> {
   const say = opts.progress ?? (() => undefined);
   const timers = resolveTimers(opts.timers);
-  const plan = planLab({ prefix: opts.prefix, hosts: opts.hosts ?? 3, etcdMembers: opts.etcdMembers ?? 1, runtime: opts.runtime ?? 'cni' });
+  const plan = planLab({ prefix: opts.prefix, hosts: opts.hosts ?? 3, etcdMembers: opts.etcdMembers ?? 1, runtime: opts.runtime ?? 'cni', encap: opts.encap ?? 'none' });
   const docker = runtimeOf(plan) === 'docker';
   if (readRecords(opts.stateDir)?.namespaces.length) {
     say('an earlier lab is still recorded: taking it down first');
@@ -94,11 +97,15 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   await buildFabric(plan, book);
   say(`etcd: ${plan.etcd.length} member(s) at ${plan.etcd.map((e) => e.clientUrl).join(', ')}`);
   await startEtcd(plan, book, opts.stateDir);
-  say(`ToR: BIRD 2, AS ${plan.tor.asn}, hold time ${timers.holdTime} s`);
-  await startBird(plan, book, opts.stateDir, timers);
+  if (plan.encap === 'none') {
+    say(`ToR: BIRD 2, AS ${plan.tor.asn}, hold time ${timers.holdTime} s`);
+    await startBird(plan, book, opts.stateDir, timers);
+  } else {
+    say(`ToR: a plain router, no BGP anywhere; the pool is VXLAN (vxlanMode ${VXLAN_MODE[plan.encap]}); subnets: ${subnetsText(plan)}`);
+  }
   const clusterFile = writeClusterYaml(plan, opts.stateDir, timers);
   const policies = opts.policiesDir ?? join(REPO_ROOT, 'policies');
-  say(`trellisctl apply -f ${policies} and the lab's pool, nodes and BGP peers`);
+  say(`trellisctl apply -f ${policies} and the lab's pool, nodes${plan.encap === 'none' ? ' and BGP peers' : ''}`);
   // One trellisctl for both (a process start is ≈ 0.6 s of CPU); all files are validated together.
   await trellisctl(plan, ['apply', '-f', clusterFile, '-f', policies]);
   for (const h of plan.hosts) startTrellisd(plan, h, book, opts.stateDir, timers);
@@ -139,11 +146,22 @@ async function startForwards(plan: LabPlan, book: RecordBook, stateDir: string):
   });
 }
 
+/** "10.10.1.0/24: h1 h2; 10.10.2.0/24: h3". */
+export function subnetsText(plan: LabPlan): string {
+  const by = new Map<number, string[]>();
+  for (const h of plan.hosts) by.set(h.subnet, [...(by.get(h.subnet) ?? []), h.name]);
+  return [...by].map(([n, hs]) => `10.10.${n}.0/24: ${hs.join(' ')}`).join('; ');
+}
+
 export function openLab(stateDir: string): Lab {
   const rec = readRecords(stateDir);
   if (!rec || !rec.topology) throw new Error(`no lab recorded in ${stateDir}: run "npm run lab -- up" first`);
   const book = new RecordBook(stateDir, rec.prefix);
-  return attach(stateDir, book, rec.topology as LabTopology);
+  const topo = rec.topology as LabTopology;
+  // Records of a lab made before encapsulations (and subnets) existed.
+  topo.plan.encap ??= 'none';
+  for (const [k, h] of topo.plan.hosts.entries()) h.subnet ??= k + 1;
+  return attach(stateDir, book, topo);
 }
 
 function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
@@ -201,8 +219,9 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
       const targets = plan.containers.filter((c) => topo.addresses[c.name]).map((c) => ({ name: c.name, netns: c.netns, address: topo.addresses[c.name]! }));
       return measureMatrix(targets, declared);
     },
-    birdProtocols: async () => parseBirdProtocols(await birdc(plan, stateDir, ['show', 'protocols'])),
-    birdRoutes: async () => parseBirdRoutes(await birdc(plan, stateDir, ['show', 'route'])),
+    // No BIRD runs with an encapsulation: no sessions, no routes.
+    birdProtocols: async () => (plan.encap === 'none' ? parseBirdProtocols(await birdc(plan, stateDir, ['show', 'protocols'])) : {}),
+    birdRoutes: async () => (plan.encap === 'none' ? parseBirdRoutes(await birdc(plan, stateDir, ['show', 'route'])) : {}),
     birdc: (args) => birdc(plan, stateDir, args),
     trellisctl: (args, o) => trellisctl(plan, args, o),
     async stopEtcdMember(i, signal = 'SIGTERM') {
@@ -305,9 +324,43 @@ export async function labDown(stateDir: string): Promise<string[]> {
   return gone;
 }
 
-/** Waits until the ToR holds a route for every host's containers and every session is Established. */
+/**
+ * What is missing before every host routes every other host's containers over VXLAN (from
+ * each trellisd's /status vxlan, which it sets once the kernel has the routes): empty when
+ * converged.
+ */
+export function vxlanMissing(plan: LabPlan, addresses: Record<string, string>, statuses: Array<StatusDoc | null>): string[] {
+  const missing: string[] = [];
+  for (const [i, h] of plan.hosts.entries()) {
+    const vx = statuses[i]?.vxlan;
+    if (!vx?.device) {
+      missing.push(`${h.name}: no VTEP yet${vx?.problems.length ? ` (${vx.problems.join('; ')})` : ''}`);
+      continue;
+    }
+    for (const c of plan.containers) {
+      const a = addresses[c.name];
+      if (c.host === h.name || !a) continue;
+      if (!vx.routes.some((r) => r.node === c.host && cidrContains(r.dst, a))) missing.push(`${h.name}: no route to ${c.name} (${a}) on ${c.host}`);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Waits until the ToR holds a route for every host's containers and every session is
+ * Established; with an encapsulation, until every host routes every other host's containers.
+ */
 export async function waitConverged(lab: Lab, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  if (lab.plan.encap !== 'none') {
+    for (;;) {
+      const statuses = await Promise.all(lab.plan.hosts.map((h) => lab.status(h.name).catch(() => null)));
+      const missing = vxlanMissing(lab.plan, lab.addresses, statuses);
+      if (!missing.length) return;
+      if (Date.now() > deadline) throw new Error(`lab: VXLAN not converged after ${timeoutMs} ms: ${missing.slice(0, 5).join('; ')}${missing.length > 5 ? ` (and ${missing.length - 5} more)` : ''}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
   for (;;) {
     const protos = await lab.birdProtocols();
     const up = lab.plan.hosts.every((h) => protos[h.name] === 'Established');

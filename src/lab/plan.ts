@@ -6,6 +6,13 @@
 //   h2 (10.10.2.2, AS 65102) ─┼── ToR (AS 65000, BIRD 2; 10.10.<i>.1 towards each)
 //   hN (10.10.N.2, AS 651NN) ─┘
 // Each host is its own rack (one AS per rack); containers get addresses from 10.244.0.0/16.
+//
+// With an encapsulation (`--encap vxlan|crosssubnet`) there is no BGP at all: the ToR is a
+// plain router (no BIRD) that never learns the pool, and the pool's vxlanMode carries
+// traffic between hosts. `vxlan`: every host on a subnet of its own, as above (vxlanMode
+// Always). `crosssubnet`: hosts two to a subnet (h1 10.10.1.2 and h2 10.10.1.3 on one
+// switch, h3 10.10.2.2 on the next), vxlanMode CrossSubnet, so h1-h2 is routed natively
+// and h1-h3 encapsulated.
 export const TOR_ASN = 65000;
 export const POOL_CIDR = '10.244.0.0/16';
 export const POOL_BLOCK_SIZE = 26;
@@ -16,6 +23,11 @@ export const APPS = ['web', 'client'] as const;
  *  or a dockerd per host with `docker run --net` through Trellis's network and IPAM driver. */
 export const RUNTIMES = ['cni', 'docker'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
+/** How traffic crosses between hosts: `none` is routed, blocks learned through BGP. */
+export const ENCAPS = ['none', 'vxlan', 'crosssubnet'] as const;
+export type Encap = typeof ENCAPS[number];
+/** The pool's vxlanMode for each encapsulation. */
+export const VXLAN_MODE: Readonly<Record<Encap, 'Never' | 'Always' | 'CrossSubnet'>> = { none: 'Never', vxlan: 'Always', crosssubnet: 'CrossSubnet' };
 
 export interface HostPlan {
   name: string;
@@ -25,6 +37,8 @@ export interface HostPlan {
   torAddress: string;
   /** The ToR's interface towards this host. */
   torIf: string;
+  /** The subnet (10.10.<subnet>.0/24) the host sits on: hosts sharing one share a switch (a bridge in the ToR). */
+  subnet: number;
 }
 export interface EtcdMemberPlan { name: string; address: string; clientUrl: string; peerUrl: string }
 export interface ContainerPlan {
@@ -96,6 +110,8 @@ export interface LabPlan {
   containers: ContainerPlan[];
   pool: string;
   blockSize: number;
+  /** Absent in the records of a lab made before encapsulations existed: read as `none`. */
+  encap: Encap;
 }
 
 /** The plan's runtime ('cni' for records that predate the field). */
@@ -109,9 +125,17 @@ export function parseRuntime(value: string): Runtime {
   return value as Runtime;
 }
 
-export function planLab(opts: { prefix: string; hosts: number; etcdMembers: number; runtime?: Runtime }): LabPlan {
+export function parseEncap(v: string): Encap {
+  const e = ENCAPS.find((x) => x === v);
+  if (!e) throw new RangeError(`--encap ${v}: must be one of ${ENCAPS.join(', ')}`);
+  return e;
+}
+
+export function planLab(opts: { prefix: string; hosts: number; etcdMembers: number; runtime?: Runtime; encap?: Encap }): LabPlan {
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 50) throw new RangeError(`--hosts ${opts.hosts}: must be 1-50`);
   if (opts.etcdMembers !== 1 && opts.etcdMembers !== 3) throw new RangeError(`--etcd ${opts.etcdMembers}: must be 1 or 3`);
+  const encap = parseEncap(opts.encap ?? 'none');
+  const perSubnet = encap === 'crosssubnet' ? 2 : 1;
   const p = opts.prefix;
   const etcd: EtcdMemberPlan[] = Array.from({ length: opts.etcdMembers }, (_, i) => {
     const address = `10.10.0.${i + 2}`;
@@ -119,7 +143,10 @@ export function planLab(opts: { prefix: string; hosts: number; etcdMembers: numb
   });
   const hosts: HostPlan[] = Array.from({ length: opts.hosts }, (_, k) => {
     const i = k + 1;
-    return { name: `h${i}`, netns: `${p}h${i}`, asn: 65100 + i, address: `10.10.${i}.2`, torAddress: `10.10.${i}.1`, torIf: `h${i}` };
+    const subnet = Math.floor(k / perSubnet) + 1;
+    return {
+      name: `h${i}`, netns: `${p}h${i}`, asn: 65100 + i, address: `10.10.${subnet}.${2 + (k % perSubnet)}`, torAddress: `10.10.${subnet}.1`, torIf: `h${i}`, subnet,
+    };
   });
   const containers: ContainerPlan[] = [];
   for (const h of hosts) {
@@ -138,7 +165,7 @@ export function planLab(opts: { prefix: string; hosts: number; etcdMembers: numb
     runtime: opts.runtime ?? 'cni',
     tor: { netns: `${p}tor`, asn: TOR_ASN, routerId: '10.10.0.1' },
     etcdNetns: `${p}etcd`,
-    etcd, hosts, containers, pool: POOL_CIDR, blockSize: POOL_BLOCK_SIZE,
+    etcd, hosts, containers, pool: POOL_CIDR, blockSize: POOL_BLOCK_SIZE, encap,
   };
 }
 

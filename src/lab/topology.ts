@@ -1,6 +1,7 @@
-// Builds the lab's fabric: the ToR, the etcd namespace and the hosts, joined by veths,
-// with forwarding on and static routes only for the fabric itself (container routes
-// come from BGP). Every namespace is recorded before it is created.
+// Builds the lab's fabric: the ToR, the etcd namespace and the hosts, joined by veths
+// (hosts that share a subnet through a bridge in the ToR, their switch), with forwarding
+// on and static routes only for the fabric itself (container routes come from BGP, or are
+// the hosts' own VXLAN routes). Every namespace is recorded before it is created.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -27,9 +28,18 @@ export async function buildFabric(plan: LabPlan, book: RecordBook): Promise<void
   await connectNetns({ ns: plan.tor.netns, ifname: 'etcd0', address: '10.10.0.1/24' }, { ns: plan.etcdNetns, ifname: 'eth0', address: `${first!.address}/24` });
   for (const m of more) await execa('ip', ['-n', plan.etcdNetns, 'addr', 'add', `${m.address}/24`, 'dev', 'eth0']);
   await execa('ip', ['-n', plan.etcdNetns, 'route', 'add', FABRIC_CIDR, 'via', '10.10.0.1']);
+  const shared = new Set(plan.hosts.filter((h) => plan.hosts.some((o) => o !== h && o.subnet === h.subnet)).map((h) => h.subnet));
+  for (const subnet of shared) {
+    const gw = plan.hosts.find((h) => h.subnet === subnet)!.torAddress;
+    await execa('ip', ['-n', plan.tor.netns, 'link', 'add', switchName(subnet), 'type', 'bridge']);
+    await execa('ip', ['-n', plan.tor.netns, 'addr', 'add', `${gw}/24`, 'dev', switchName(subnet)]);
+    await execa('ip', ['-n', plan.tor.netns, 'link', 'set', switchName(subnet), 'up']);
+  }
   for (const h of plan.hosts) {
     await ns(book, h.netns);
-    await connectNetns({ ns: plan.tor.netns, ifname: h.torIf, address: `${h.torAddress}/24` }, { ns: h.netns, ifname: 'eth0', address: `${h.address}/24` });
+    const onSwitch = shared.has(h.subnet);
+    await connectNetns({ ns: plan.tor.netns, ifname: h.torIf, ...(onSwitch ? {} : { address: `${h.torAddress}/24` }) }, { ns: h.netns, ifname: 'eth0', address: `${h.address}/24` });
+    if (onSwitch) await execa('ip', ['-n', plan.tor.netns, 'link', 'set', h.torIf, 'master', switchName(h.subnet)]);
     await sysctl(h.netns, 'net.ipv4.ip_forward', '1');
     // Like a real host: a default route to the ToR (proxy ARP answers the containers'
     // 169.254.1.1 gateway only for addresses the host has a route to). The ToR itself
@@ -37,6 +47,11 @@ export async function buildFabric(plan: LabPlan, book: RecordBook): Promise<void
     await execa('ip', ['-n', h.netns, 'route', 'add', FABRIC_CIDR, 'via', h.torAddress]);
     await execa('ip', ['-n', h.netns, 'route', 'add', 'default', 'via', h.torAddress]);
   }
+}
+
+/** The ToR's bridge for a subnet several hosts share. */
+export function switchName(subnet: number): string {
+  return `sw${subnet}`;
 }
 
 export function etcdArgv(plan: LabPlan, memberIndex: number, dataDir: string): string[] {

@@ -1,5 +1,6 @@
 // The VXLAN applier against a real kernel in a throwaway namespace: device, FDB, neighbours
-// and proto 80 routes as calc's state says; no drift means no command; a deleted FDB entry
+// and proto 80 routes as calc's state says, in the order that never routes into the tunnel
+// ahead of the FDB when a route is replaced; no drift means no command; a deleted FDB entry
 // is put back by a resync; a host that leaves takes its entries along; CrossSubnet turns a
 // route native; VXLAN wins over a BGP route to the same prefix and never touches others'.
 import { test } from 'uvu';
@@ -49,6 +50,7 @@ test.after(async () => {
 test('Always: device with the automatic MTU, static FDB and neighbours, routes; VXLAN replaces BGP\'s route, leaves the static one', async () => {
   const r = await dp.syncVxlan(state('Always'));
   assert.equal(r.errors, []);
+  assert.is(r.counts.writeCommands, 3, 'a route replaces BGP\'s: device, then FDB, then neighbours and routes (no route into the tunnel before its FDB entry)');
   assert.equal(r.skipped, ['10.60.2.64/26: kernel already routes it by protocol static on up0'], 'the static route\'s prefix is skipped');
   const k = await kernel();
   assert.is(k.link, 'vni 4096 port 4789 local 172.31.1.2 learning false mac 66:00:00:00:00:01 mtu 8950', 'device: Calico defaults, MTU 9000 - 50');
@@ -99,7 +101,8 @@ test('CrossSubnet: the same-subnet host\'s block becomes a native route, the oth
 });
 
 test('a changed VNI and MTU re-create the device with every entry; Never removes it all', async () => {
-  await dp.syncVxlan(state('Always', { settings: { vni: 77, mtu: 1400 } }));
+  const re = await dp.syncVxlan(state('Always', { settings: { vni: 77, mtu: 1400 } }));
+  assert.is(re.counts.writeCommands, 3, 'h2\'s native route becomes one into the new device: it waits for the FDB');
   let k = await kernel();
   assert.is(k.link, 'vni 77 port 4789 local 172.31.1.2 learning false mac 66:00:00:00:00:01 mtu 1400');
   assert.equal(k.fdb.length, 2, 'FDB entries re-added on the new device');
@@ -112,6 +115,22 @@ test('a changed VNI and MTU re-create the device with every entry; Never removes
   assert.match(stat, /proto static/, 'static route still there');
   const r = await dp.syncVxlan(state('Never'), { resync: true });
   assert.is(r.counts.writeCommands, 0, 'nothing to do');
+});
+
+test('a cold start whose routes replace nothing: device, neighbours and routes in one batch, then the FDB', async () => {
+  const fresh = await createNetns(`${testNetnsPrefix()}vxdp2`);
+  try {
+    await fresh.run(['ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+    await fresh.run(['ip', 'link', 'set', 'up0', 'up']);
+    await fresh.run(['ip', 'addr', 'add', '172.31.1.2/24', 'dev', 'up0']);
+    const r = await createDataplane({ netns: fresh.name, logger: silentLogger(), resyncIntervalMs: 3_600_000 }).syncVxlan(state('Always'));
+    assert.is(r.counts.writeCommands, 2, 'two writes, as the raw floor');
+    const fdb = (JSON.parse(await fresh.run(['bridge', '-j', 'fdb', 'show', 'dev', 'vxlan.trl'])) as Array<{ mac: string; dst?: string }>).filter((e) => e.dst).length;
+    const routes = (await fresh.run(['ip', 'route', 'show', 'proto', '80'])).trim().split('\n').length;
+    assert.equal([fdb, routes], [2, 4], 'both FDB entries and all four routes');
+  } finally {
+    await fresh.destroy();
+  }
 });
 
 test.run();

@@ -15,7 +15,7 @@ import { renderMatrix } from '../../src/lab/matrix.js';
 import { parseLabels, parseRuntime, planAddedContainer, runtimeOf } from '../../src/lab/plan.js';
 import { parseFlags, UsageError } from '../../src/lab/flags.js';
 import { forwardArgv } from '../../src/lab/forward.js';
-import { cniEnv, DEFAULT_TIMERS, trellisdConfigYaml } from '../../src/lab/cluster.js';
+import { clusterResources, cniEnv, DEFAULT_TIMERS, trellisdConfigYaml } from '../../src/lab/cluster.js';
 import { dockerCgroup, dockerRunArgs, networkCreateArgs } from '../../src/lab/dockerlab.js';
 import { processStat } from '../../src/lab/records.js';
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,6 +34,25 @@ test('plan: hosts, AS per rack, addresses and two tenants with web and client on
   assert.ok(p.containers.every((c) => c.netns.startsWith('x-')), 'every namespace carries the prefix');
   assert.throws(() => planLab({ prefix: 'x-', hosts: 0, etcdMembers: 1 }), /--hosts 0/);
   assert.throws(() => planLab({ prefix: 'x-', hosts: 2, etcdMembers: 2 }), /--etcd 2/);
+});
+
+test('plan --encap: vxlan keeps a subnet per host; crosssubnet puts hosts two to a subnet; resources without BGP; unknown refused with the list', () => {
+  const vx = planLab({ prefix: 'x-', hosts: 3, etcdMembers: 1, encap: 'vxlan' });
+  assert.equal(vx.hosts.map((h) => [h.name, h.address, h.torAddress, h.subnet]), [['h1', '10.10.1.2', '10.10.1.1', 1], ['h2', '10.10.2.2', '10.10.2.1', 2], ['h3', '10.10.3.2', '10.10.3.1', 3]]);
+  const cs = planLab({ prefix: 'x-', hosts: 3, etcdMembers: 1, encap: 'crosssubnet' });
+  assert.equal(cs.hosts.map((h) => [h.name, h.address, h.torAddress, h.subnet]), [['h1', '10.10.1.2', '10.10.1.1', 1], ['h2', '10.10.1.3', '10.10.1.1', 1], ['h3', '10.10.2.2', '10.10.2.1', 2]]);
+  assert.is(planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1 }).encap, 'none', 'routed with BGP by default');
+  const kinds = (p: typeof vx) => clusterResources(p, DEFAULT_TIMERS).map((r) => {
+    const x = r as { kind: string; spec: { vxlanMode?: string; nodeToNodeMeshEnabled?: boolean; bgp?: { asNumber?: number } } };
+    return `${x.kind}${x.spec.vxlanMode ? ` ${x.spec.vxlanMode}` : ''}${x.spec.nodeToNodeMeshEnabled === false ? ' mesh off' : ''}${x.spec.bgp?.asNumber ? ' AS' : ''}`;
+  });
+  assert.equal(kinds(cs), ['IPPool CrossSubnet', 'BGPConfiguration mesh off', 'Node', 'Node', 'Node'], 'no BGPPeer, no AS, the mesh off');
+  assert.equal(kinds(vx).slice(0, 2), ['IPPool Always', 'BGPConfiguration mesh off']);
+  assert.ok(kinds(planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1 })).includes('BGPPeer'), 'the routed lab peers with the ToR');
+  assert.match(trellisdConfigYaml(vx, vx.hosts[0]!, '/s', DEFAULT_TIMERS), /^bgpEnabled: false$/m, 'trellisd runs no BGP speaker');
+  const routed = planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1 });
+  assert.not.match(trellisdConfigYaml(routed, routed.hosts[0]!, '/s', DEFAULT_TIMERS), /bgpEnabled/, 'the routed lab\'s trellisd runs its speaker (the default)');
+  assert.throws(() => planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1, encap: 'ipip' as never }), /--encap ipip: must be one of none, vxlan, crosssubnet/);
 });
 
 test('ToR configuration: one eBGP session per host with its rack AS', () => {

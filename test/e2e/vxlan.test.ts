@@ -2,14 +2,17 @@
 // subnets behind a plain router that knows nothing of the pool. Each host records its VTEP
 // on its Node; containers reach each other over TCP, UDP and ICMP; 64 MiB cross the tunnel
 // without an MTU black hole; CrossSubnet goes native to the same-subnet host and
-// encapsulates to the other (the device's packet counter says which); a host that leaves
-// takes its routes and FDB entries with it.
+// encapsulates to the other (the device's packet counter says which); an FDB entry,
+// neighbour and route deleted by hand come back from kernel events alone (periodic resync
+// off); a trellisd restart under a running stream loses no packet; a host that leaves takes
+// its routes and FDB entries with it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startAgent, type Agent } from '../../src/agent/index.js';
 import { connectNetns, createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { createLogger, silentLogger } from '../../src/log/index.js';
 import { allocate, releaseByHandle } from '../../src/ipam/index.js';
+import type { DaemonConfig } from '../../src/config/index.js';
 import type { Node, Resource } from '../../src/model/index.js';
 import type { Store } from '../../src/store/index.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -29,6 +32,7 @@ let store: Store;
 const made: Netns[] = [];
 const ns = new Map<string, Netns>();
 const agents = new Map<string, Agent>();
+const configs = new Map<string, DaemonConfig>();
 const ips = new Map<string, string>();
 
 const api = 'projectcalico.org/v3';
@@ -85,9 +89,31 @@ test.before(async () => {
     await store.apply(workload(`w-${h.name}`, h.name, `trlvx${h.name}`, a.address));
   }
   for (const h of HOSTS) {
-    agents.set(h.name, await startAgent(await agentConfig(h.name, etcd.endpoints), { netns: ns.get(h.name)!.name, logger: process.env.VXLOG ? createLogger({ name: h.name, level: 'info' }) : silentLogger(), defaultMetrics: false, api: false, bgp: false }));
+    configs.set(h.name, await agentConfig(h.name, etcd.endpoints));
+    agents.set(h.name, await start(h.name));
   }
 });
+
+/** trellisd for one host, in its namespace, with no BGP speaker and the periodic resync off. */
+function start(host: string): Promise<Agent> {
+  return startAgent(configs.get(host)!, { netns: ns.get(host)!.name, logger: process.env.VXLOG ? createLogger({ name: host, level: 'info' }) : silentLogger(), defaultMetrics: false, api: false, bgp: false });
+}
+
+async function metric(a: Agent, name: string, label = ''): Promise<number> {
+  const text = await a.metrics.registry.metrics();
+  const m = new RegExp(`^${name}${label ? `\\{${label}\\}` : '(?:\\{[^}]*\\})?'} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function fdb(host: string): Promise<string[]> {
+  const j = JSON.parse(await ns.get(host)!.run(['bridge', '-j', 'fdb', 'show', 'dev', 'vxlan.trl'])) as Array<{ mac: string; dst?: string }>;
+  return j.filter((e) => e.dst).map((e) => `${e.mac} ${e.dst}`).sort();
+}
+
+async function neighbours(host: string): Promise<string[]> {
+  const j = JSON.parse(await ns.get(host)!.run(['ip', '-j', 'neigh', 'show', 'dev', 'vxlan.trl', 'nud', 'permanent'])) as Array<{ dst: string; lladdr: string }>;
+  return j.map((n) => `${n.dst} ${n.lladdr}`).sort();
+}
 
 test.after(async () => {
   for (const a of agents.values()) await a.stop().catch(() => undefined);
@@ -156,6 +182,51 @@ test('CrossSubnet: the same-subnet host is routed natively, the other subnet thr
   const afterEncap = await txPackets('h1');
   assert.ok(afterEncap - afterNative >= 5, `pings to h3 went through vxlan.trl (tx ${afterNative} -> ${afterEncap})`);
   assert.is(await tcp(ns.get('ch3')!, ips.get('h2')!, 80), `ok ${ips.get('h3')}`, 'TCP h3 -> h2 (encapsulated both ways)');
+});
+
+test('drift: an FDB entry, a neighbour and a route of h1\'s deleted by hand come back from kernel events alone, counted', async () => {
+  const a = agents.get('h1')!;
+  const h1 = ns.get('h1')!;
+  const want = { fdb: await fdb('h1'), neigh: await neighbours('h1'), routes: await routes80('h1') };
+  const h3 = (await node('h3'))!.spec;
+  assert.ok(want.fdb.includes(`${h3.vxlanTunnelMACAddr} 172.31.2.2`), `h1 has h3's FDB entry: ${want.fdb.join('; ')}`);
+  const h3Route = want.routes.find((r) => r.endsWith(`via ${h3.ipv4VXLANTunnelAddr} dev vxlan.trl`))!;
+  assert.ok(h3Route, `h1 routes h3's block over the tunnel: ${want.routes.join('; ')}`);
+  const events = await metric(a, 'trellis_dataplane_drift_events_total', 'part="vxlan"');
+  const repairs = await metric(a, 'trellis_dataplane_drift_repairs_total');
+  await h1.run(['bridge', 'fdb', 'del', h3.vxlanTunnelMACAddr!, 'dev', 'vxlan.trl', 'dst', '172.31.2.2', 'self']);
+  await waitFor('h1 puts the FDB entry back', () => fdb('h1'), (x) => x.join() === want.fdb.join(), 10_000);
+  await h1.run(['ip', 'neigh', 'del', h3.ipv4VXLANTunnelAddr!, 'dev', 'vxlan.trl']);
+  await waitFor('h1 puts the neighbour back', () => neighbours('h1'), (x) => x.join() === want.neigh.join(), 10_000);
+  await h1.run(['ip', 'route', 'del', h3Route.split(' ')[0]!, 'proto', '80']);
+  await waitFor('h1 puts the route back', () => routes80('h1'), (x) => x.join() === want.routes.join(), 10_000);
+  assert.ok(await metric(a, 'trellis_dataplane_drift_events_total', 'part="vxlan"') >= events + 3, 'each deletion counted as VXLAN drift');
+  assert.ok(await metric(a, 'trellis_dataplane_drift_repairs_total') > repairs, 'repairs counted');
+  await waitFor('no drift outstanding on h1', async () => a.status().dataplane.drift?.outstanding ?? [], (o) => o.length === 0, 10_000);
+  assert.ok(await ping(ns.get('ch1')!, ips.get('h3')!), 'ICMP h1 -> h3 through the repaired tunnel');
+});
+
+test('a trellisd restart under a running stream: no packet lost, the device, FDB and routes left untouched', async () => {
+  const h1 = ns.get('h1')!;
+  const link = async () => (JSON.parse(await h1.run(['ip', '-j', 'link', 'show', 'dev', 'vxlan.trl'])) as Array<{ ifindex: number }>)[0]!.ifindex;
+  const before = { ifindex: await link(), fdb: await fdb('h1'), neigh: await neighbours('h1'), routes: await routes80('h1') };
+  // 400 pings 25 ms apart (10 s) from h1's container to h3's, through the tunnel, while h1's trellisd stops and starts.
+  const stream = ns.get('ch1')!.exec(['busybox', 'ping', '-q', '-i', '0.025', '-c', '400', '-W', '2', ips.get('h3')!], { timeoutMs: 60_000 });
+  let streamEnded = false;
+  void stream.then(() => { streamEnded = true; });
+  // Let the stream start first: the restart falls inside it.
+  await new Promise((r) => setTimeout(r, 500));
+  await agents.get('h1')!.stop();
+  agents.delete('h1');
+  const again = await start('h1');
+  agents.set('h1', again);
+  await again.ready(30_000);
+  await again.idle();
+  assert.not.ok(streamEnded, 'the stream still ran when the restarted trellisd had applied (else the test proves nothing)');
+  const r = await stream;
+  assert.match(r.stdout, /400 packets received, 0% packet loss/, `no loss across the restart: exit ${r.exitCode} ${r.stdout.trim()} ${r.stderr.trim()}`);
+  assert.equal({ ifindex: await link(), fdb: await fdb('h1'), neigh: await neighbours('h1'), routes: await routes80('h1') }, before, 'the device was not re-created; FDB, neighbours and routes as they were');
+  assert.ok(again.status().vxlan, 'the restarted trellisd reports its VXLAN state');
 });
 
 test('a host that leaves takes its routes, neighbour and FDB entry with it on the others', async () => {

@@ -67,7 +67,7 @@ test('every field has a TRELLIS_ env var that sets it', () => {
     TRELLIS_CNI_SOCKET: '/run/x/cni.sock', TRELLIS_FAILSAFE_INBOUND_HOST_PORTS: 'tcp:22', TRELLIS_FAILSAFE_OUTBOUND_HOST_PORTS: 'udp:53',
     TRELLIS_DEFAULT_ENDPOINT_TO_HOST_ACTION: 'Accept', TRELLIS_BGP_SECRETS_DIR: '/run/secrets/bgp',
     TRELLIS_DOCKER_SOCKET: '/run/docker/plugins/trellis.sock', TRELLIS_DOCKER_API_SOCKET: '/run/d.sock',
-    TRELLIS_VXLAN_VNI: '77', TRELLIS_VXLAN_PORT: '8472', TRELLIS_VXLAN_MTU: '1400',
+    TRELLIS_VXLAN_VNI: '77', TRELLIS_VXLAN_PORT: '8472', TRELLIS_VXLAN_MTU: '1400', TRELLIS_BGP_ENABLED: 'false',
   };
   const { sources } = loadDaemonConfig({ env, defaultFile: missingDefault });
   for (const f of FIELD_NAMES) assert.is(sources[f], envVarFor(f), `${f} is set by ${envVarFor(f)}`);
