@@ -6,7 +6,7 @@ import { type PathAttributes } from './attributes.js';
 import { BgpError } from './errors.js';
 import { type CodecContext } from './attributes.js';
 import { type UpdateMessage, decodeMessage, endOfRibFamily } from './messages.js';
-import { type AfiFamily, type ParsedPrefix, familyOfAfi, parsePrefix, SAFI_UNICAST } from './prefix.js';
+import { type AfiFamily, type ParsedPrefix, familyOfAfi, parsePrefix, prefixCovers, SAFI_UNICAST } from './prefix.js';
 import type { RibRoute, RouteSource } from './rib.js';
 import type { ImportPolicy } from './types.js';
 
@@ -124,15 +124,6 @@ export function importAllowed(prefix: string, ebgp: boolean, policy: ImportPolic
     }
   }
   return true;
-}
-
-function prefixCovers(outer: { length: number; bytes: Buffer }, inner: { length: number; bytes: Buffer }): boolean {
-  const full = outer.length >> 3;
-  for (let i = 0; i < full; i++) if (outer.bytes[i] !== inner.bytes[i]) return false;
-  const rem = outer.length % 8;
-  if (rem === 0) return true;
-  const mask = (0xff << (8 - rem)) & 0xff;
-  return ((inner.bytes[full] ?? 0) & mask) === (outer.bytes[full] ?? 0);
 }
 
 export interface AdjInEntry { route: RibRoute; eligible: boolean }

@@ -4,6 +4,7 @@
 import type { AdjRibIn } from './adj-rib-in.js';
 import type { AdjRibOut } from './adj-rib-out.js';
 import type { BgpConfigError } from './errors.js';
+import type { PeerFilters } from './filter.js';
 import type { HelperState } from './graceful-restart.js';
 import { canonicalAddress } from './peer-config.js';
 import { addressFamily } from './prefix.js';
@@ -15,6 +16,8 @@ import type { PeerConfig, PeerState, PeerStatus, SpeakerConfig } from './types.j
 export interface PeerEntry {
   key: string;
   cfg: PeerConfig;
+  /** cfg.filters compiled. */
+  filters: PeerFilters;
   refused: BgpConfigError | null;
   sessions: Set<Session>;
   established: Session | null;
