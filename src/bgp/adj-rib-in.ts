@@ -137,6 +137,8 @@ export class AdjRibIn {
     this.entries.set(prefix, { route, eligible });
     return eligible ? route : null;
   }
+  get(prefix: string): AdjInEntry | undefined { return this.entries.get(prefix); }
+  prefixes(): IterableIterator<string> { return this.entries.keys(); }
   /** Removes a route; true when there was one (the Loc-RIB candidate must go too). */
   delete(prefix: string): boolean { return this.entries.delete(prefix); }
   get size(): number { return this.entries.size; }

@@ -54,6 +54,8 @@ export interface Speaker {
 
 /** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
 const FLUSH_MAX = 4000;
+/** Adj-RIB-In routes (or Loc-RIB routes for one peer's Adj-RIB-Out) evaluated again per turn after a policy or filter change. */
+const REEVALUATE_MAX = 4000;
 
 export function createSpeaker(opts: SpeakerOptions): Speaker {
   const logger = opts.logger ?? silentLogger();
@@ -162,6 +164,28 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     p.adjOut.synced = true;
   }
 
+  /**
+   * After a configuration change on a peer that has had the whole table: every prefix is
+   * judged again for it, a slice per turn (changes meanwhile are queued by flush() with the
+   * new rules as well); what differs is sent or withdrawn as each slice ends.
+   */
+  function reexport(p: PeerEntry): void {
+    p.target = undefined;
+    const prefixes = [...rib.prefixes()];
+    for (const prefix of p.adjOut.prefixes()) if (!rib.has(prefix)) prefixes.push(prefix);
+    const job = { next: 0 };
+    p.reexport = job;
+    const step = (): void => {
+      if (p.reexport !== job || p.removed || stopped || !p.adjOut.synced) return;
+      const end = Math.min(prefixes.length, job.next + REEVALUATE_MAX);
+      for (; job.next < end; job.next++) queueExport(p, prefixes[job.next]!);
+      flushOut(p);
+      if (job.next < prefixes.length) setImmediate(step);
+      else p.reexport = null;
+    };
+    step();
+  }
+
   // ---- Adj-RIB-In ---------------------------------------------------------------------
 
   function setAdjIn(p: PeerEntry, prefix: string, route: RibRoute | null): void {
@@ -176,6 +200,29 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     } else if (p.adjIn.delete(prefix)) {
       setCandidate(prefix, p.key, null);
     }
+  }
+
+  /**
+   * Runs import policy and filters again over the peer's whole Adj-RIB-In, a slice per turn
+   * so that a full table does not hold the event loop (keepalives go out between slices).
+   * A newer change restarts it; routes that arrive meanwhile are judged by the new rules.
+   */
+  function reimport(p: PeerEntry): void {
+    const prefixes = [...p.adjIn.prefixes()];
+    const job = { next: 0 };
+    p.reimport = job;
+    const step = (): void => {
+      if (p.reimport !== job || p.removed || stopped) return;
+      const end = Math.min(prefixes.length, job.next + REEVALUATE_MAX);
+      for (; job.next < end; job.next++) {
+        const prefix = prefixes[job.next]!;
+        const e = p.adjIn.get(prefix);
+        if (e) setAdjIn(p, prefix, e.route);
+      }
+      if (job.next < prefixes.length) setImmediate(step);
+      else p.reimport = null;
+    };
+    step();
   }
 
   function purge(p: PeerEntry, onlyStale: boolean, family?: AfiFamily): void {
@@ -466,7 +513,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     const key = canonicalAddress(cfg.address);
     const p: PeerEntry = {
       key, cfg, filters: compileFilters(cfg.filters), refused: null, sessions: new Set(), established: null, adjIn: new AdjRibIn(), adjOut: new AdjRibOut(),
-      target: undefined, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
+      target: undefined, reimport: null, reexport: null, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
     };
     if (cfg.password) {
       const err = md5.setKey(key, cfg.password);
@@ -529,9 +576,9 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       p.cfg = c;
       p.filters = compileFilters(c.filters);
       for (const s of p.sessions) s.peer = c;
-      for (const [prefix, e] of [...p.adjIn]) setAdjIn(p, prefix, e.route);
+      reimport(p);
     }
-    for (const p of peers.values()) if (p.adjOut.synced) resyncOut(p, false);
+    for (const p of peers.values()) if (p.adjOut.synced) reexport(p);
     if (!configured) {
       configured = true;
       syncTimer = setTimeout(() => checkSynced(true), eorTimeoutSec * 1000);
