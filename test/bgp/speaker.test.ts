@@ -83,6 +83,29 @@ test('filters on a live session: an export rule on a local route\'s interface, a
   assert.ok(Date.now() - b.s.status()[0]!.uptimeSec * 1000 - sinceB < 1500, 'B\'s session is the one it had');
 });
 
+test('a filter change sends the peer only what it changes, not the whole table again', async () => {
+  const a = await speaker('127.0.0.43', 64512);
+  const blocks = Array.from({ length: 50 }, (_, i) => ({ prefix: `10.67.${i}.0/24` }));
+  a.s.configure({ peers: [{ address: '127.0.0.44', asn: 64512, passive: true, localAddress: a.addr }] });
+  a.s.announce(blocks);
+  const raw = await rawPeer({ host: a.addr, port: a.port, localAddress: '127.0.0.44', asn: 64512, bgpId: '127.0.0.44' });
+  try {
+    const announced = (from: number) => raw.messages.slice(from).flatMap((m) => (m.type === 'update' ? m.nlri : []));
+    const withdrawn = (from: number) => raw.messages.slice(from).flatMap((m) => (m.type === 'update' ? m.withdrawn : []));
+    await waitFor('the peer has all 50 blocks', () => announced(0).length === 50);
+    let mark = raw.messages.length;
+    a.s.configure({ peers: [{ address: '127.0.0.44', asn: 64512, passive: true, localAddress: a.addr, filters: [{ name: 'f', exportV4: [{ cidr: '10.67.7.0/24', matchOperator: 'Equal', action: 'Reject' }] }] }] });
+    await waitFor('the rejected block is withdrawn', () => withdrawn(mark).includes('10.67.7.0/24'));
+    assert.equal([withdrawn(mark), announced(mark)], [['10.67.7.0/24'], []], 'one withdrawal, nothing re-sent');
+    mark = raw.messages.length;
+    a.s.configure({ peers: [{ address: '127.0.0.44', asn: 64512, passive: true, localAddress: a.addr, filters: [] }] });
+    await waitFor('the block is announced again', () => announced(mark).includes('10.67.7.0/24'));
+    assert.equal([withdrawn(mark), announced(mark)], [[], ['10.67.7.0/24']], 'one announcement, nothing else');
+  } finally {
+    raw.close();
+  }
+});
+
 test('malformed UPDATE: right NOTIFICATION, session reset, other sessions untouched, process alive', async () => {
   const a = await speaker('127.0.0.31', 64512);
   const b = await speaker('127.0.0.32', 64512);
