@@ -17,9 +17,9 @@ import { createAdvertiser, type Advertiser } from './advertise.js';
 import { createAgentApplyLoop } from './apply.js';
 import { watchDrift } from './drift.js';
 import { createResourceCache, type ResourceCache } from './cache.js';
-import { explainToHostForApi, hostConfigOf } from './host.js';
+import { explainToHostForApi, hostConfigOf, isHostFlow, withHostEndpoints } from './host.js';
 import { endpointView } from './endpoints.js';
-import { explainForApi, matrixFor } from './explain.js';
+import { explainForApi, matrixFor, stagedMatrix } from './explain.js';
 import { storeFeed } from './feed.js';
 import { createLearnedRoutes, type LearnedRoutes } from './learned.js';
 import type { ApplyLoop } from './loop.js';
@@ -131,6 +131,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   const resync = scheduleResync({ node, intervalSeconds: config.resyncIntervalSeconds, status, loop, learned, ipam: parts.ipam, metrics, log });
 
   const endpointsDoc = endpointView(cache, node);
+  const staged = stagedMatrix(() => cache.stagedView(), () => cache.generation);
   const refreshMetrics = () => {
     if (parts.bgp) recordBgpPeers(metrics, parts.bgp.status());
     metrics.storeInvalidValues.set(status.state.store.invalid.size);
@@ -181,8 +182,8 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
     status: statusDoc,
     readiness,
     storeSynced: () => status.state.store.synced,
-    explain: (q) => (/^(HOST|HostEndpoint)\//.test(q.to) ? explainToHostForApi(cache.desired(), q) : explainForApi(cache.explainView(), q)),
-    matrix: (port, protocol): MatrixDoc => matrixFor(cache.explainView(), endpointsDoc(), port, protocol),
+    explain: (q) => (isHostFlow(cache.desired(), q) ? explainToHostForApi(cache.desired(), q, cache.explainView()) : explainForApi(cache.explainView(), q)),
+    matrix: (port, protocol): MatrixDoc => withHostEndpoints(matrixFor(cache.explainView(), endpointsDoc(), port, protocol, staged), cache.desired(), cache.explainView()),
     registry: metrics.registry,
     refreshMetrics,
   };

@@ -2,8 +2,10 @@
 // sync and patched by watch events. It feeds calc's incremental calculator as it
 // changes, so the desired state after one change costs about that change, not a full
 // recompute over every endpoint and policy.
-import { createCalculator, createClusterView, type DesiredState, type ExplainView, type HostConfig } from '../calc/index.js';
-import { resourceKey, type Resource, type ResourceKey } from '../model/index.js';
+import {
+  applyStaged, createCalculator, createClusterView, type Calculator, type DesiredState, type ExplainView, type HostConfig, type StagedChange,
+} from '../calc/index.js';
+import { isStagedPolicy, resourceKey, type Resource, type ResourceKey } from '../model/index.js';
 
 export interface ResourceCache {
   /**
@@ -22,6 +24,9 @@ export interface ResourceCache {
   desired(): DesiredState;
   /** Explain over the calculator: this node's rendered state and every other node's compiled one. */
   explainView(): ExplainView;
+  /** Explain over the cluster as its staged policies would make it (none: undefined). Kept
+   *  in a second calculator, apart from the one the dataplane renders, so they are never enforced. */
+  stagedView(): { view: ExplainView; changes: StagedChange[] } | undefined;
   readonly size: number;
   /** Bumped on every change: lets the loop skip work derived from an unchanged cache. */
   readonly generation: number;
@@ -38,6 +43,30 @@ export function createResourceCache(nodeName: string, host?: HostConfig): Resour
   const calc = createCalculator(nodeName, host ? { host } : {});
   const view = createClusterView(calc);
   let generation = 0;
+  // The staged cluster is derived when asked, and brought up to date by upserting only
+  // what differs from what it last held: an edit costs about that edit, as in `calc`.
+  let shadow: { calc: Calculator; view: ExplainView; items: Map<string, Resource>; generation: number; changes: StagedChange[] } | undefined;
+  const stagedView = () => {
+    const all = [...items.values()];
+    if (!all.some(isStagedPolicy)) { shadow = undefined; return undefined; }
+    if (!shadow) {
+      const c = createCalculator(nodeName, host ? { host } : {});
+      shadow = { calc: c, view: createClusterView(c), items: new Map(), generation: -1, changes: [] };
+    }
+    if (shadow.generation !== generation) {
+      const { resources, changes } = applyStaged(all);
+      const next = new Map(resources.map((r) => [cacheKey(resourceKey(r)), r]));
+      for (const [k, old] of shadow.items) if (!next.has(k)) shadow.calc.remove(resourceKey(old));
+      for (const [k, r] of next) {
+        const old = shadow.items.get(k);
+        if (!old || (old !== r && !same(old, r))) shadow.calc.upsert(r);
+      }
+      shadow.items = next;
+      shadow.changes = changes;
+      shadow.generation = generation;
+    }
+    return { view: shadow.view, changes: shadow.changes };
+  };
   return {
     replaceAll(resources, hold = []) {
       const next = new Map<string, Resource>();
@@ -83,6 +112,7 @@ export function createResourceCache(nodeName: string, host?: HostConfig): Resour
     desired() { return calc.state(); },
     refused() { return calc.refused(); },
     explainView() { return view; },
+    stagedView,
     get size() { return items.size; },
     get generation() { return generation; },
   };

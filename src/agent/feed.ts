@@ -28,12 +28,17 @@ export function storeFeed(d: { cache: ResourceCache; status: AgentStatus; loop: 
       else cache.delete(ev.key);
       loop.trigger('change');
     },
-    onInvalid(key, error, resource) {
+    onInvalid(key, error, resource, historyRevision) {
       if (resource) held.set(key, resource);
-      const holding = resource !== undefined && cache.has(resource);
-      status.invalid(key, holding ? `${error} (the last valid version stays in force)` : `${error} (never valid here: nothing of it is in force)`);
+      // A snapshot that found the last valid version in etcd's history carries it (a
+      // trellisd started after the value went bad); else the cache may hold one seen earlier.
+      const holding = historyRevision !== undefined || (resource !== undefined && cache.has(resource));
+      const hold = historyRevision !== undefined
+        ? `the last valid version, etcd revision ${historyRevision}, stays in force`
+        : holding ? 'the last valid version stays in force' : 'never valid here: nothing of it is in force';
+      status.invalid(key, `${error} (${hold})`);
       metrics.storeInvalidValues.set(status.state.store.invalid.size);
-      log.warn({ key, error, holding }, holding ? 'invalid value in etcd: the last valid version stays in force' : 'invalid value in etcd skipped; no valid version of it was ever seen');
+      log.warn({ key, error, holding, ...(historyRevision ? { historyRevision } : {}) }, `invalid value in etcd: ${hold}`);
     },
     onValid(key) {
       held.delete(key);

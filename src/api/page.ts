@@ -1,7 +1,8 @@
 // The status page: one HTML document with inline CSS and JS, no build step. It reads
 // /status and /matrix from the same server and redraws 3 s after each answer (until the
 // store has synced /matrix is a 503, shown as the error line). Cells and rows
-// carry data-* attributes so that tests (and scripts) can read what a person sees.
+// carry data-* attributes so that tests (and scripts) can read what a person sees. With
+// staged policies in the store, the cells they would change are marked (`policy preview`).
 const PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -16,6 +17,8 @@ const PAGE = `<!doctype html>
   #matrix td.cell { text-align: center; width: 1.6rem; }
   #matrix td.allow { background: #cfeccf; } #matrix td.deny { background: #f3c9c9; }
   #matrix th.col { writing-mode: vertical-rl; font-weight: normal; }
+  #matrix td.changes { outline: 2px dashed #b36b00; outline-offset: -3px; }
+  #matrix th.host { font-style: italic; background: #eef; }
   .muted { color: #777; } .err { color: #aa1111; }
 </style>
 </head>
@@ -27,8 +30,13 @@ const PAGE = `<!doctype html>
 <table id="sessions"><thead><tr><th>peer</th><th>AS</th><th>state</th><th>up</th><th>received</th><th>advertised</th><th>last error</th></tr></thead><tbody></tbody></table>
 <h2>Endpoints by tenant</h2>
 <div id="endpoints"></div>
-<h2>Policy matrix <span class="muted">(TCP/<span id="matrix-port">80</span>, from row to column)</span></h2>
+<h2>Policy matrix <span class="muted">(TCP/<span id="matrix-port">80</span>, from row to column; HOST/… rows are this node's host endpoints, the host's own traffic)</span></h2>
 <table id="matrix"></table>
+<div id="staged-box" hidden>
+<h2>Staged policies <span class="muted">(not enforced: the dashed cells would change)</span></h2>
+<ul id="staged"></ul>
+<div id="staged-summary"></div>
+</div>
 <script>
 (function () {
   var token = (new URLSearchParams(location.hash.slice(1))).get('token');
@@ -46,6 +54,7 @@ const PAGE = `<!doctype html>
     return e;
   }
   function short(id) { return id.replace(/^WorkloadEndpoint\\//, ''); }
+  function isHost(e) { return e.id.indexOf('HOST/') === 0; }
   function render(st, mx) {
     document.getElementById('node').textContent = st.node;
     var up = st.bgp.peers.filter(function (p) { return p.state === 'Established'; }).length;
@@ -82,20 +91,38 @@ const PAGE = `<!doctype html>
     });
     document.getElementById('matrix-port').textContent = mx.port;
     var m = document.getElementById('matrix');
+    var changed = 0;
     m.replaceChildren();
     var head = el('tr');
     head.appendChild(el('th', {}, 'from \\\\ to'));
-    mx.endpoints.forEach(function (e) { head.appendChild(el('th', { class: 'col', title: e.address }, short(e.id))); });
+    mx.endpoints.forEach(function (e) { head.appendChild(el('th', { class: isHost(e) ? 'col host' : 'col', title: e.address }, short(e.id))); });
     m.appendChild(head);
     mx.endpoints.forEach(function (src, i) {
       var tr = el('tr');
-      tr.appendChild(el('th', { title: src.address }, short(src.id)));
+      tr.appendChild(el('th', isHost(src) ? { class: 'host', title: src.address } : { title: src.address }, short(src.id)));
       mx.endpoints.forEach(function (dst, j) {
         var a = mx.allowed[i][j];
-        tr.appendChild(el('td', { class: 'cell ' + (a ? 'allow' : 'deny'), 'data-from': src.id, 'data-to': dst.id, 'data-allowed': String(a), title: short(src.id) + ' -> ' + short(dst.id) }, a ? '✓' : '✗'));
+        var attrs = { class: 'cell ' + (a ? 'allow' : 'deny'), 'data-from': src.id, 'data-to': dst.id, 'data-allowed': String(a), title: short(src.id) + ' -> ' + short(dst.id) };
+        var text = a ? '✓' : '✗';
+        // An endpoint to itself is no flow: the preview leaves the diagonal out.
+        var b = mx.staged && i !== j ? mx.staged.allowed[i][j] : a;
+        if (b !== a) {
+          changed++;
+          attrs.class += ' changes';
+          attrs['data-staged'] = String(b);
+          attrs.title += ' (staged: ' + (b ? 'allowed' : 'denied') + ')';
+          text += '→' + (b ? '✓' : '✗');
+        }
+        tr.appendChild(el('td', attrs, text));
       });
       m.appendChild(tr);
     });
+    var box = document.getElementById('staged-box');
+    box.hidden = !mx.staged;
+    var ul = document.getElementById('staged');
+    ul.replaceChildren();
+    (mx.staged ? mx.staged.changes : []).forEach(function (c) { ul.appendChild(el('li', {}, c)); });
+    document.getElementById('staged-summary').textContent = changed === 0 ? 'no verdict would change' : changed + (changed === 1 ? ' verdict' : ' verdicts') + ' would change';
     document.body.setAttribute('data-loaded', 'true');
   }
   // The next refresh is scheduled when this one ends, so a slow matrix never piles up requests.

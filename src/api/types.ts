@@ -81,6 +81,9 @@ export interface MatrixDoc {
   endpoints: Array<{ id: string; tenant: string; node: string; address: string }>;
   /** allowed[i][j]: from endpoints[i] to endpoints[j]. */
   allowed: boolean[][];
+  /** Present when the store holds staged policies (never enforced): what each would do, and
+   *  the verdicts with them carried out, same endpoints and order (`policy preview`'s question). */
+  staged?: { changes: string[]; allowed: boolean[][] };
 }
 
 export interface ApiSource {

@@ -455,7 +455,7 @@ export function explainFlow(input: ExplainInput): ExplainResult {
   return explainIn(resourceView(input.resources), input);
 }
 
-function describeVerdict(v: Verdict): string[] {
+export function describeVerdict(v: Verdict): string[] {
   const lines: string[] = [];
   const word = v.allowed ? 'ALLOWED' : 'DENIED';
   lines.push(`${v.direction} of ${v.endpoint} (node ${v.node}): ${word}`);

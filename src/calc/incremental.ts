@@ -9,9 +9,9 @@
 // So one label change costs one pass over the sets and the policies, one policy edit one
 // pass over the local endpoints (plus a scan for a set nobody used before), and state()
 // rebuilds only what changed.
-import { byCodePoint, resourceKey, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
+import { resourceKey, type HostEndpoint, type IPPool, type Resource, type ResourceKey, type WorkloadEndpoint } from '../model/index.js';
 import {
-  compilePolicy, compileProfile, endpointState, hostEndpointInfo, natOf, networkSetInfo, routesOf, tierInfo, workloadEndpointInfo,
+  compilePolicy, compileProfile, hostEndpointInfo, networkSetInfo, tierInfo, workloadEndpointInfo,
   type CompiledProfile, type EndpointInfo,
 } from './compile.js';
 import { claimedAddresses, createClaims, poolCidrs } from './claims.js';
@@ -19,9 +19,11 @@ import { createEndpointIndex, type EndpointIndex, type EndpointResource } from '
 import { createSetIndex, sameStrings, type SetIndex } from './set-index.js';
 import { createPolicyIndex, type PolicyIndex } from './policy-index.js';
 import { createUsage, type Usage } from './usage.js';
-import { defaultHostConfig, hostEndpointState, isLocalHostEndpoint, type HostConfig } from './host-endpoints.js';
-import type { DesiredState, EndpointState, HostState, NatState, PolicyState, ProfileState, RouteState } from './state.js';
-import type { HostEndpoint } from '../model/index.js';
+import { defaultHostConfig, isLocalHostEndpoint, type HostConfig } from './host-endpoints.js';
+import { createOutput, type LocalEndpoint, type LocalHostEndpoint, type OutputCache } from './output.js';
+import type { DesiredState } from './state.js';
+
+export type { LocalEndpoint, LocalHostEndpoint, OutputCache } from './output.js';
 
 export interface Calculator {
   readonly nodeName: string;
@@ -38,16 +40,6 @@ export interface Calculator {
 }
 
 type Labels = Record<string, string>;
-
-export interface LocalEndpoint { r: WorkloadEndpoint; info: EndpointInfo }
-export interface LocalHostEndpoint { r: HostEndpoint; info: EndpointInfo }
-
-/** What the output cache holds and what is stale. */
-export interface OutputCache {
-  readonly endpointStates: ReadonlyMap<string, EndpointState>;
-  readonly dirtyEndpoints: ReadonlySet<string>;
-  readonly cached: DesiredState | null;
-}
 
 export interface CalculatorParts {
   readonly endpoints: EndpointIndex;
@@ -82,8 +74,6 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
   const hostConfig = opts.host ?? defaultHostConfig();
   let gen = 0;
   const localHosts = new Map<string, LocalHostEndpoint>();
-  let hostDirty = true;
-  let host: HostState | null = null;
   const namespaceLabels = new Map<string, Labels>();
   const pools = new Map<string, IPPool>();
   const locals = new Map<string, LocalEndpoint>();
@@ -95,26 +85,11 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
   const refused = new Map<string, readonly string[]>();
   let poolList: string[] = [];
 
-  // Output caches and what invalidates them.
-  const endpointStates = new Map<string, EndpointState>();
-  const dirtyEndpoints = new Set<string>();
-  let endpointListDirty = true;
-  let policyListDirty = true;
-  let profileListDirty = true;
-  let natDirty = true;
-  /** Routes follow local endpoints' addresses and interfaces only. */
-  let routesDirty = true;
-  let cached: DesiredState | null = null;
-  let sortedLocalKeys: string[] = [];
-  let endpointList: EndpointState[] = [];
-  let routes: RouteState[] = [];
-  let policyList: PolicyState[] = [];
-  let profileList: ProfileState[] = [];
-  let nat: NatState = { masqueradeSources: [], allPools: [] };
-
-  const policies = createPolicyIndex({ hold: sets.hold, listChanged: () => { policyListDirty = true; } });
-  const hostPolicies = createPolicyIndex({ hold: sets.hold, listChanged: () => { hostDirty = true; } }, { hostEndpoints: true, ownerPrefix: 'hpolicy:' });
-  const profiles = createUsage<CompiledProfile>('profile:', { hold: sets.hold, listChanged: () => { profileListDirty = true; } });
+  const output = createOutput();
+  const policies = createPolicyIndex({ hold: sets.hold, listChanged: () => output.stale('policyList') });
+  const hostPolicies = createPolicyIndex({ hold: sets.hold, listChanged: () => output.stale('host') }, { hostEndpoints: true, ownerPrefix: 'hpolicy:' });
+  const profiles = createUsage<CompiledProfile>('profile:', { hold: sets.hold, listChanged: () => output.stale('profileList') });
+  const sources = { nodeName, hostConfig, locals, localHosts, pools, sets, policies, hostPolicies, profiles };
   const profileLabels = (name: string) => profiles.items.get(name)?.labels;
 
   function setProfileUse(key: string, before: string[], after: string[]): void {
@@ -128,10 +103,7 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     policies.drop(key);
     setProfileUse(key, lep.info.profiles, []);
     locals.delete(key);
-    routesDirty = true;
-    endpointStates.delete(key);
-    dirtyEndpoints.delete(key);
-    endpointListDirty = true;
+    output.endpointGone(key);
   }
 
   function infoOf(r: EndpointResource): EndpointInfo {
@@ -149,7 +121,7 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     hostPolicies.drop(key);
     setProfileUse(key, lh.info.profiles, []);
     localHosts.delete(key);
-    hostDirty = true;
+    output.stale('host');
   }
 
   function putHostEndpoint(key: string, r: HostEndpoint, after: EndpointInfo, before: EndpointInfo | undefined): void {
@@ -158,7 +130,7 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     localHosts.set(key, { r, info: after });
     if (!old || !sameLabels(before?.labels ?? {}, after.labels)) hostPolicies.match(key, after.labels);
     setProfileUse(key, old ? old.info.profiles : [], after.profiles);
-    hostDirty = true;
+    output.stale('host');
   }
 
   function putEndpoint(key: string, r: EndpointResource | undefined): void {
@@ -170,13 +142,13 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
 
     if (r === undefined || r.kind !== 'WorkloadEndpoint' || r.spec.node !== nodeName || !after) { dropLocal(key); return; }
     const old = locals.get(key);
-    if (!old) endpointListDirty = true;
-    if (!old || old.r.spec.interfaceName !== r.spec.interfaceName || !sameStrings(old.info.addrs, after.addrs)) routesDirty = true;
+    if (!old) output.stale('endpointList');
+    if (!old || old.r.spec.interfaceName !== r.spec.interfaceName || !sameStrings(old.info.addrs, after.addrs)) output.stale('routes');
     const oldProfiles = old ? old.info.profiles : [];
     locals.set(key, { r, info: after });
     if (!old || !sameLabels(before?.labels ?? {}, after.labels)) policies.match(key, after.labels);
     setProfileUse(key, oldProfiles, after.profiles);
-    dirtyEndpoints.add(key);
+    output.endpointStale(key);
   }
 
   /** Recomputes effective labels of the given endpoints (namespace or profile labels changed). */
@@ -195,8 +167,8 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     // Endpoint states list only profiles that exist.
     if ((old === undefined) !== (cp === undefined)) {
       for (const k of profiles.users.get(name) ?? []) {
-        if (localHosts.has(k)) hostDirty = true;
-        else dirtyEndpoints.add(k);
+        if (localHosts.has(k)) output.stale('host');
+        else output.endpointStale(k);
       }
     }
   }
@@ -231,7 +203,7 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
   function apply(key: ResourceKey, r: Resource | undefined): void {
     const ks = keyString(key);
     gen++;
-    cached = null;
+    output.invalidate();
     switch (key.kind) {
       case 'WorkloadEndpoint':
         putWorkload(ks, r && r.kind === 'WorkloadEndpoint' ? r : undefined);
@@ -244,14 +216,14 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
       case 'NetworkPolicy':
       case 'GlobalNetworkPolicy': {
         const cp = r && (r.kind === 'NetworkPolicy' || r.kind === 'GlobalNetworkPolicy') ? compilePolicy(r) : null;
-        for (const k of policies.put(policyKey(key), cp, (lk) => locals.get(lk)!.info.labels)) dirtyEndpoints.add(k);
-        if (hostPolicies.put(policyKey(key), cp, (lk) => localHosts.get(lk)!.info.labels).length > 0) hostDirty = true;
+        for (const k of policies.put(policyKey(key), cp, (lk) => locals.get(lk)!.info.labels)) output.endpointStale(k);
+        if (hostPolicies.put(policyKey(key), cp, (lk) => localHosts.get(lk)!.info.labels).length > 0) output.stale('host');
         break;
       }
       case 'Tier':
         policies.setTier(key.name, r && r.kind === 'Tier' ? tierInfo(r) : undefined);
         // Tier order and default actions shape every endpoint's lists.
-        for (const k of locals.keys()) dirtyEndpoints.add(k);
+        for (const k of locals.keys()) output.endpointStale(k);
         break;
       case 'Profile':
         putProfile(key.name, r && r.kind === 'Profile' ? compileProfile(r) : undefined);
@@ -262,10 +234,14 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
       case 'IPPool':
         if (r && r.kind === 'IPPool') pools.set(ks, r);
         else pools.delete(ks);
-        natDirty = true;
+        output.stale('nat');
         // The address plan changed: any endpoint may now be inside it or outside it.
         poolList = poolCidrs(pools.values());
         for (const k of [...weps.keys()]) reconsider(k);
+        break;
+      case 'StagedNetworkPolicy':
+      case 'StagedGlobalNetworkPolicy':
+        gen--; // never enforced (Calico): only the preview reads them (staged.ts)
         break;
       default:
         gen--; // BGP and node resources do not shape this state
@@ -273,63 +249,11 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
     }
   }
 
-  function buildEndpoint(key: string): EndpointState {
-    const lep = locals.get(key)!;
-    const profs = [...new Set(lep.info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
-    const ingress = policies.ordered(key, 'ingress');
-    const egress = policies.ordered(key, 'egress');
-    return endpointState(lep.r, lep.info, ingress, egress, profs, { ingress: policies.tierGroups(ingress), egress: policies.tierGroups(egress) });
-  }
-
-  function buildHost(): HostState {
-    const stateOf = (ids: string[]) => ids.map((id) => hostPolicies.get(id)!.state);
-    const eps = [...localHosts].map(([key, lh]) => {
-      const profs = [...new Set(lh.info.profiles.filter((n) => profiles.items.has(n)).map((n) => profiles.items.get(n)!.id))];
-      return hostEndpointState(lh.r, lh.info, stateOf(hostPolicies.ordered(key, 'ingress')), stateOf(hostPolicies.ordered(key, 'egress')), profs);
-    }).sort((a, b) => byCodePoint(a.id, b.id));
-    return {
-      endpoints: eps,
-      policies: [...hostPolicies.usage.used].map((id) => hostPolicies.get(id)!.state).sort((a, b) => byCodePoint(a.id, b.id)),
-      failsafe: { inbound: hostConfig.failsafeInbound, outbound: hostConfig.failsafeOutbound },
-      endpointToHost: hostConfig.endpointToHost,
-    };
-  }
-
-  function state(): DesiredState {
-    if (cached) return cached;
-    if (dirtyEndpoints.size > 0 || endpointListDirty) {
-      for (const k of dirtyEndpoints) endpointStates.set(k, buildEndpoint(k));
-      dirtyEndpoints.clear();
-      if (endpointListDirty) sortedLocalKeys = [...endpointStates.entries()].sort(([, a], [, b]) => byCodePoint(a.id, b.id)).map(([k]) => k);
-      endpointList = sortedLocalKeys.map((k) => endpointStates.get(k)!);
-      if (routesDirty) { routes = routesOf(endpointList); routesDirty = false; }
-      endpointListDirty = false;
-    }
-    if (policyListDirty) {
-      policyList = [...policies.usage.used].map((id) => policies.get(id)!.state).sort((a, b) => byCodePoint(a.id, b.id));
-      policyListDirty = false;
-    }
-    if (profileListDirty) {
-      profileList = [...profiles.used].map((n) => profiles.items.get(n)!.state).sort((a, b) => byCodePoint(a.id, b.id));
-      profileListDirty = false;
-    }
-    const ipsets = sets.list();
-    if (natDirty) { nat = natOf([...pools.values()]); natDirty = false; }
-    if (hostDirty || !host) { host = buildHost(); hostDirty = false; }
-    cached = { nodeName, endpoints: endpointList, policies: policyList, profiles: profileList, ipsets, routes, nat, host };
-    return cached;
-  }
-
-  const output: OutputCache = {
-    endpointStates, dirtyEndpoints,
-    get cached() { return cached; },
-  };
-
   return {
     nodeName,
     upsert: (r) => apply(resourceKey(r), r),
     remove: (key) => apply(key, undefined),
-    state,
+    state: () => output.state(sources),
     refused: () => refused,
     generation: () => gen,
     parts: { endpoints, sets, policies, hostPolicies, profiles, namespaceLabels, pools, locals, localHosts, output },

@@ -14,14 +14,17 @@ export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleL
 export { createClusterView } from './cluster-view.js';
 export type { CalculatorParts } from './incremental.js';
 export { matrixIn, type MatrixQuestion } from './matrix.js';
+export { applyStaged, changedCells, formatPreview, formatStagedChanges, previewStaged } from './staged.js';
+export type { PreviewCell, StagedChange, StagedEffect, StagedPreview } from './staged.js';
 export { defaultHostConfig, DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from './host-endpoints.js';
 export type { HostConfig } from './host-endpoints.js';
 export type { CalculatorOptions } from './incremental.js';
-export { explainHostFlow, explainToHost, formatHostVerdict, hostEndpointFor } from './host-explain.js';
-export type { HostFlowQuery, HostVerdict } from './host-explain.js';
+export { explainHostFlow, explainFromHost, explainToHost, formatHostVerdict, hostEndpointByRef, hostEndpointFor } from './host-explain.js';
+export type { HostFlowQuery, HostFlowResult, HostVerdict } from './host-explain.js';
 export type { Packet } from './explain.js';
 export { endpointRefusals, claimedAddresses } from './claims.js';
 export {
   computeVxlanState, vxlanPools, VXLAN_DEVICE, ROUTE_PROTO_VXLAN, DEFAULT_VXLAN_VNI, DEFAULT_VXLAN_PORT, VXLAN_OVERHEAD,
 } from './vxlan.js';
 export type { VxlanState, VxlanInput, VxlanSettings, VxlanRoute, Vtep, HostBlock } from './vxlan.js';
+export { hostMatrixIn, type HostMatrix } from './host-matrix.js';

@@ -55,6 +55,13 @@ function ownSignature(c: CompiledEndpoint, direction: Direction, addr: string, p
   return bits;
 }
 
+/** Endpoints with equal keys (for a direction, at the address `addr` they hold) get the same
+ *  verdict from the same peer: the matrix evaluates each key once per peer address. */
+export function shapeKey(c: CompiledEndpoint, direction: Direction, addr: string, protocol: number, port: number | undefined): string {
+  const dir = c.endpoint[direction];
+  return `${basisId(c.rules.basis)}|${direction}|${dir.policies.join(',')};${dir.profiles.join(',')}|${ownSignature(c, direction, addr, protocol, port)}`;
+}
+
 export interface MatrixQuestion { protocol: string | number; port?: number }
 
 /** allowed[i][j]: from endpoints[i] to endpoints[j] ("NAMESPACE/NAME"); an endpoint explain
@@ -76,11 +83,10 @@ export function matrixIn(view: ExplainView, endpoints: readonly string[], q: Mat
       else p.v4 ??= host;
     }
     for (const direction of ['ingress', 'egress'] as const) {
-      const dir = compiled.endpoint[direction];
       for (const f of [4, 6] as const) {
         const addr = f === 4 ? p.v4 : p.v6;
         if (addr === undefined) continue;
-        const key = `${basisId(compiled.rules.basis)}|${direction}|${f}|${dir.policies.join(',')};${dir.profiles.join(',')}|${ownSignature(compiled, direction, addr, protocol, port)}`;
+        const key = `${f}|${shapeKey(compiled, direction, addr, protocol, port)}`;
         let id = shapeIds.get(key);
         if (id === undefined) shapeIds.set(key, (id = shapeIds.size));
         p.shape.set(`${direction}${f}`, id);

@@ -11,7 +11,8 @@ export * from '../config/index.js';
 export function isStoreRefusal(err: unknown): err is Error & { code: string } {
   return err instanceof Error && err.name === 'StoreError' && (err as { code?: unknown }).code !== 'UNAVAILABLE';
 }
-export { computeDesiredState, endpointRefusals, explainFlow, explainHostFlow, formatExplanation, ExplainError } from '../calc/index.js';
+export { computeDesiredState, endpointRefusals, explainFlow, explainHostFlow, formatExplanation, resourceView, ExplainError } from '../calc/index.js';
+export { applyStaged, formatPreview, formatStagedChanges, previewStaged } from '../calc/index.js';
 export type { ExplainInput, ExplainResult, Verdict } from '../calc/index.js';
 export type { PeerStatus } from '../bgp/index.js';
 export {

@@ -5,6 +5,8 @@ import { CliError, EXIT } from './errors.js';
 const ALIASES: Record<Kind, string[]> = {
   NetworkPolicy: ['networkpolicy', 'networkpolicies', 'netpol', 'netpols', 'np', 'policy', 'policies', 'pol', 'pols'],
   GlobalNetworkPolicy: ['globalnetworkpolicy', 'globalnetworkpolicies', 'gnp', 'gnps'],
+  StagedNetworkPolicy: ['stagednetworkpolicy', 'stagednetworkpolicies', 'stagedpolicy', 'stagedpolicies', 'snp', 'spol', 'spols'],
+  StagedGlobalNetworkPolicy: ['stagedglobalnetworkpolicy', 'stagedglobalnetworkpolicies', 'sgnp', 'sgnps'],
   Profile: ['profile', 'profiles', 'pro', 'pros'],
   Namespace: ['namespace', 'namespaces', 'ns'],
   WorkloadEndpoint: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'],

@@ -21,6 +21,13 @@ function columns(kind: Kind): [Column[], Column[]] {
         [['ORDER', (r) => opt((r.spec as { order?: number }).order)], ['SELECTOR', (r) => opt((r.spec as { selector?: string }).selector ?? 'all()')]],
         [['TYPES', (r) => list((r.spec as { types?: string[] }).types)], ['RULES(IN/OUT)', (r) => rules(r.spec as { ingress?: unknown[]; egress?: unknown[] })]],
       ];
+    case 'StagedNetworkPolicy':
+    case 'StagedGlobalNetworkPolicy':
+      // calicoctl's columns (NAME, TIER; wide: ORDER, SELECTOR), with what the staged policy would do first.
+      return [
+        [['ACTION', (r) => (r.spec as { stagedAction: string }).stagedAction], ['TIER', (r) => (r.spec as { tier?: string }).tier ?? 'default']],
+        [['ORDER', (r) => opt((r.spec as { order?: number }).order)], ['SELECTOR', (r) => opt((r.spec as { selector?: string }).selector ?? 'all()')]],
+      ];
     case 'Profile':
       return [[['RULES(IN/OUT)', (r) => rules(r.spec as { ingress?: unknown[]; egress?: unknown[] })]], [['LABELS', (r) => labelText(r.metadata.labels)]]];
     case 'Namespace':

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Etcd3 } from 'etcd3';
 import { endpointPort } from '../model/index.js';
+import { DOCKER_SEGMENT } from '../store/index.js';
 
 export const networkRecord = z.object({
   id: z.string(),
@@ -42,10 +43,10 @@ export interface DockerKeys { network(id: string): string; networks: string; end
 
 export function dockerKeys(prefix: string): DockerKeys {
   return {
-    network: (id) => `${prefix}docker/networks/${id}`,
-    networks: `${prefix}docker/networks/`,
-    endpoint: (id) => `${prefix}docker/endpoints/${id}`,
-    endpoints: `${prefix}docker/endpoints/`,
+    network: (id) => `${prefix}${DOCKER_SEGMENT}/networks/${id}`,
+    networks: `${prefix}${DOCKER_SEGMENT}/networks/`,
+    endpoint: (id) => `${prefix}${DOCKER_SEGMENT}/endpoints/${id}`,
+    endpoints: `${prefix}${DOCKER_SEGMENT}/endpoints/`,
   };
 }
 

@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { createNetns, execIn } from './netns.js';
-import { containerLabels, etcdEndpoints, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { containerLabels, etcdEndpoints, runtimeOf, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { labDockerdPaths, trellisPluginSocket } from './dockerd.js';
 import { spawnInNetns } from './procs.js';
 import { forwardSocket, httpOverSocket, startInsideForward } from './forward.js';
 import type { RecordBook } from './records.js';
@@ -24,6 +25,9 @@ export interface LabTimers { holdTime: number; keepalive: number; resyncInterval
 export const DEFAULT_TIMERS: LabTimers = { holdTime: 9, keepalive: 3, resyncIntervalSeconds: 30 };
 
 export function trellisdConfigYaml(plan: LabPlan, host: HostPlan, stateDir: string, timers: LabTimers): string {
+  // With --runtime docker, trellisd serves the network and IPAM driver in the plugin
+  // directory its host's dockerd discovers, and reads that dockerd's API for labels.
+  const docker = runtimeOf(plan) === 'docker' ? labDockerdPaths(stateDir, host.name) : null;
   return stringify({
     nodeName: host.name,
     etcdEndpoints: etcdEndpoints(plan),
@@ -32,6 +36,7 @@ export function trellisdConfigYaml(plan: LabPlan, host: HostPlan, stateDir: stri
     resyncIntervalSeconds: timers.resyncIntervalSeconds,
     embeddedEtcdDir: join(stateDir, host.name, 'etcd-unused'),
     cniSocket: labCniSocket(stateDir, host),
+    ...(docker ? { dockerSocket: trellisPluginSocket(docker.pluginDir), dockerApiSocket: docker.apiSocket } : {}),
   });
 }
 

@@ -1,6 +1,6 @@
 // The lab's command-line flags: each sub-command names the flags it knows, and anything
-// else is refused with that list (a typo such as `--runtime docker` must not silently
-// build the default lab).
+// else is refused with that list (a typo such as `--host 2` for `--hosts 2` must not
+// silently build the default lab).
 import { TrellisError } from '../model/index.js';
 
 export class UsageError extends TrellisError<'USAGE'> {

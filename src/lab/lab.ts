@@ -5,7 +5,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cleanupNetnsWithPrefix, deleteNetns } from './netns.js';
-import { etcdEndpoints, planAddedContainer, planLab, type ContainerPlan, type HostPlan, type LabPlan } from './plan.js';
+import { etcdEndpoints, planAddedContainer, planLab, runtimeOf, type ContainerPlan, type HostPlan, type LabPlan, type Runtime } from './plan.js';
 import { removeContext, startOutsideForward, writeContext } from './forward.js';
 import { isAlive, spawnInNetns, stopProcess } from './procs.js';
 import { readRecords, RecordBook, type ProcessRecord } from './records.js';
@@ -15,13 +15,18 @@ import {
 } from './cluster.js';
 import { birdSocket } from './topology.js';
 import { declaredFrom, measureMatrix, type MatrixResult } from './matrix.js';
+import { createNetworks, dockerHostEnv, readyDockerds, startDockerContainer, startHostDockerd, stopDockerContainer } from './dockerlab.js';
+import { sweepCgroup } from './dockerd.js';
 import type { MatrixDoc, StatusDoc } from '../api/index.js';
+import { endpointName } from '../workload/index.js';
 
 export interface LabOptions {
   prefix: string;
   stateDir: string;
   hosts?: number;
   etcdMembers?: 1 | 3;
+  /** What plugs the containers (default 'cni'). */
+  runtime?: Runtime;
   timers?: Partial<LabTimers>;
   /** Progress lines (default: none). */
   progress?: (line: string) => void;
@@ -40,6 +45,10 @@ export interface Lab {
   host(name: string): HostPlan;
   container(name: string): ContainerPlan;
   trellisd(host: string): ProcessRecord | undefined;
+  /** A host's dockerd (--runtime docker). */
+  dockerd(host: string): ProcessRecord | undefined;
+  /** The name of a container's WorkloadEndpoint (in its namespace), as its runtime's face makes it. */
+  endpointName(c: ContainerPlan): string;
   startTrellisd(host: string): number;
   stopTrellisd(host: string, signal?: NodeJS.Signals): Promise<void>;
   waitReady(host: string, timeoutMs?: number): Promise<void>;
@@ -70,7 +79,8 @@ function resolveTimers(t?: Partial<LabTimers>): LabTimers {
 export async function labUp(opts: LabOptions): Promise<Lab> {
   const say = opts.progress ?? (() => undefined);
   const timers = resolveTimers(opts.timers);
-  const plan = planLab({ prefix: opts.prefix, hosts: opts.hosts ?? 3, etcdMembers: opts.etcdMembers ?? 1 });
+  const plan = planLab({ prefix: opts.prefix, hosts: opts.hosts ?? 3, etcdMembers: opts.etcdMembers ?? 1, runtime: opts.runtime ?? 'cni' });
+  const docker = runtimeOf(plan) === 'docker';
   if (readRecords(opts.stateDir)?.namespaces.length) {
     say('an earlier lab is still recorded: taking it down first');
     await labDown(opts.stateDir);
@@ -93,13 +103,24 @@ export async function labUp(opts: LabOptions): Promise<Lab> {
   await trellisctl(plan, ['apply', '-f', clusterFile, '-f', policies]);
   for (const h of plan.hosts) startTrellisd(plan, h, book, opts.stateDir, timers);
   say(`trellisd on ${plan.hosts.map((h) => h.name).join(', ')}`);
-  await Promise.all(plan.hosts.map((h) => waitReady(opts.stateDir, h, 60_000)));
-  say(`containers: ${plan.containers.length} (two tenants on every host), plugged by trellis-cni`);
+  // trellisd and dockerd start side by side: dockerd finds the plugin socket on first use.
+  if (docker) {
+    for (const h of plan.hosts) startHostDockerd(plan, h, book, opts.stateDir);
+    say(`dockerd on ${plan.hosts.map((h) => h.name).join(', ')} (data under ${join(opts.stateDir, '<host>', 'docker')}), image local/busybox`);
+  }
+  await Promise.all([
+    ...plan.hosts.map((h) => waitReady(opts.stateDir, h, 60_000)),
+    ...(docker ? [readyDockerds(plan, book, opts.stateDir)] : []),
+  ]);
+  say(docker
+    ? `containers: ${plan.containers.length} (two tenants on every host), docker run --net tenant-a|tenant-b (Trellis's network and IPAM driver)`
+    : `containers: ${plan.containers.length} (two tenants on every host), plugged by trellis-cni`);
+  if (docker) await createNetworks(plan, opts.stateDir);
   // Every container at once, as independent runtimes would: trellisd takes one call per
   // container at a time and one IPAM change per host at a time, and IPAM's compare-and-swap
   // sorts out concurrent block claims between hosts.
   await Promise.all(plan.containers.map(async (c) => {
-    topo.addresses[c.name] = await startContainer(plan, c, book, opts.stateDir);
+    topo.addresses[c.name] = await (docker ? startDockerContainer : startContainer)(plan, c, book, opts.stateDir);
     book.topology(topo);
   }));
   await startForwards(plan, book, opts.stateDir);
@@ -138,6 +159,7 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
     return c;
   };
   const proc = (role: string) => book.records.processes.find((p) => p.role === role);
+  const docker = runtimeOf(plan) === 'docker';
   const removeContainerNs = async (c: ContainerPlan) => {
     const listener = proc(`listener ${c.name}`);
     if (listener) { await stopProcess(listener, 'SIGTERM', 2000); book.forgetProcess(listener.pid); }
@@ -152,6 +174,9 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
     get addresses() { return topo.addresses; },
     host, container,
     trellisd: (h) => proc(`trellisd ${h}`),
+    dockerd: (h) => proc(`dockerd ${h}`),
+    // trellis-cni names it for the runtime's container ID and interface; the Docker driver for the container and its network.
+    endpointName: (c) => (docker ? endpointName(c.host, 'docker', c.name, c.namespace) : endpointName(c.host, 'cni', c.containerId, 'eth0')),
     startTrellisd: (h) => startTrellisd(plan, host(h), book, stateDir, timers),
     async stopTrellisd(h, signal = 'SIGTERM') {
       const p = proc(`trellisd ${h}`);
@@ -205,6 +230,7 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
       // the host's own trellisd are named directly instead.
       const env: Record<string, string> = { TRELLIS_CONTEXT: 'none', TRELLIS_ETCD_ENDPOINTS: etcdEndpoints(plan).join(',') };
       if (isHost) env.TRELLIS_API_LISTEN = `127.0.0.1:${API_PORT}`;
+      if (isHost && docker) env.DOCKER_HOST = dockerHostEnv(stateDir, target);
       const r = await execa('ip', ['netns', 'exec', ns, ...cmd], {
         reject: false, stdin: 'inherit', env, ...(o.inherit ? { stdout: 'inherit' as const, stderr: 'inherit' as const } : {}),
       });
@@ -215,9 +241,10 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
       plan.containers.push(c);
       book.topology(topo);
       try {
-        topo.addresses[c.name] = await startContainer(plan, c, book, stateDir);
+        topo.addresses[c.name] = await (docker ? startDockerContainer : startContainer)(plan, c, book, stateDir);
       } catch (err) {
-        // Nothing half-plugged stays behind: the namespace and its listener go, the record too.
+        // Nothing half-plugged stays behind: the container, the namespace and its listener go, the record too.
+        if (docker) await stopDockerContainer(c, stateDir).catch(() => undefined);
         await removeContainerNs(c).catch(() => undefined);
         throw err;
       }
@@ -226,7 +253,7 @@ function attach(stateDir: string, book: RecordBook, topo: LabTopology): Lab {
     },
     async removeContainer(name) {
       const c = container(name);
-      await stopContainer(plan, c, stateDir);
+      await (docker ? stopDockerContainer(c, stateDir) : stopContainer(plan, c, stateDir));
       await removeContainerNs(c);
     },
     down: () => labDown(stateDir),
@@ -248,7 +275,18 @@ export async function labDown(stateDir: string): Promise<string[]> {
     }));
   };
   const isEtcd = (p: ProcessRecord) => p.role.startsWith('etcd ');
-  await stop(rec.processes.filter((p) => !isEtcd(p)));
+  const isDockerd = (p: ProcessRecord) => p.role.startsWith('dockerd ');
+  // dockerd first, and alone (not its process group), while trellisd still answers the
+  // Leave/DeleteEndpoint calls of the containers it stops; then whatever a dockerd that
+  // had crashed left running in its cgroups.
+  await Promise.all(rec.processes.filter((p) => isDockerd(p) && isAlive(p)).map(async (p) => {
+    await stopProcess(p, 'SIGTERM', 20_000, false);
+    gone.push(`process ${p.pid} (${p.role})`);
+  }));
+  for (const cg of rec.cgroups ?? []) {
+    if (sweepCgroup(cg)) gone.push(`cgroup ${cg}`);
+  }
+  await stop(rec.processes.filter((p) => !isEtcd(p) && !isDockerd(p)));
   await stop(rec.processes.filter(isEtcd));
   await Promise.all(rec.namespaces.filter((ns) => existsSync(`/run/netns/${ns}`)).map(async (ns) => {
     await deleteNetns(ns);
@@ -257,6 +295,12 @@ export async function labDown(stateDir: string): Promise<string[]> {
   removeContext(stateDir);
   // Namespaces created after a crash between record and create carry the prefix too.
   if (rec.prefix) for (const ns of await cleanupNetnsWithPrefix(rec.prefix)) gone.push(`netns ${ns}`);
+  // A dockerd's data (its mounts lived in its own mount namespace, gone with it and its namespaces).
+  for (const d of rec.dirs ?? []) {
+    if (!existsSync(d)) continue;
+    rmSync(d, { recursive: true, force: true });
+    gone.push(`dir ${d}`);
+  }
   rmSync(join(stateDir, 'state.json'), { force: true });
   return gone;
 }

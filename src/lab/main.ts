@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './cluster.js';
 import { labDown, labUp, openLab, waitConverged, type Lab } from './lab.js';
 import { renderMatrix } from './matrix.js';
-import { containerLabels, parseLabels } from './plan.js';
+import { containerLabels, parseLabels, parseRuntime, runtimeOf, RUNTIMES } from './plan.js';
 import { parseFlags, UsageError } from './flags.js';
 import { readRecords } from './records.js';
 import { isAlive } from './procs.js';
@@ -14,12 +14,15 @@ const STATE_DIR = process.env.TRELLIS_LAB_DIR ?? join(REPO_ROOT, '.lab');
 const PREFIX = process.env.TRELLIS_LAB_PREFIX ?? 'trl-lab-';
 
 const USAGE = `usage: npm run lab -- [command]
-  up [--hosts N] [--etcd 1|3]   build the cluster (default command; default 3 hosts, 1 etcd member)
+  up [--hosts N] [--etcd 1|3] [--runtime ${RUNTIMES.join('|')}]
+                                build the cluster (default command; default 3 hosts, 1 etcd member,
+                                containers plugged by trellis-cni; docker: a dockerd per host, docker run --net)
   status [--json]               BGP sessions, ToR routes, trellisd status and the matrix of a running lab
   add NAME --host H --namespace NS [--labels k=v,..] [--ip A]
-                                plug one more container through trellis-cni, as a runtime does
-  rm NAME                       unplug a container (trellis-cni DEL) and remove its namespace
-  exec HOST|CONTAINER CMD...    run a command in a host (h1..), container (h1-a-web..), tor or etcd namespace
+                                plug one more container through trellis-cni, as a runtime does (docker run with docker)
+  rm NAME                       unplug a container (trellis-cni DEL; docker rm -f) and remove its namespace
+  exec HOST|CONTAINER CMD...    run a command in a host (h1..; DOCKER_HOST set with docker), container (h1-a-web..),
+                                tor or etcd namespace
   down                          remove every namespace and process the lab made (from .lab/state.json)`;
 
 async function report(lab: Lab, color: boolean): Promise<boolean> {
@@ -57,22 +60,25 @@ async function main(argv: string[]): Promise<number> {
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   switch (cmd) {
     case 'up': {
-      const f = parseFlags('up', args, { '--hosts': 'value', '--etcd': 'value' }, 0);
+      const f = parseFlags('up', args, { '--hosts': 'value', '--etcd': 'value', '--runtime': 'value' }, 0);
       const hosts = Number(f.values['--hosts'] ?? '3');
       const etcd = Number(f.values['--etcd'] ?? '1');
       if (!Number.isInteger(hosts) || hosts < 1 || hosts > 50) throw new UsageError(`--hosts ${hosts}: must be a whole number 1-50`);
       if (etcd !== 1 && etcd !== 3) throw new UsageError(`--etcd ${etcd}: must be 1 or 3`);
+      let runtime;
+      try { runtime = parseRuntime(f.values['--runtime'] ?? 'cni'); } catch (e) { throw new UsageError((e as Error).message); }
       if (process.getuid?.() !== 0) throw new UsageError('the lab creates network namespaces: run it as root');
       const started = Date.now();
       const lab = await labUp({
-        prefix: PREFIX, stateDir: STATE_DIR, hosts, etcdMembers: etcd as 1 | 3,
+        prefix: PREFIX, stateDir: STATE_DIR, hosts, etcdMembers: etcd as 1 | 3, runtime,
         progress: (l) => process.stderr.write(`lab: ${l}\n`),
       });
       process.stderr.write(`lab: up in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for BGP to carry every block\n`);
       await waitConverged(lab, 60_000).catch((e: Error) => process.stderr.write(`${e.message}; showing what there is\n`));
       const ok = await report(lab, color);
       process.stderr.write('lab: running; trellisctl reaches it from here with no flags (.lab/context.json): "npm link" once, then "trellisctl get wep -A", "trellisctl node status --node h2" (or npx trellisctl ...);\n' +
-        '     "npm run lab -- status", "npm run lab -- exec h1-a-client socat - TCP:h2-a-web:80" (container names resolve), "npm run lab -- down"\n');
+        '     "npm run lab -- status", "npm run lab -- exec h1-a-client socat - TCP:h2-a-web:80" (container names resolve), "npm run lab -- down"\n' +
+        (runtime === 'docker' ? '     docker: "npm run lab -- exec h1 docker ps" (exec sets DOCKER_HOST to that host\'s dockerd)\n' : ''));
       return ok ? 0 : 1;
     }
     case 'status': {
@@ -84,10 +90,15 @@ async function main(argv: string[]): Promise<number> {
         const hosts: Record<string, unknown> = {};
         for (const h of lab.plan.hosts) {
           const p = lab.trellisd(h.name);
-          hosts[h.name] = { trellisd: p && isAlive(p) ? p.pid : null, status: await lab.status(h.name).catch((e: Error) => ({ error: e.message })) };
+          const d = runtimeOf(lab.plan) === 'docker' ? lab.dockerd(h.name) : undefined;
+          hosts[h.name] = {
+            trellisd: p && isAlive(p) ? p.pid : null,
+            ...(runtimeOf(lab.plan) === 'docker' ? { dockerd: d && isAlive(d) ? d.pid : null } : {}),
+            status: await lab.status(h.name).catch((e: Error) => ({ error: e.message })),
+          };
         }
         process.stdout.write(JSON.stringify({
-          stateDir: STATE_DIR, namespaces: rec.namespaces, addresses: lab.addresses,
+          stateDir: STATE_DIR, runtime: runtimeOf(lab.plan), namespaces: rec.namespaces, addresses: lab.addresses,
           tor: { protocols: await lab.birdProtocols(), routes: await lab.birdRoutes() },
           hosts, matrix: { matching: m.matching, total: m.total, cells: m.cells },
         }, null, 2) + '\n');
@@ -96,7 +107,9 @@ async function main(argv: string[]): Promise<number> {
       for (const h of lab.plan.hosts) {
         const p = lab.trellisd(h.name);
         const st = await lab.status(h.name).catch(() => null);
-        process.stdout.write(`${h.name}: trellisd ${p && isAlive(p) ? `pid ${p.pid}` : 'not running'}; ${st ? `${st.endpoints.filter((e) => e.local).length} local endpoints, store ${st.store.status}, BGP ${st.bgp.peers.map((x) => `${x.peer} ${x.state}`).join(', ') || 'no peers'}${st.lastError ? `, last error: ${st.lastError.message}` : ''}` : 'API not answering'}\n`);
+        const d = runtimeOf(lab.plan) === 'docker' ? lab.dockerd(h.name) : null;
+        const dockerd = d === null ? '' : `dockerd ${d && isAlive(d) ? `pid ${d.pid}` : 'not running'}; `;
+        process.stdout.write(`${h.name}: trellisd ${p && isAlive(p) ? `pid ${p.pid}` : 'not running'}; ${dockerd}${st ? `${st.endpoints.filter((e) => e.local).length} local endpoints, store ${st.store.status}, BGP ${st.bgp.peers.map((x) => `${x.peer} ${x.state}`).join(', ') || 'no peers'}${st.lastError ? `, last error: ${st.lastError.message}` : ''}` : 'API not answering'}\n`);
       }
       process.stdout.write('\n');
       return (await report(lab, color)) ? 0 : 1;
@@ -122,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
       const c = await lab.addContainer({ name, host, namespace, labels, ...(ip !== undefined ? { ip } : {}) }).catch((e: Error) => {
         throw e instanceof RangeError ? new UsageError(e.message) : e;
       });
-      process.stdout.write(`${c.name} ${c.address} ${c.namespace} on ${c.host} (endpoint ${c.namespace}/${c.host}-cni-${c.containerId}-eth0)\n`);
+      process.stdout.write(`${c.name} ${c.address} ${c.namespace} on ${c.host} (endpoint ${c.namespace}/${lab.endpointName(c)})\n`);
       return 0;
     }
     case 'rm': {

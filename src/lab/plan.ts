@@ -12,6 +12,10 @@ export const POOL_BLOCK_SIZE = 26;
 export const FABRIC_CIDR = '10.10.0.0/16';
 export const TENANTS = ['a', 'b'] as const;
 export const APPS = ['web', 'client'] as const;
+/** What plugs the lab's containers: trellis-cni called as a runtime calls it (the default),
+ *  or a dockerd per host with `docker run --net` through Trellis's network and IPAM driver. */
+export const RUNTIMES = ['cni', 'docker'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
 
 export interface HostPlan {
   name: string;
@@ -83,6 +87,8 @@ export function planAddedContainer(plan: LabPlan, opts: { name: string; host: st
 }
 export interface LabPlan {
   prefix: string;
+  /** Absent in records of labs from before runtimes: those are 'cni'. */
+  runtime?: Runtime;
   tor: { netns: string; asn: number; routerId: string };
   etcdNetns: string;
   etcd: EtcdMemberPlan[];
@@ -92,7 +98,18 @@ export interface LabPlan {
   blockSize: number;
 }
 
-export function planLab(opts: { prefix: string; hosts: number; etcdMembers: number }): LabPlan {
+/** The plan's runtime ('cni' for records that predate the field). */
+export function runtimeOf(plan: LabPlan): Runtime {
+  return plan.runtime ?? 'cni';
+}
+
+/** --runtime's value, or a RangeError naming the runtimes there are. */
+export function parseRuntime(value: string): Runtime {
+  if (!(RUNTIMES as readonly string[]).includes(value)) throw new RangeError(`--runtime ${value}: unknown runtime (runtimes: ${RUNTIMES.join(', ')})`);
+  return value as Runtime;
+}
+
+export function planLab(opts: { prefix: string; hosts: number; etcdMembers: number; runtime?: Runtime }): LabPlan {
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 50) throw new RangeError(`--hosts ${opts.hosts}: must be 1-50`);
   if (opts.etcdMembers !== 1 && opts.etcdMembers !== 3) throw new RangeError(`--etcd ${opts.etcdMembers}: must be 1 or 3`);
   const p = opts.prefix;
@@ -118,6 +135,7 @@ export function planLab(opts: { prefix: string; hosts: number; etcdMembers: numb
   }
   return {
     prefix: p,
+    runtime: opts.runtime ?? 'cni',
     tor: { netns: `${p}tor`, asn: TOR_ASN, routerId: '10.10.0.1' },
     etcdNetns: `${p}etcd`,
     etcd, hosts, containers, pool: POOL_CIDR, blockSize: POOL_BLOCK_SIZE,

@@ -10,12 +10,17 @@ export function spawnInNetns(book: RecordBook, role: string, netns: string, argv
   return spawnDetached(book, role, netns, argv, logFile, env);
 }
 
-/** As spawnInNetns; netns null runs in this process's namespace (the lab's loopback forwards). */
-export function spawnDetached(book: RecordBook, role: string, netns: string | null, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
+/**
+ * As spawnInNetns; netns null runs in this process's namespace (the lab's loopback forwards).
+ * `entersItself`: argv enters netns on its own (dockerd's nsenter), netns is only recorded.
+ */
+export function spawnDetached(
+  book: RecordBook, role: string, netns: string | null, argv: string[], logFile: string, env?: NodeJS.ProcessEnv, entersItself = false,
+): number {
   mkdirSync(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
-    const full = netns === null ? argv : inNetns(netns, argv);
+    const full = netns === null || entersItself ? argv : inNetns(netns, argv);
     const child = spawn(full[0]!, full.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: env ? { ...process.env, ...env } : process.env });
     if (!child.pid) throw new Error(`could not start ${role}: ${argv.join(' ')}`);
     child.unref();
@@ -33,12 +38,16 @@ export function isAlive(rec: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean 
   return st !== null && st.state !== 'Z' && st.state !== 'X' && (rec.startTime === null || st.startTime === rec.startTime);
 }
 
-/** Stops a recorded process (and its process group): SIGTERM, then SIGKILL after timeoutMs. */
-export async function stopProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime'>, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5000): Promise<void> {
+/**
+ * Stops a recorded process (and its process group, unless `group` is false): SIGTERM, then
+ * SIGKILL after timeoutMs. dockerd is stopped alone: it stops its containers and containerd itself.
+ */
+export async function stopProcess(rec: Pick<ProcessRecord, 'pid' | 'startTime'>, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5000, group = true): Promise<void> {
   if (!isAlive(rec)) return;
   const kill = (sig: NodeJS.Signals) => {
     // Detached children lead their own group: `ip netns exec` execs the program in place.
-    try { process.kill(-rec.pid, sig); } catch { try { process.kill(rec.pid, sig); } catch { /* gone */ } }
+    if (group) { try { process.kill(-rec.pid, sig); return; } catch { /* no group */ } }
+    try { process.kill(rec.pid, sig); } catch { /* gone */ }
   };
   kill(signal);
   const deadline = Date.now() + timeoutMs;

@@ -20,6 +20,10 @@ export interface LabRecords {
   createdAt: string;
   namespaces: string[];
   processes: ProcessRecord[];
+  /** Cgroups a lab dockerd puts its containers under (recorded before it starts; absent before runtimes). */
+  cgroups?: string[];
+  /** Directories the lab made outside its logs (a dockerd's data), removed by down. */
+  dirs?: string[];
   /** Free-form description of what was built (topology, containers), for status and exec. */
   topology: unknown;
 }
@@ -77,6 +81,14 @@ export class RecordBook {
   process(rec: Omit<ProcessRecord, 'startTime'>): void {
     this.data.processes = this.data.processes.filter((p) => p.pid !== rec.pid);
     this.data.processes.push({ ...rec, startTime: processStartTime(rec.pid) });
+    this.save();
+  }
+  cgroup(name: string): void {
+    this.data.cgroups = [...(this.data.cgroups ?? []).filter((c) => c !== name), name];
+    this.save();
+  }
+  dir(path: string): void {
+    this.data.dirs = [...(this.data.dirs ?? []).filter((d) => d !== path), path];
     this.save();
   }
   forgetNamespace(name: string): void {

@@ -212,6 +212,15 @@ export const globalNetworkPolicySpec = z.object({
   applyOnForward: z.boolean().optional(),
 }).strict();
 
+/** Calico's staged policies: what a policy would be (Set; Learn and Ignore are the
+ *  recommendation engine's states of one) or that it would be gone (Delete). Never
+ *  enforced: only `trellisctl policy preview` and explain --staged read them (staged.ts). */
+export const STAGED_ACTIONS = ['Set', 'Delete', 'Learn', 'Ignore'] as const;
+export type StagedAction = typeof STAGED_ACTIONS[number];
+const stagedAction = z.enum(STAGED_ACTIONS, { errorMap: (_i, c) => ({ message: `${JSON.stringify(c.data)} is not one of ${STAGED_ACTIONS.join(', ')}` }) }).default('Set');
+export const stagedNetworkPolicySpec = networkPolicySpec.extend({ stagedAction });
+export const stagedGlobalNetworkPolicySpec = globalNetworkPolicySpec.extend({ stagedAction });
+
 export const profileSpec = z.object({
   ingress: z.array(rule).optional(),
   egress: z.array(rule).optional(),
@@ -467,12 +476,6 @@ function kind<K extends string, M extends z.ZodTypeAny, S extends z.ZodTypeAny>(
   return z.object({ apiVersion, kind: z.literal(name), metadata, spec }).strict();
 }
 
-/** The envelope of a kind defined elsewhere in the model (next-kinds.ts). */
-export function envelope<K extends string, S extends z.ZodTypeAny>(name: K, namespaced: boolean, spec: S, meta?: (m: z.ZodTypeAny) => z.ZodTypeAny) {
-  const m = namespaced ? namespacedMetadata : clusterMetadata;
-  return kind(name, meta ? meta(m) : m, spec);
-}
-
 // ---- network sets --------------------------------------------------------------
 
 const RESERVED_SET_LABEL = 'projectcalico.org/namespace';
@@ -499,6 +502,8 @@ const ipReservationSpec = z.object({ reservedCIDRs: z.array(cidr).optional() }).
 export const schemas = {
   NetworkPolicy: kind('NetworkPolicy', namespacedMetadata, networkPolicySpec),
   GlobalNetworkPolicy: kind('GlobalNetworkPolicy', clusterMetadata, globalNetworkPolicySpec),
+  StagedNetworkPolicy: kind('StagedNetworkPolicy', namespacedMetadata, stagedNetworkPolicySpec),
+  StagedGlobalNetworkPolicy: kind('StagedGlobalNetworkPolicy', clusterMetadata, stagedGlobalNetworkPolicySpec),
   Profile: kind('Profile', clusterMetadata, profileSpec),
   Namespace: kind('Namespace', clusterMetadata, z.object({}).strict().optional().default({})),
   WorkloadEndpoint: kind('WorkloadEndpoint', namespacedMetadata, workloadEndpointSpec),
@@ -517,10 +522,12 @@ export const schemas = {
 export type Kind = keyof typeof schemas;
 export const KINDS = Object.keys(schemas) as Kind[];
 /** Kinds whose resources live in a namespace (default namespace: "default"). */
-export const NAMESPACED_KINDS: ReadonlySet<Kind> = new Set(['NetworkPolicy', 'WorkloadEndpoint', 'NetworkSet']);
+export const NAMESPACED_KINDS: ReadonlySet<Kind> = new Set(['NetworkPolicy', 'StagedNetworkPolicy', 'WorkloadEndpoint', 'NetworkSet']);
 
 export type NetworkPolicy = z.infer<typeof schemas.NetworkPolicy>;
 export type GlobalNetworkPolicy = z.infer<typeof schemas.GlobalNetworkPolicy>;
+export type StagedNetworkPolicy = z.infer<typeof schemas.StagedNetworkPolicy>;
+export type StagedGlobalNetworkPolicy = z.infer<typeof schemas.StagedGlobalNetworkPolicy>;
 export type Profile = z.infer<typeof schemas.Profile>;
 export type Namespace = z.infer<typeof schemas.Namespace>;
 export type WorkloadEndpoint = z.infer<typeof schemas.WorkloadEndpoint>;
@@ -539,6 +546,8 @@ export type Tier = z.infer<typeof schemas.Tier>;
 export interface ResourceByKind {
   NetworkPolicy: NetworkPolicy;
   GlobalNetworkPolicy: GlobalNetworkPolicy;
+  StagedNetworkPolicy: StagedNetworkPolicy;
+  StagedGlobalNetworkPolicy: StagedGlobalNetworkPolicy;
   Profile: Profile;
   Namespace: Namespace;
   WorkloadEndpoint: WorkloadEndpoint;

@@ -10,6 +10,7 @@ import { cidrFamily, isValidCidrOrIp, parseCidr } from './cidr.js';
 import { hostBitsProblem } from './checks.js';
 import type { FieldPath } from './issues.js';
 import { communityProblem, type EndpointPort, type Resource, type Rule } from './resources.js';
+import { enforcedOf, type StagedPolicy } from './staged.js';
 import { isOnlyGlobal } from './selector/index.js';
 
 export interface Problem { path: FieldPath; message: string }
@@ -155,6 +156,18 @@ export function semanticProblems(r: Resource): Problem[] {
       if (r.spec.preDNAT && r.spec.doNotTrack) out.push({ path: ['spec', 'preDNAT'], message: 'preDNAT and doNotTrack cannot both be set' });
       out.push(...rulesProblems(r.spec));
       return out;
+    }
+    case 'StagedNetworkPolicy':
+    case 'StagedGlobalNetworkPolicy': {
+      // Calico: a staged Delete names its policy (and tier) only; any other is checked as
+      // the policy it would put in force.
+      const { stagedAction, tier: _tier, ...rest } = r.spec;
+      if (stagedAction === 'Delete') {
+        const set = Object.keys(rest).filter((k) => (rest as Record<string, unknown>)[k] !== undefined);
+        return set.length === 0 ? [] : [{ path: ['spec', set[0]!], message: `must be left out with stagedAction Delete (only tier may be given: ${set.join(', ')} set)` }];
+      }
+      const { policy } = enforcedOf({ ...r, spec: { ...r.spec, stagedAction: 'Set' } } as StagedPolicy);
+      return semanticProblems(policy!);
     }
     case 'Profile':
       return rulesProblems(r.spec);

@@ -6,7 +6,7 @@ export type { StoreConfig, StoreTls, StoreAuth } from './config.js';
 export { etcdClientOptions, DEFAULT_DIAL_TIMEOUT_MS } from './config.js';
 export { StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
-export { DEFAULT_PREFIX, IPAM_SEGMENT, keyFor, kindPrefix, parseEtcdKey } from './keys.js';
+export { DEFAULT_PREFIX, DOCKER_SEGMENT, IPAM_SEGMENT, keyFor, kindPrefix, parseEtcdKey } from './keys.js';
 export type { WatchHandler, WatchEvent, WatchOptions, WatchStatus, Watcher } from './watch.js';
 export { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_TIMEOUT_MS } from './watch.js';
 export { connectStore } from './connect.js';

@@ -2,10 +2,14 @@
 //   <prefix><kind lower-case>/<namespace>/<name>   namespaced kinds (NetworkPolicy, WorkloadEndpoint)
 //   <prefix><kind lower-case>/<name>               every other kind
 //   <prefix>ipam/...                               IPAM (not resources; owned by src/ipam)
+//   <prefix>docker/...                             the Docker driver's records (not resources; owned by src/docker)
 import { KINDS, NAMESPACED_KINDS, type Kind, type ResourceKey } from '../model/index.js';
 
 export const DEFAULT_PREFIX = '/trellis/v1/';
 export const IPAM_SEGMENT = 'ipam';
+export const DOCKER_SEGMENT = 'docker';
+/** Subtrees under the prefix that hold no resources: the watch passes them by unjudged. */
+const OWNED_SEGMENTS: ReadonlySet<string> = new Set([IPAM_SEGMENT, DOCKER_SEGMENT]);
 
 const KIND_BY_SEGMENT = new Map<string, Kind>(KINDS.map((k) => [k.toLowerCase(), k]));
 
@@ -31,14 +35,14 @@ export function kindPrefix(prefix: string, kind: Kind, namespace?: string): stri
 
 export type ParsedKey =
   | { type: 'resource'; key: ResourceKey }
-  | { type: 'ipam' }
+  | { type: 'owned'; segment: string }
   | { type: 'invalid'; reason: string };
 
-/** Reads an etcd key back into a ResourceKey; IPAM keys and malformed keys are told apart. */
+/** Reads an etcd key back into a ResourceKey; IPAM's and the Docker driver's keys and malformed keys are told apart. */
 export function parseEtcdKey(prefix: string, etcdKey: string): ParsedKey {
   if (!etcdKey.startsWith(prefix)) return { type: 'invalid', reason: `key is outside the prefix ${prefix}` };
   const parts = etcdKey.slice(prefix.length).split('/');
-  if (parts[0] === IPAM_SEGMENT) return { type: 'ipam' };
+  if (OWNED_SEGMENTS.has(parts[0] ?? '')) return { type: 'owned', segment: parts[0]! };
   const kind = KIND_BY_SEGMENT.get(parts[0] ?? '');
   if (!kind) return { type: 'invalid', reason: `unknown kind "${parts[0] ?? ''}" in key` };
   const namespaced = NAMESPACED_KINDS.has(kind);

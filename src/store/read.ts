@@ -23,7 +23,7 @@ export type KvRead =
 
 export function readKey(prefix: string, etcdKey: string): KeyRead {
   const parsed = parseEtcdKey(prefix, etcdKey);
-  if (parsed.type === 'ipam') return { type: 'other', etcdKey };
+  if (parsed.type === 'owned') return { type: 'other', etcdKey };
   if (parsed.type === 'invalid') return { type: 'invalid', etcdKey, error: `${etcdKey}: ${parsed.reason}` };
   return { type: 'key', etcdKey, key: parsed.key };
 }

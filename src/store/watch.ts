@@ -23,10 +23,11 @@
 //
 // The watcher also keeps the set of keys whose value is invalid, as of what it delivered:
 // a later valid value or a delete takes a key out of it (onValid).
-import type { Etcd3, IWatchResponse, Watcher as EtcdWatcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher as EtcdWatcher } from 'etcd3';
 import { KINDS, type Kind, type ResourceKey } from '../model/index.js';
 import type { Logger } from '../log/index.js';
 import { kindPrefix } from './keys.js';
+import { etcdReadAt, lastValidInHistory, type HistoryKv } from './history.js';
 import { currentRevision, isCompactedError, rangePrefix } from './kv.js';
 import { readKv } from './read.js';
 import {
@@ -45,9 +46,11 @@ export interface WatchHandler {
   /**
    * A value that does not parse or validate (skipped); called again each time it is read.
    * `key`: the resource the key names (absent when the key itself is malformed), so that
-   * the handler can keep the last valid version of it in force.
+   * the handler can keep the last valid version of it in force. `historyRevision`: in a
+   * snapshot, the resource's last valid version was found in etcd's history (history.ts)
+   * and the snapshot carries it, from that revision, in place of the invalid value.
    */
-  onInvalid?(etcdKey: string, error: string, key?: ResourceKey): void;
+  onInvalid?(etcdKey: string, error: string, key?: ResourceKey, historyRevision?: string): void;
   /** A key reported invalid has since been fixed or deleted. */
   onValid?(etcdKey: string): void;
   onStatus?(s: WatchStatus): void;
@@ -107,11 +110,24 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     status = s;
     guarded(log, 'onStatus', () => handler.onStatus?.(s));
   };
-  const invalid = (etcdKey: string, error: string, key?: ResourceKey) => {
+  const invalid = (etcdKey: string, error: string, key?: ResourceKey, historyRevision?: string) => {
     invalidKeys.set(etcdKey, error);
     ctx.reportInvalid(etcdKey, error);
-    guarded(log, 'onInvalid', () => handler.onInvalid?.(etcdKey, error, key));
+    guarded(log, 'onInvalid', () => handler.onInvalid?.(etcdKey, error, key, historyRevision));
   };
+
+  /** The last valid version of an invalid value's resource in etcd's history, if it is still there. */
+  async function fromHistory(kv: IKeyValue, kind: Kind): Promise<Stored | null> {
+    const decode = (prev: HistoryKv) => {
+      const r = readKv(prefix, prev, (k) => k.kind === kind);
+      return r.type === 'resource' ? r.stored : null;
+    };
+    const out = await lastValidInHistory(kv, etcdReadAt(etcd, kv.key), decode);
+    const etcdKey = kv.key.toString('utf8');
+    if (out.found) log.warn({ key: etcdKey, revision: out.found.revision }, 'invalid value in etcd: its last valid version, from etcd history, stays in force');
+    else log.warn({ key: etcdKey, why: out.why }, 'invalid value in etcd with no valid version in etcd history: nothing of it is in force');
+    return out.found;
+  }
   const valid = (etcdKey: string) => {
     if (!invalidKeys.delete(etcdKey)) return;
     guarded(log, 'onValid', () => handler.onValid?.(etcdKey));
@@ -122,7 +138,7 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
     // the state at one instant.
     const rev = await currentRevision(etcd, prefix);
     const items: Stored[] = [];
-    const seenInvalid = new Map<string, { error: string; key?: ResourceKey }>();
+    const seenInvalid = new Map<string, { error: string; key?: ResourceKey; historyRevision?: string }>();
     const prefixes: string[] = [];
     for (const kind of kinds) {
       const p = kindPrefix(prefix, kind);
@@ -130,12 +146,16 @@ export function startWatch(ctx: WatchContext, handler: WatchHandler, opts: Watch
       const { kvs } = await rangePrefix(etcd, p, rev);
       for (const kv of kvs) {
         const read = readKv(prefix, kv, (k) => k.kind === kind);
-        if (read.type === 'invalid') seenInvalid.set(read.etcdKey, { error: read.error, ...(read.key ? { key: read.key } : {}) });
-        else if (read.type === 'resource') items.push(read.stored);
+        if (read.type === 'invalid') {
+          // Only a resource the key names can be held; a malformed key names none.
+          const held = read.key ? await fromHistory(kv, kind) : null;
+          if (held) items.push(held);
+          seenInvalid.set(read.etcdKey, { error: read.error, ...(read.key ? { key: read.key } : {}), ...(held ? { historyRevision: held.revision } : {}) });
+        } else if (read.type === 'resource') items.push(read.stored);
       }
     }
     for (const k of fixedBySnapshot(invalidKeys.keys(), seenInvalid, prefixes)) valid(k);
-    for (const [k, { error, key }] of seenInvalid) invalid(k, error, key);
+    for (const [k, { error, key, historyRevision }] of seenInvalid) invalid(k, error, key, historyRevision);
     position = rev;
     guarded(log, 'onSync', () => handler.onSync(items, rev.toString()));
     resolveSynced();

@@ -2,7 +2,8 @@
 // off, a workload route or a chain jump deleted by hand, or a whole `iptables -F`, is put
 // back by trellisd on its own, logged naming what changed and counted; no denied flow gets
 // through meanwhile; trellisd's own writes are never taken for drift; /readyz says not
-// ready while drift is outstanding.
+// ready while drift is outstanding. Also a foreign iptables-restore of the whole filter table
+// followed by ipset destroy, and `ip route flush proto 78`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
@@ -123,6 +124,29 @@ test('iptables -F of every chain is repaired without a resync, closed meanwhile'
   await waitFor('the allowed flow back', () => tcp(web(), OUTSIDE_IP, 80), (r) => r !== null, REPAIR_WAIT_MS);
   assert.equal(await probe.stop(), [], 'no connection to the denied port got through');
   assert.ok(await metric('trellis_dataplane_drift_repairs_total') >= 2, 'repairs are counted');
+});
+
+test('a foreign minimal iptables-restore, then ipset destroy, is repaired without a resync, closed meanwhile', async () => {
+  await agent.idle();
+  const probe = probeDenied();
+  // The classic admin reload: a filter table of its own (iptables-restore without --noflush
+  // replaces the whole table, Trellis's chains included), then every unused set destroyed.
+  await lab.host.run(['sh', '-c', 'printf "*filter\\n:INPUT ACCEPT [0:0]\\n:FORWARD ACCEPT [0:0]\\n:OUTPUT ACCEPT [0:0]\\nCOMMIT\\n" | iptables-restore && (ipset destroy || true)']);
+  await waitFor('the denied rule back', () => lab.host.run(['iptables-save', '-t', 'filter']), (t) => t.includes('--dports 81 ') && t.includes('-A FORWARD -j trl-forward'), REPAIR_WAIT_MS);
+  await waitFor('the allowed flow back', () => tcp(web(), OUTSIDE_IP, 80), (r) => r !== null, REPAIR_WAIT_MS);
+  assert.equal(await probe.stop(), [], 'no connection to the denied port got through');
+  const line = driftLogs().find((l) => /by process \d+ \(iptables-restor/.test(JSON.stringify(l.changes)));
+  assert.ok(line, `a warning names the reload and its process; drift logs: ${JSON.stringify(driftLogs().slice(-3).map((l) => l.changes))}`);
+  await waitFor('ready again', async () => agent.readiness().ready, (r) => r, REPAIR_WAIT_MS);
+});
+
+test('ip route flush proto 78 is repaired without a resync', async () => {
+  await agent.idle();
+  const before = await metric('trellis_dataplane_drift_events_total', 'part="routes"');
+  await lab.host.run(['ip', 'route', 'flush', 'proto', String(ROUTE_PROTO_WORKLOAD)]);
+  await waitFor('the route back', () => routesIn(lab.host.name, ROUTE_PROTO_WORKLOAD), (r) => r.includes(`${IP} dev ${IF}`), REPAIR_WAIT_MS);
+  await waitFor('the allowed flow back', () => tcp(web(), OUTSIDE_IP, 80), (r) => r !== null, REPAIR_WAIT_MS);
+  assert.ok(await metric('trellis_dataplane_drift_events_total', 'part="routes"') > before, 'the flush is counted under part="routes"');
 });
 
 test("trellisd's own writes (a policy edit, an endpoint's route) are not drift", async () => {

@@ -1,7 +1,8 @@
 // The last good version holds: a stored policy that turns invalid keeps its valid version
 // in force, in the running agent (the invalid put changes nothing) and through a store
 // snapshot (a resync after a lost watch), with the status naming the key, the field and
-// that the old version holds; a fix or a delete ends the hold.
+// that the old version holds; a trellisd restarted meanwhile finds that version in etcd's
+// history and keeps it in force too; a fix or a delete ends the hold.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Etcd3 } from 'etcd3';
@@ -74,6 +75,16 @@ test('agent: a Deny policy corrupted in etcd stays in the kernel, and /status sa
   assert.match(inv.find((x) => x.key === KEY)!.error, /spec\.selector.*the last valid version stays in force/, 'the status names the field and the hold');
   await agent.resync();
   assert.ok((await rules()).includes('NetworkPolicy tenant-a/deny-ssh ingress[0]'), 'the deny rule is still in the kernel');
+
+  // A trellisd started while the value is invalid has never seen it valid: the snapshot
+  // brings the last valid version from etcd's history, so the Deny survives the restart.
+  await agent.stop();
+  agent = await startAgent(await agentConfig('lg', etcd.endpoints), { netns: ns.name, logger: silentLogger(), defaultMetrics: false });
+  await agent.ready(20_000);
+  await agent.resync();
+  assert.ok((await rules()).includes('NetworkPolicy tenant-a/deny-ssh ingress[0]'), 'the deny rule is still in the kernel after a restart');
+  const after = agent.status().store.invalid.find((x) => x.key === KEY);
+  assert.match(after?.error ?? '(not listed)', /spec\.selector.*the last valid version, etcd revision \d+, stays in force/, 'the restarted agent reports the key and the version it holds');
   await raw.delete().key(KEY);
   await waitFor('the deny rule gone after the delete', rules, (t) => !t.includes('deny-ssh'));
 });

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { startAgent, type Agent } from '../../src/agent/index.js';
 import { ApiConfigError, requiredToken, startApiServer } from '../../src/api/index.js';
 import { silentLogger } from '../../src/log/index.js';
-import type { Resource } from '../../src/model/index.js';
+import { resourceKey, type Resource } from '../../src/model/index.js';
 import { freePort, type Store } from '../../src/store/index.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { agentConfig, hostWithContainers, storeFor, tenantResources, workload } from '../agent/helpers.js';
+import { waitUntil } from '../e2e/helpers.js';
+import { agentConfig, hostWithContainers, storeFor, tenantResources, waitFor, workload } from '../agent/helpers.js';
 
 let etcd: TestEtcd;
 let store: Store;
@@ -112,6 +113,85 @@ test('matrix agrees with explain for every pair', async () => {
       assert.is(m.allowed[i]![k], e.allowed, `${a.id} -> ${b.id}`);
     }
   }
+});
+
+test('a staged policy is in no rule of this node; /matrix and the status page show the cells it would change', async () => {
+  type Matrix = import('../../src/api/index.js').MatrixDoc;
+  const matrix = async () => await (await get('/matrix?port=80')).json() as Matrix;
+  assert.is((await matrix()).staged, undefined, 'no staged policy: no staged part');
+  const open = { apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy', metadata: { name: 'open', namespace: 'tenant-b' }, spec: { stagedAction: 'Set', order: 1, selector: 'all()', ingress: [{ action: 'Allow' }] } } as Resource;
+  await store.apply(open);
+  try {
+    await waitUntil('the staged policy in /matrix', async () => (await matrix()).staged !== undefined, 10_000, 50);
+    const m = await matrix();
+    const at = (from: string, to: string) => [m.endpoints.findIndex((e) => e.id === from), m.endpoints.findIndex((e) => e.id === to)] as [number, number];
+    const [a, b] = at('WorkloadEndpoint/tenant-a/web-1', 'WorkloadEndpoint/tenant-b/web-1');
+    assert.equal(m.staged?.changes, ['StagedNetworkPolicy tenant-b/open (Set): adds NetworkPolicy tenant-b/open']);
+    assert.equal([m.allowed[a]![b], m.staged?.allowed[a]![b]], [false, true], 'tenant-a -> tenant-b: denied in force, allowed staged');
+    assert.equal([m.allowed[b]![a], m.staged?.allowed[b]![a]], [false, false], 'tenant-b -> tenant-a: unchanged');
+    const st = await (await get('/status')).json() as import('../../src/api/index.js').StatusDoc;
+    assert.not.ok(st.policies.some((p) => p.id.includes('open')), `never enforced: this node's policies are ${JSON.stringify(st.policies)}`);
+    const text = await (await get('/explain?from=tenant-a/web-1&to=tenant-b/web-1&port=80&format=text')).text();
+    assert.match(text, /^DENIED: /, 'explain answers for the policies in force');
+
+    const { chromium } = await import('playwright-core');
+    const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'chromium-')), {
+      executablePath: '/usr/bin/chromium', headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${base}/`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+      const changed = await page.$$eval('#matrix td.changes', (tds) => tds.map((td) => [td.getAttribute('data-from'), td.getAttribute('data-to'), td.getAttribute('data-allowed'), td.getAttribute('data-staged'), td.textContent]));
+      assert.equal(changed, [['WorkloadEndpoint/tenant-a/web-1', 'WorkloadEndpoint/tenant-b/web-1', 'false', 'true', '✗→✓']], 'the one cell that would change is marked');
+      assert.equal(await page.$$eval('#staged li', (lis) => lis.map((li) => li.textContent)), ['StagedNetworkPolicy tenant-b/open (Set): adds NetworkPolicy tenant-b/open']);
+      assert.is(await page.textContent('#staged-summary'), '1 verdict would change');
+    } finally {
+      await ctx.close();
+    }
+  } finally {
+    await store.delete({ kind: 'StagedNetworkPolicy', namespace: 'tenant-b', name: 'open' });
+  }
+  await waitUntil('the staged part gone with the staged policy', async () => (await matrix()).staged === undefined, 10_000, 50);
+});
+
+test('host endpoints: /matrix gains HOST/<name> rows and columns, each cell as /explain says both ways; an address names the endpoint', async () => {
+  const v1 = 'trellis.dev/v1';
+  const added = [
+    { apiVersion: v1, kind: 'HostEndpoint', metadata: { name: 'n1-all', labels: { role: 'host' } }, spec: { node: 'n1', interfaceName: '*', expectedIPs: ['10.66.9.1'] } },
+    { apiVersion: v1, kind: 'GlobalNetworkPolicy', metadata: { name: 'host-web' }, spec: {
+      selector: 'role == "host"', types: ['Ingress', 'Egress'],
+      ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: 'app == "web"' }, destination: { ports: [80] } }],
+      egress: [{ action: 'Allow', protocol: 'TCP', destination: { selector: 'projectcalico.org/namespace == "tenant-b"' } }],
+    } },
+    workload('remote-1', 'n2', 'trlx1', '10.66.0.9', { app: 'db' }),
+  ] as Resource[];
+  for (const r of added) await store.apply(r);
+  try {
+    type Doc = import('../../src/api/index.js').MatrixDoc;
+    const m = await waitFor('the host endpoint in /matrix', async () => (await get('/matrix?port=80')).json() as Promise<Doc>, (d) => d.endpoints.length === 4);
+    assert.equal(m.endpoints.map((e) => e.id).filter((id) => id.startsWith('HOST/')), ['HOST/n1-all'], 'one row and column per local host endpoint');
+    const cells: string[] = [];
+    for (const [i, a] of m.endpoints.entries()) {
+      for (const [k, b] of m.endpoints.entries()) {
+        if (!a.id.startsWith('HOST/') && !b.id.startsWith('HOST/')) continue;
+        const e = await (await get(`/explain?from=${a.id}&to=${b.id}&port=80`)).json() as { allowed: boolean };
+        assert.is(m.allowed[i]![k], e.allowed, `${a.id} -> ${b.id}`);
+        cells.push(`${a.id.split('/').pop()}>${b.id.split('/').pop()}:${e.allowed}`);
+      }
+    }
+    assert.equal(cells.sort(), [
+      'n1-all>n1-all:true', 'n1-all>remote-1:false', 'n1-all>web-1:false', 'n1-all>web-1:false', 'remote-1>n1-all:false', 'web-1>n1-all:true', 'web-1>n1-all:true',
+    ], 'to the host: the web workloads (all-interfaces policy), not remote db; from it: local workloads by their own ingress (their tenant only), remote-1 not (egress to tenant-b only); itself over loopback');
+    const byAddress = await (await get('/explain?from=10.66.9.1&to=tenant-b/web-1&port=80&format=text')).text();
+    assert.is(byAddress, '10.66.9.1 -> tenant-b/web-1 TCP/80: DENIED by the workload\'s ingress (the host reaches its own workloads through no host endpoint): no profile rule matched: default deny\n');
+    const remote = await (await get('/explain?from=HOST/n1-all&to=tenant-a/remote-1&port=443&format=text')).text();
+    assert.match(remote, /^HOST\/n1-all -> tenant-a\/remote-1 TCP\/443: DENIED\negress of the host \(node n1\): DENIED at HostEndpoint\/n1-all: policies applied but no rule matched: default deny\ningress of WorkloadEndpoint\/tenant-a\/remote-1 \(node n2\)/);
+  } finally {
+    for (const r of added.reverse()) await store.delete(resourceKey(r));
+  }
+  await waitFor('the host rows gone', async () => (await get('/matrix?port=80')).json() as Promise<{ endpoints: unknown[] }>, (d) => d.endpoints.length === 2);
 });
 
 test('metrics are Prometheus text with the agent series', async () => {

@@ -16,22 +16,7 @@ import { cni, startContainer } from '../../src/lab/cluster.js';
 import { probeTcp } from '../../src/lab/matrix.js';
 import type { ContainerPlan } from '../../src/lab/plan.js';
 import { median, percentile } from './_stats.js';
-
-const PROBE_EVERY_MS = 50;
-
-/** ms from t0 until fn() first returns `want` for a probe launched at that moment. */
-async function firstReflecting(t0: number, want: boolean, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const timer = setInterval(() => {
-      const launched = performance.now() - t0;
-      if (launched > timeoutMs) { clearInterval(timer); if (!done) { done = true; reject(new Error(`not reflected after ${timeoutMs} ms`)); } return; }
-      void fn().then((v) => {
-        if (!done && v === want) { done = true; clearInterval(timer); resolve(launched); }
-      });
-    }, PROBE_EVERY_MS);
-  });
-}
+import { firstReflecting, PROBE_EVERY_MS } from './_probe.js';
 
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

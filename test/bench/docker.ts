@@ -1,15 +1,27 @@
-// npm run bench -- docker [--n 20]
-// A real dockerd (Engine 20.10) in a host namespace with trellisd serving its network and
-// IPAM driver (as test/docker/dockerd.test.ts sets up). Per container: the wall time of
-// `docker run -d --net trellis-net` and `docker rm -f`, against the anchor, the same
-// commands with `--net none` (Docker with no network work at all), in the same run; and
-// Trellis's share: the time trellisd spent in the driver calls of that run
-// (RequestAddress, CreateEndpoint, Join, ProgramExternalConnectivity) and of that rm
-// (RevokeExternalConnectivity, Leave, DeleteEndpoint, ReleaseAddress), from its own
-// per-call timings in its log. Join includes the wait for the local dataplane.
-import { setupHarness } from '../cni/_harness.js';
-import { addUplink, startDockerd, startDockerTrellisd, type Dockerd } from '../docker/_dockerd.js';
+// npm run bench -- docker [--n 20] [--reach 10]
+// On a 2-host docker lab (`npm run lab -- up --runtime docker --hosts 2`: a dockerd per
+// host, trellisd serving its network and IPAM driver, BGP through the ToR), on h1:
+//  - the wall time of `docker run -d --net tenant-a` and of `docker rm -f`, against the
+//    anchor, the same commands with `--net none` (Docker with no network work at all),
+//    alternated in the same run;
+//  - Trellis's share: the time trellisd spent in the driver calls of that run
+//    (RequestAddress, CreateEndpoint, Join, ProgramExternalConnectivity) and of that rm
+//    (RevokeExternalConnectivity, Leave, DeleteEndpoint, ReleaseAddress), from its own
+//    per-call timings in its log (debug). Join includes the wait for the local dataplane;
+//  - time to reachable from another host: from `docker run --ip A` starting on h1 to A
+//    answering TCP/80 from h2's tenant-a client (probes launched every 50 ms from the start;
+//    A lies in h1's block, which the ToR already carries, so what is timed is Docker,
+//    the driver, h1's dataplane and the container's listener starting).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testNetnsPrefix } from '../../src/lab/index.js';
+import { labDown, labUp, waitConverged, type Lab } from '../../src/lab/lab.js';
+import { trellisdLog } from '../../src/lab/cluster.js';
+import { hostDocker, LISTEN_FLAGS } from '../../src/lab/dockerlab.js';
+import { probeTcp } from '../../src/lab/matrix.js';
 import { median, percentile } from './_stats.js';
+import { firstReflecting, PROBE_EVERY_MS } from './_probe.js';
 import type { BenchParams } from './run.js';
 
 const round = (x: number) => Math.round(x * 10) / 10;
@@ -17,64 +29,91 @@ const stats = (xs: number[]) => ({ median: round(median(xs)), p90: round(percent
 
 const RUN_CALLS = ['/IpamDriver.RequestAddress', '/NetworkDriver.CreateEndpoint', '/NetworkDriver.Join', '/NetworkDriver.ProgramExternalConnectivity'];
 const RM_CALLS = ['/NetworkDriver.RevokeExternalConnectivity', '/NetworkDriver.Leave', '/NetworkDriver.DeleteEndpoint', '/IpamDriver.ReleaseAddress'];
+const IMAGE = ['local/busybox', 'nc', LISTEN_FLAGS, '-p', '80', '-e', 'echo', 'ok'];
 
-interface Call { call: string; ms: number; time: number }
-function calls(log: string): Call[] {
-  return log.split('\n').flatMap((l) => {
-    if (!l.includes('"docker plugin call"')) return [];
-    try { const j = JSON.parse(l) as Call; return [{ call: j.call, ms: j.ms, time: j.time }]; } catch { return []; }
+interface Call { call: string; ms: number }
+function logLines(lab: Lab, msg: string): Array<Record<string, unknown>> {
+  return readFileSync(trellisdLog(lab.stateDir, 'h1'), 'utf8').split('\n').flatMap((l) => {
+    if (!l.includes(`"msg":"${msg}"`)) return [];
+    try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
   });
 }
+const calls = (lab: Lab): Call[] => logLines(lab, 'docker plugin call').map((j) => ({ call: String(j.call), ms: Number(j.ms) }));
 
-async function timed(d: Dockerd, args: string[]): Promise<number> {
-  const t = process.hrtime.bigint();
-  const r = await d.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+async function timed(lab: Lab, args: string[]): Promise<number> {
+  const t = performance.now();
+  const r = await hostDocker(lab.stateDir, 'h1', args);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} on h1: ${r.stderr}`);
+  return performance.now() - t;
+}
+
+/** An address of h1's first block the lab's containers do not use (they take its first few). */
+async function spareAddress(lab: Lab): Promise<string> {
+  const block = (await lab.status('h1')).bgp.advertised[0];
+  const m = /^(\d+\.\d+\.\d+)\.(\d+)\/(\d+)$/.exec(block ?? '');
+  if (!m || Number(m[3]) > 26) throw new Error(`h1 advertises no /26 or larger block (${block})`);
+  return `${m[1]}.${Number(m[2]) + 50}`;
 }
 
 export async function run(params: BenchParams): Promise<Record<string, unknown>> {
   const n = Number(params.n ?? 20);
-  const h = await setupHarness('dkb', [{ name: 'bench', cidr: '10.64.0.0/16' }]);
-  let d: Dockerd | null = null;
-  let t: Awaited<ReturnType<typeof startDockerTrellisd>> | null = null;
+  const reachN = Number(params.reach ?? 10);
+  const stateDir = mkdtempSync(join(tmpdir(), 'trellis-bench-docker-'));
+  // The per-call timings are debug lines; TRELLIS_* settings win over the lab's file.
+  const level = process.env.TRELLIS_LOG_LEVEL;
+  process.env.TRELLIS_LOG_LEVEL = 'debug';
+  let lab: Lab | undefined;
   try {
-    await addUplink(h, '10.99.8.1');
-    d = await startDockerd({ netns: h.host.name, tag: 'dkb' });
-    t = await startDockerTrellisd(h, d);
-    await timed(d, ['network', 'create', '-d', 'trellis', '--ipam-driver', 'trellis', '--subnet', '10.64.0.0/16', 'bnet']);
+    lab = await labUp({ prefix: `${testNetnsPrefix()}bd`, stateDir, hosts: 2, runtime: 'docker' });
+    if (level === undefined) delete process.env.TRELLIS_LOG_LEVEL; else process.env.TRELLIS_LOG_LEVEL = level;
+    await waitConverged(lab, 60_000);
+    const l = lab;
     const run = { trellis: [] as number[], anchor: [] as number[] };
     const rm = { trellis: [] as number[], anchor: [] as number[] };
     const share = { run: [] as number[], rm: [] as number[], join: [] as number[] };
+    // The lab's own containers joined at up: only the bench's joins count.
+    const joinedAtUp = logLines(l, 'docker endpoint joined').length;
     for (let i = 0; i < n; i++) {
       // Alternating, so that load on the machine falls on both alike.
-      run.anchor.push(await timed(d, ['run', '-d', '--stop-timeout', '1', '--name', `a${i}`, '--net', 'none', 'local/busybox', 'sleep', '600']));
-      const before = calls(t.log()).length;
-      run.trellis.push(await timed(d, ['run', '-d', '--stop-timeout', '1', '--name', `t${i}`, '--net', 'bnet', 'local/busybox', 'sleep', '600']));
-      const c1 = calls(t.log()).slice(before);
+      run.anchor.push(await timed(l, ['run', '-d', '--stop-timeout', '1', '--name', `a${i}`, '--net', 'none', ...IMAGE]));
+      const before = calls(l).length;
+      run.trellis.push(await timed(l, ['run', '-d', '--stop-timeout', '1', '--name', `t${i}`, '--net', 'tenant-a', '--label', 'app=bench', ...IMAGE]));
+      const c1 = calls(l).slice(before);
       share.run.push(c1.filter((c) => RUN_CALLS.includes(c.call)).reduce((s, c) => s + c.ms, 0));
       share.join.push(c1.filter((c) => c.call === '/NetworkDriver.Join').reduce((s, c) => s + c.ms, 0));
-      rm.anchor.push(await timed(d, ['rm', '-f', `a${i}`]));
-      const mid = calls(t.log()).length;
-      rm.trellis.push(await timed(d, ['rm', '-f', `t${i}`]));
-      share.rm.push(calls(t.log()).slice(mid).filter((c) => RM_CALLS.includes(c.call)).reduce((s, c) => s + c.ms, 0));
+      rm.anchor.push(await timed(l, ['rm', '-f', `a${i}`]));
+      const mid = calls(l).length;
+      rm.trellis.push(await timed(l, ['rm', '-f', `t${i}`]));
+      share.rm.push(calls(l).slice(mid).filter((c) => RM_CALLS.includes(c.call)).reduce((s, c) => s + c.ms, 0));
     }
-    const joins = t.log().split('\n').flatMap((l) => {
-      if (!l.includes('"docker endpoint joined"')) return [];
-      try { return [(JSON.parse(l) as { phases: Record<string, number> }).phases]; } catch { return []; }
-    });
+    const joins = logLines(l, 'docker endpoint joined').slice(joinedAtUp).map((j) => j.phases as Record<string, number>);
     const joinPhases = Object.fromEntries(['lookup', 'records', 'attach', 'dataplane'].map((k) => [k, stats(joins.map((j) => j[k] ?? 0))]));
+
+    const address = await spareAddress(l);
+    const from = l.container('h2-a-client').netns;
+    const reach: number[] = [];
+    const reachRun: number[] = [];
+    for (let i = 0; i < reachN; i++) {
+      const t0 = performance.now();
+      const reached = firstReflecting(t0, true, () => probeTcp(from, address, 80, 0.3), 30_000);
+      reached.catch(() => undefined);
+      reachRun.push(await timed(l, ['run', '-d', '--stop-timeout', '1', '--name', `r${i}`, '--net', 'tenant-a', '--ip', address, '--label', 'app=web', ...IMAGE]));
+      reach.push(await reached);
+      await timed(l, ['rm', '-f', `r${i}`]);
+    }
     const ratio = (a: number[], b: number[]) => Math.round(median(a) / median(b) * 100) / 100;
     return {
-      containers: n,
+      hosts: 2, containers: n,
       dockerRun: { trellis: stats(run.trellis), anchorNetNone: stats(run.anchor), ratio: ratio(run.trellis, run.anchor) },
       dockerRm: { trellis: stats(rm.trellis), anchorNetNone: stats(rm.anchor), ratio: ratio(rm.trellis, rm.anchor) },
       trellisShareMs: { run: stats(share.run), join: stats(share.join), joinPhases, rm: stats(share.rm), goalRunMedianMs: 100 },
-      notes: 'ms; share = time inside trellisd\'s driver calls (its own timings); Join includes waiting for the local dataplane to program the endpoint',
+      reachableFromOtherHostMs: { fromRunStart: stats(reach), dockerRunWithIp: stats(reachRun), probeEveryMs: PROBE_EVERY_MS },
+      notes: 'ms, on h1 of a 2-host docker lab; share = time inside trellisd\'s driver calls (its own timings); Join includes waiting for the local dataplane; reachable = docker run --ip on h1 starting until h2-a-client connects to TCP/80',
     };
   } finally {
-    await d?.stop().catch(() => undefined);
-    await t?.stop().catch(() => undefined);
-    await h.stop();
+    if (level === undefined) delete process.env.TRELLIS_LOG_LEVEL; else process.env.TRELLIS_LOG_LEVEL = level;
+    // From the records, even when up failed half-way.
+    await labDown(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -1,14 +1,17 @@
 // npm run bench -- explain [--endpoints 120,1000] [--hosts 30] [--tenants 6] [--policies 40]
-//   [--iterations 5] [--explains 500] [--legacy 20]
+//   [--iterations 5] [--explains 500] [--legacy 20] [--heps 2]
 // /matrix and /explain at cluster scale, evaluated over the agent's incremental calculator
 // (createClusterView): the matrix of every endpoint pair right after a policy edit (cold:
 // every remote endpoint compiled again) and unchanged (warm), and single explanations of
 // random pairs with their text, as the API serves them. `legacy` times that many pairs the
 // old way (explainFlow over the resources, one computeDesiredState per node per pair) for
-// comparison. Medians and p90 in ms.
+// comparison. Last, `heps` host endpoints on h1 (one "*", the rest named) with a policy:
+// /matrix with their HOST rows against the workload matrix alone, alternately in the same
+// state (the ratio is what they add). Medians and p90 in ms.
 import { performance } from 'node:perf_hooks';
 import { createCalculator, createClusterView, explainFlow } from '../../src/calc/index.js';
 import { explainForApi, matrixFor } from '../../src/agent/explain.js';
+import { withHostEndpoints } from '../../src/agent/host.js';
 import type { EndpointDoc } from '../../src/api/index.js';
 import { schemas, type Resource } from '../../src/model/index.js';
 import { median, percentile, rssMiB } from './_stats.js';
@@ -16,7 +19,7 @@ import { median, percentile, rssMiB } from './_stats.js';
 const API = 'projectcalico.org/v3';
 const ROLES = ['web', 'client', 'db', 'cache'];
 
-function build(endpoints: number, hosts: number, tenants: number, policies: number): { resources: Resource[]; docs: EndpointDoc[] } {
+export function build(endpoints: number, hosts: number, tenants: number, policies: number): { resources: Resource[]; docs: EndpointDoc[] } {
   const resources: Resource[] = [];
   const docs: EndpointDoc[] = [];
   for (let t = 0; t < tenants; t++) {
@@ -42,7 +45,7 @@ function build(endpoints: number, hosts: number, tenants: number, policies: numb
   return { resources, docs };
 }
 
-function policy(j: number, tenants: number, variant = 0): Resource {
+export function policy(j: number, tenants: number, variant = 0): Resource {
   const ns = `tenant-${j % tenants}`;
   const role = ROLES[j % ROLES.length]!;
   const from = ROLES[(j + 1 + variant) % ROLES.length]!;
@@ -104,6 +107,26 @@ async function one(endpoints: number, params: Record<string, string>): Promise<R
     const b = pick();
     legacy.push(time(() => { explainFlow({ resources, from: { endpoint: `${a.namespace}/${a.name}` }, to: { endpoint: `${b.namespace}/${b.name}` }, protocol: 'TCP', port: 80 }); }));
   }
+  const heps = Number(params.heps ?? 2);
+  for (let k = 0; k < heps; k++) {
+    calc.upsert(schemas.HostEndpoint.parse({ apiVersion: API, kind: 'HostEndpoint', metadata: { name: `h1-if${k}`, labels: { role: 'host' } },
+      spec: { node: 'h1', interfaceName: k === 0 ? '*' : `eth${k}`, expectedIPs: [`192.168.250.${k + 1}`] } }));
+  }
+  calc.upsert(schemas.GlobalNetworkPolicy.parse({ apiVersion: API, kind: 'GlobalNetworkPolicy', metadata: { name: 'host' }, spec: {
+    selector: 'role == "host"', types: ['Ingress', 'Egress'],
+    ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: 'app == "client"' }, destination: { ports: [80] } }],
+    egress: [{ action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "web"' } }],
+  } }));
+  const workloadsOnly: number[] = [];
+  const withHosts: number[] = [];
+  let hostRows = 0;
+  // Warm both (the state with the host endpoints, the compiled endpoints), then alternate which goes first.
+  withHostEndpoints(matrixFor(view, docs, 80, 'TCP'), calc.state(), view);
+  const timeOnly = () => workloadsOnly.push(time(() => { matrixFor(view, docs, 80, 'TCP'); }));
+  const timeWith = () => withHosts.push(time(() => { hostRows = withHostEndpoints(matrixFor(view, docs, 80, 'TCP'), calc.state(), view).endpoints.length - docs.length; }));
+  for (let k = 0; k < iterations; k++) {
+    if (k % 2 === 0) { timeOnly(); timeWith(); } else { timeWith(); timeOnly(); }
+  }
   const pairs = docs.length * docs.length;
   return {
     scale: { endpoints, hosts, tenants, policies, pairs, iterations, explains },
@@ -112,6 +135,10 @@ async function one(endpoints: number, params: Record<string, string>): Promise<R
     explainOne: stats(single),
     legacyExplainPerPair: stats(legacy),
     legacyMatrixEstimateMs: round(median(legacy) * pairs),
+    hostEndpoints: {
+      rows: hostRows, matrixWorkloadsOnly: stats(workloadsOnly), matrixWithHostRows: stats(withHosts),
+      ratioMedian: round(median(withHosts) / median(workloadsOnly)),
+    },
     allowedCells,
     rssMiB: rssMiB(),
   };

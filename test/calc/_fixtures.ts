@@ -47,6 +47,12 @@ export function np(ns: string, name: string, spec: unknown): Resource {
 export function gnp(name: string, spec: unknown): Resource {
   return schemas.GlobalNetworkPolicy.parse({ apiVersion: API, kind: 'GlobalNetworkPolicy', metadata: { name }, spec });
 }
+export function snp(ns: string, name: string, spec: unknown): Resource {
+  return schemas.StagedNetworkPolicy.parse({ apiVersion: API, kind: 'StagedNetworkPolicy', metadata: { name, namespace: ns }, spec });
+}
+export function sgnp(name: string, spec: unknown): Resource {
+  return schemas.StagedGlobalNetworkPolicy.parse({ apiVersion: API, kind: 'StagedGlobalNetworkPolicy', metadata: { name }, spec });
+}
 export function profile(name: string, spec: unknown): Resource {
   return schemas.Profile.parse({ apiVersion: API, kind: 'Profile', metadata: { name }, spec });
 }

@@ -1,11 +1,12 @@
 // The incremental calculator must always equal the full computation over the same
 // resources: random (seeded) sequences of upserts and removes over a small universe of
-// namespaces, profiles, endpoints, policies and pools, compared after every step.
+// namespaces, profiles, endpoints, policies and pools (and staged policies, which must
+// change nothing), compared after every step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { computeDesiredState, createCalculator, createClusterView, explainFlow, explainIn, matrixIn, type ExplainQuestion } from '../../src/calc/index.js';
 import { resourceKey, type Resource } from '../../src/model/index.js';
-import { gnetset, gnp, hep, namespace, netset, np, pool, profile, tier, wep } from './_fixtures.js';
+import { gnetset, gnp, hep, namespace, netset, np, pool, profile, sgnp, snp, tier, wep } from './_fixtures.js';
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -88,8 +89,14 @@ function generator(rand: () => number) {
       ? netset(pick(NS), `s${Math.floor(rand() * 3)}`, [pick(['192.0.2.0/24', '198.51.100.7/32', '2001:db8::/64', '10.0.0.0/8'])], labelsOf())
       : gnetset(`gs${Math.floor(rand() * 3)}`, [pick(['203.0.113.0/24', '0.0.0.0/0', '2001:db8:1::/48'])], labelsOf())),
     () => tier(pick(['platform', 'tenant']), { ...(maybe(0.8) ? { order: pick([10, 100, 2_000_000]) } : {}), defaultAction: pick(['Deny', 'Pass'] as const) }),
+    // Staged policies under the enforced ones' names: never enforced, so never in the state.
+    () => {
+      const action = pick(['Set', 'Delete', 'Learn', 'Ignore']);
+      const spec = (global: boolean) => (action === 'Delete' ? { stagedAction: action } : { ...policySpec(global), stagedAction: action });
+      return maybe() ? snp(pick(NS), `np${Math.floor(rand() * 4)}`, spec(false)) : sgnp(`g${Math.floor(rand() * 4)}`, spec(true));
+    },
   ];
-  const weights = [1, 1, 4, 1, 2, 2, 1, 1, 1];
+  const weights = [1, 1, 4, 1, 2, 2, 1, 1, 1, 1];
   const once = (): Resource => {
     let x = rand() * weights.reduce((a, b) => a + b, 0);
     for (let i = 0; i < makers.length; i++) {

@@ -1,6 +1,8 @@
-// `trellisctl policy explain --to HOST/<name>` offline (-f): the exact line the API's
-// /explain?to=HOST/<name> gives for the same resources on the endpoint's node, from an
-// address (failsafe, rule, ICMP) and from a local workload (DefaultEndpointToHostAction).
+// `trellisctl policy explain --to HOST/<name>` and `--from HOST/<name>` offline (-f): the
+// exact line the API's /explain gives for the same resources on the endpoint's node: to
+// the host from an address (failsafe, rule, ICMP) and from a local workload
+// (DefaultEndpointToHostAction); from the host (outbound failsafe, egress rule, a local
+// workload's ingress); a host endpoint named by its address either way.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
@@ -45,6 +47,26 @@ test('the CLI prints the API\'s verdict line: failsafe, rule, ICMP rule, workloa
       const api = explainToHostForApi(ds, { from: want.split(' ')[0]!, to: TO, protocol: proto, port: Number(p) });
       assert.is(api.text, r.stdout, `${from} ${port}: API text equals the CLI's`);
     }
+  }
+});
+
+test('--from HOST/<name> or its address: the host\'s own traffic out, as the API says it; an address in --to names the endpoint too', async () => {
+  const resources = FILES.flatMap((f) => parseResourceText(readFileSync(join(ROOT, f), 'utf8'), f));
+  const ds = computeDesiredState({ nodeName: 'host-1', resources });
+  const cases: [string, string, string, string][] = [
+    [TO, '198.51.100.7', '179/TCP', 'HOST/host-1-eth0 -> 198.51.100.7 TCP/179: ALLOWED at HostEndpoint/host-1-eth0 by outbound failsafe tcp:179'],
+    [TO, '198.51.100.7', '443/TCP', 'HOST/host-1-eth0 -> 198.51.100.7 TCP/443: ALLOWED at HostEndpoint/host-1-eth0 by policy rule GlobalNetworkPolicy uplink-ssh-from-admin egress[0] (Allow)'],
+    ['192.0.2.11', 'tenant-a/web1', '80/TCP',
+      '192.0.2.11 -> tenant-a/host--1-podman-web1-eth0 TCP/80: DENIED by the workload\'s ingress (the host reaches its own workloads through no host endpoint): no profile rule matched: default deny'],
+    ['192.0.2.5', '192.0.2.11', '443/TCP', '192.0.2.5 -> 192.0.2.11 TCP/443: DENIED at HostEndpoint/host-1-eth0 by policy rule GlobalNetworkPolicy uplink-ssh-from-admin ingress[2] (Deny)'],
+  ];
+  for (const [from, to, port, want] of cases) {
+    const r = await ctl(['policy', 'explain', ...FILES.flatMap((f) => ['-f', f]), '--from', from, '--to', to, '--port', port]);
+    assert.is(r.code, 0, `${from} -> ${to}: exit ${r.code} (${r.stderr})`);
+    assert.is(r.stdout, `${want}\n`, `${from} -> ${to} ${port}: CLI output`);
+    const [p, proto] = port.split('/') as [string, string];
+    const [apiFrom, apiTo] = want.split(' TCP/')[0]!.split(' -> ') as [string, string];
+    assert.is(explainToHostForApi(ds, { from: apiFrom, to: apiTo, protocol: proto, port: Number(p) }).text, r.stdout, `${from} -> ${to}: API text equals the CLI's`);
   }
 });
 

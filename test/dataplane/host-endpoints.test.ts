@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { connectNetns, createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { createDataplane, type Dataplane } from '../../src/dataplane/index.js';
-import { explainToHost, formatHostVerdict, type DesiredState } from '../../src/calc/index.js';
+import { explainFromHost, explainToHost, formatHostVerdict, type DesiredState, type HostVerdict } from '../../src/calc/index.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, createLab, tcp, waitServing, type Lab } from './_lab.js';
 import { HOST_EPS, hep, hostLabState, policy, tcpRule } from './_host-state.js';
 import { rule } from './_state.js';
@@ -55,12 +55,14 @@ test.before(async () => {
   await lab.outside.run(['ip', 'route', 'add', '10.65.0.0/16', 'via', HOST_UPLINK_IP]);
   for (const port of [22, 179, 2379, 80, 5000]) lab.serve(lab.host, port);
   for (const port of [80, 179]) lab.serve(lab.outside, port);
+  lab.serve(mgmt, 80);
   lab.serve(c('trla1'), 80);
   dp = createDataplane({ netns: lab.host.name, logger: silentLogger(), resyncIntervalMs: 0 });
   await apply(hostLabState({ endpointToHost: 'Accept' }));
   await waitServing(lab.outside, HOST_UPLINK_IP, 80);
   await waitServing(lab.host, OUTSIDE_IP, 80);
   await waitServing(lab.outside, A_WEB, 80);
+  await waitServing(lab.host, MGMT_IP, 80);
 });
 
 test.after(async () => {
@@ -198,32 +200,56 @@ test('a foreign flush of filter leaves a policed host closed, not open; the next
   await expectReach([['outside ssh after the resync (failsafe back)', lab.outside, HOST_UPLINK_IP, 22, true]]);
 });
 
-test('explain agrees with the kernel for flows to the host, packet by packet (failsafe, named and all-interfaces endpoints, workloads)', async () => {
+test('explain agrees with the kernel for flows to and from the host, packet by packet (failsafes, named and all-interfaces endpoints, doNotTrack, workloads)', async () => {
   const webFromA = policy('host-web-from-a', [tcpRule('Allow', 80, 'GlobalNetworkPolicy host-web-from-a ingress[0]', { srcSets: ['ta'] })]);
+  const out80 = policy('host-out-80', [], [tcpRule('Allow', 80, 'GlobalNetworkPolicy host-out-80 egress[0]')]);
+  // Stateless, so written for both directions: out to port 80, and the answers from port 80.
+  const untracked80 = policy('untracked-out-80', [rule({ action: 'Allow', protocol: 6, srcPorts: [{ from: 80, to: 80 }], origin: 'GlobalNetworkPolicy untracked-out-80 ingress[0]' })],
+    [tcpRule('Allow', 80, 'GlobalNetworkPolicy untracked-out-80 egress[0]')], { doNotTrack: true, applyOnForward: true });
+  const closedWeb = (ds: DesiredState): DesiredState => ({
+    ...ds, endpoints: ds.endpoints.map((e) => (e.interfaceName === 'trla1' ? { ...e, ingress: { policies: [], profiles: [] } } : e)),
+  });
   const states: Array<[string, DesiredState]> = [
     ['one tenant', hostLabState({ endpointToHost: 'Accept', heps: [hep('all', '*', { ingress: { policies: [webFromA.id], profiles: [] } }), hep('mgmt', 'up1', { ingress: { policies: [allowAll.id], profiles: [] } })], policies: [webFromA, allowAll] })],
     ['deny-all', hostLabState({ heps: [hep('all', '*', { ingress: { policies: [denyAll.id], profiles: [] }, egress: { policies: [denyAll.id], profiles: [] } })], policies: [denyAll] })],
     ['no endpoint', hostLabState({ endpointToHost: 'Drop' })],
+    ['egress by port, a closed workload', closedWeb(hostLabState({
+      heps: [hep('all', '*', { egress: { policies: [out80.id], profiles: [] } }), hep('mgmt', 'up1', { egress: { policies: [denyAll.id], profiles: [] } })], policies: [out80, denyAll],
+    }))],
+    ['doNotTrack egress ahead of deny-all', hostLabState({
+      policies: [denyAll, untracked80],
+      heps: [hep('all', '*', { ingress: { policies: [denyAll.id], profiles: [] }, egress: { policies: [denyAll.id], profiles: [] }, untrackedIngress: [untracked80.id], untrackedEgress: [untracked80.id] })],
+    })],
   ];
   const wl = (ds: DesiredState, iface: string) => ({ workload: ds.endpoints.find((e) => e.interfaceName === iface)! });
   const ip = (iface: string) => HOST_EPS.find((e) => e.iface === iface)!.ip;
   const wrong: string[] = [];
+  const deciders = new Set<string>();
   for (const [name, ds] of states) {
     await apply(ds);
-    const flows: Array<[string, Netns, string, string, number, { iface: string } | ReturnType<typeof wl>]> = [
-      ['outside', lab.outside, OUTSIDE_IP, HOST_UPLINK_IP, 80, { iface: 'up0' }],
-      ['outside ssh', lab.outside, OUTSIDE_IP, HOST_UPLINK_IP, 22, { iface: 'up0' }],
-      ['mgmt', mgmt, MGMT_IP, MGMT_HOST_IP, 80, { iface: 'up1' }],
-      ['a-client', c('trla2'), ip('trla2'), HOST_UPLINK_IP, 80, wl(ds, 'trla2')],
-      ['b-client', c('trlb2'), ip('trlb2'), HOST_UPLINK_IP, 80, wl(ds, 'trlb2')],
+    type Via = { iface: string } | ReturnType<typeof wl>;
+    const to = (v: Via) => (p: Parameters<typeof explainToHost>[2]) => explainToHost(ds, v, p);
+    const from = (v: Via) => (p: Parameters<typeof explainToHost>[2]) => explainFromHost(ds, v, p);
+    const flows: Array<[string, Netns, string, string, number, (p: Parameters<typeof explainToHost>[2]) => HostVerdict]> = [
+      ['outside', lab.outside, OUTSIDE_IP, HOST_UPLINK_IP, 80, to({ iface: 'up0' })],
+      ['outside ssh', lab.outside, OUTSIDE_IP, HOST_UPLINK_IP, 22, to({ iface: 'up0' })],
+      ['mgmt', mgmt, MGMT_IP, MGMT_HOST_IP, 80, to({ iface: 'up1' })],
+      ['a-client', c('trla2'), ip('trla2'), HOST_UPLINK_IP, 80, to(wl(ds, 'trla2'))],
+      ['b-client', c('trlb2'), ip('trlb2'), HOST_UPLINK_IP, 80, to(wl(ds, 'trlb2'))],
+      ['host to outside', lab.host, HOST_UPLINK_IP, OUTSIDE_IP, 80, from({ iface: 'up0' })],
+      ['host to outside bgp', lab.host, HOST_UPLINK_IP, OUTSIDE_IP, 179, from({ iface: 'up0' })],
+      ['host to mgmt', lab.host, MGMT_HOST_IP, MGMT_IP, 80, from({ iface: 'up1' })],
+      ['host to a-web', lab.host, HOST_UPLINK_IP, A_WEB, 80, from(wl(ds, 'trla1'))],
     ];
-    await Promise.all(flows.map(async ([label, from, src, dst, port, via]) => {
-      const kernel = (await tcp(from, dst, port)) !== null;
-      const v = explainToHost(ds, via, { src, dst, family: 4, protocol: 6, port });
+    await Promise.all(flows.map(async ([label, ns, src, dst, port, explain]) => {
+      const kernel = (await tcp(ns, dst, port)) !== null;
+      const v = explain({ src, dst, family: 4, protocol: 6, port });
+      if (ns === lab.host) deciders.add(v.decidedBy.kind === 'rule' ? v.decidedBy.stage : v.decidedBy.kind);
       if (v.allowed !== kernel) wrong.push(`${name}: ${label} -> ${dst}:${port}: kernel ${kernel ? 'allowed' : 'denied'}, explain says ${formatHostVerdict(v)}`);
     }));
   }
   assert.equal(wrong, [], wrong.join('\n'));
+  assert.equal([...deciders].sort(), ['default', 'doNotTrack', 'failsafe', 'policy', 'workload ingress'], 'flows from the host met every stage');
 });
 
 test('removing the last host endpoint takes its chains, the mangle chains and the IPv4 raw chains away', async () => {

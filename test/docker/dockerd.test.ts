@@ -188,6 +188,7 @@ test('docker rm and network rm release every address, interface, endpoint and re
   assert.equal(left, [], 'no Docker network or endpoint record left in etcd');
   const profiles = (await h.store.list('Profile')).map((s) => (s.resource as Profile).metadata.name).filter((n) => n.startsWith('docker-'));
   assert.equal(profiles, [], 'the networks\' profiles are gone');
+  assert.not.match(trellisdLogText(), 'skipping an invalid value', 'the driver\'s records under <prefix>docker/ are not taken for invalid resources by the watch');
 });
 
 test.run();

@@ -1,6 +1,7 @@
 // The whole cluster in namespaces (3 hosts, a BIRD ToR, etcd): routes learned by BGP
 // through the ToR carry traffic between hosts, tenants are isolated both ways, policies
-// applied and deleted with trellisctl take effect, the status page shows it, and a host
+// applied and deleted with trellisctl take effect, a deny-all on every host's own
+// interfaces leaves the cluster running (failsafes), the status page shows it, and a host
 // that goes down is withdrawn at the ToR within the hold time.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.js';
-import { probeTcp } from '../../src/lab/matrix.js';
-import { labCniSocket, trellisdLog } from '../../src/lab/cluster.js';
+import { probeMany, probeTcp } from '../../src/lab/matrix.js';
+import type { MatrixDoc } from '../../src/api/index.js';
+import { DIST, labCniSocket, trellisdLog } from '../../src/lab/cluster.js';
 import { freePort } from '../../src/store/index.js';
 import { addressOf, learnedRoutes, startLab, stopLab, waitUntil } from './helpers.js';
 
@@ -96,6 +98,66 @@ test('a policy applied with trellisctl apply -f takes effect, and stops when del
   await waitUntil('the deny policy in force', async () => !(await probeTcp(from, to)), 10_000, 100);
   await lab.trellisctl(['delete', '-f', file]);
   await waitUntil('the deny policy gone', () => probeTcp(from, to), 10_000, 100);
+});
+
+test('deny-all on every host\'s all-interfaces host endpoint: the failsafes keep BGP, etcd and a restarted trellisd going, the matrix holds, explain names the failsafe', async () => {
+  const file = join(tmp, 'host-deny-all.yaml');
+  const hosts = lab.plan.hosts;
+  const hepDoc = (h: (typeof hosts)[number]) => ['apiVersion: trellis.dev/v1', 'kind: HostEndpoint', 'metadata:', `  name: ${h.name}-all`, '  labels:', '    e2e-host: deny',
+    'spec:', `  node: ${h.name}`, '  interfaceName: "*"', '  expectedIPs:', `    - ${h.address}`].join('\n');
+  const policyDoc = ['apiVersion: trellis.dev/v1', 'kind: GlobalNetworkPolicy', 'metadata:', '  name: e2e-host-deny-all', 'spec:', '  selector: e2e-host == "deny"', '  types: [Ingress, Egress]'].join('\n');
+  writeFileSync(file, [...hosts.map(hepDoc), policyDoc].join('\n---\n') + '\n');
+  const h1 = lab.host('h1');
+  const ping = async () => (await lab.exec('h1', ['busybox', 'ping', '-c', '1', '-W', '1', h1.torAddress])).exitCode === 0;
+  const containers = (doc: MatrixDoc) => {
+    const idx = doc.endpoints.map((e, i) => (e.id.startsWith('HOST/') ? -1 : i)).filter((i) => i >= 0);
+    return idx.map((i) => idx.map((j) => doc.allowed[i]![j]!));
+  };
+  const declaredBefore = containers(await lab.declaredMatrix('h1'));
+  assert.ok(await ping(), 'h1 pings the ToR before the policy (what the policy will close)');
+  await lab.trellisctl(['apply', '-f', file]);
+  try {
+    await waitUntil('the deny-all in force on h1 (ICMP is no failsafe)', async () => !(await ping()), 15_000, 200);
+    for (const h of hosts) {
+      await waitUntil(`${h.name} polices its host endpoint`, async () => (await lab.status(h.name)).host?.endpoints.some((e) => e.id === `HostEndpoint/${h.name}-all`) === true, 15_000, 200);
+    }
+    // New connections, not just established ones: h1's trellisd restarts behind the policy.
+    await lab.stopTrellisd('h1');
+    lab.startTrellisd('h1');
+    await lab.waitReady('h1', 30_000);
+    await waitUntil('h1 Established again with the ToR', async () => (await lab.birdProtocols()).h1 === 'Established', 30_000, 250);
+    const protos = await lab.birdProtocols();
+    for (const h of hosts) assert.is(protos[h.name], 'Established', `ToR session to ${h.name} under deny-all`);
+    for (const h of hosts) {
+      const st = await lab.status(h.name);
+      assert.ok(st.store.synced && st.store.status === 'connected', `${h.name}: etcd reachable (store ${JSON.stringify(st.store)})`);
+      assert.is((await lab.api(h.name, '/readyz')).status, 200, `${h.name}: trellisd ready`);
+    }
+    const etcdFromHost = await lab.exec('h1', [process.execPath, join(DIST, 'cli/main.js'), 'get', 'hep']);
+    assert.is(etcdFromHost.exitCode, 0, `a new etcd client in h1 (outbound failsafe tcp:2379): ${etcdFromHost.stderr}`);
+    const explain = async (q: string) => (await lab.api('h1', `/explain?${q}&format=text`)).body;
+    assert.match(await explain(`from=HOST/h1-all&to=${h1.torAddress}&protocol=ICMP`), `HOST/h1-all -> ${h1.torAddress}: DENIED at HostEndpoint/h1-all: policies applied but no rule matched`);
+    assert.match(await explain(`from=${h1.address}&to=${h1.torAddress}&port=179`), `${h1.address} -> ${h1.torAddress} TCP/179: ALLOWED at HostEndpoint/h1-all by outbound failsafe tcp:179`);
+    assert.match(await explain(`from=${h1.torAddress}&to=HOST/h1-all&port=2379`), 'ALLOWED at HostEndpoint/h1-all by failsafe tcp:2379');
+    // The matrix: containers as declared before, and h1's own row as its packets say.
+    const doc = await lab.declaredMatrix('h1');
+    assert.equal(containers(doc), declaredBefore, 'the declared container matrix is unchanged by a host endpoint policy');
+    const m = await lab.measureMatrix();
+    assert.equal(m.cells.filter((c) => c.declared !== c.observed), [], 'observed container matrix equals the policies under deny-all');
+    const row = doc.endpoints.findIndex((e) => e.id === 'HOST/h1-all');
+    assert.ok(row >= 0, `/matrix lists HOST/h1-all: ${doc.endpoints.map((e) => e.id).join(', ')}`);
+    const targets = doc.endpoints.filter((e) => !e.id.startsWith('HOST/'));
+    const seen = await probeMany(h1.netns, targets.map((e) => e.address));
+    const fromHost = targets.map((e) => doc.allowed[row]![doc.endpoints.indexOf(e)]!);
+    assert.equal(seen, fromHost, 'h1\'s TCP/80 to every container as its HOST/h1-all row declares');
+  } finally {
+    await lab.trellisctl(['delete', '-f', file]);
+  }
+  await waitUntil('the deny-all gone from h1', ping, 15_000, 200);
+  for (const h of hosts) {
+    await waitUntil(`${h.name} polices no host endpoint`, async () => ((await lab.status(h.name)).host?.endpoints.length ?? 0) === 0, 15_000, 200);
+  }
+  assert.is((await lab.declaredMatrix('h1')).endpoints.filter((e) => e.id.startsWith('HOST/')).length, 0, 'no HOST rows once the host endpoints are gone');
 });
 
 test('the status page shows the sessions as Established and the matrix of /status', async () => {

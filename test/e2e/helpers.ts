@@ -8,15 +8,16 @@ import { execa } from 'execa';
 import { testNetnsPrefix } from '../../src/lab/index.js';
 import { labUp, waitConverged, type Lab } from '../../src/lab/lab.js';
 import { DIST } from '../../src/lab/cluster.js';
+import type { Runtime } from '../../src/lab/plan.js';
 import { ROUTE_PROTO_BGP } from '../../src/calc/index.js';
 
-export async function startLab(opts: { hosts: number; etcd?: 1 | 3; tag: string }): Promise<Lab> {
+export async function startLab(opts: { hosts: number; etcd?: 1 | 3; tag: string; runtime?: Runtime }): Promise<Lab> {
   for (const bin of ['agent/main.js', 'cli/main.js', 'cni/main.js']) {
     if (!existsSync(join(DIST, bin))) throw new Error(`dist/${bin} is missing: run "npm run build" first (npm test does)`);
   }
   const stateDir = mkdtempSync(join(tmpdir(), `trellis-lab-${opts.tag}-`));
   const lab = await labUp({
-    prefix: `${testNetnsPrefix()}${opts.tag}`, stateDir, hosts: opts.hosts, etcdMembers: opts.etcd ?? 1,
+    prefix: `${testNetnsPrefix()}${opts.tag}`, stateDir, hosts: opts.hosts, etcdMembers: opts.etcd ?? 1, runtime: opts.runtime ?? 'cni',
     timers: { holdTime: 9, keepalive: 3, resyncIntervalSeconds: 30 },
   }).catch(async (err: Error) => {
     const { labDown } = await import('../../src/lab/lab.js');

@@ -12,10 +12,11 @@ import { spawnInNetns, isAlive } from '../../src/lab/procs.js';
 import { labDown } from '../../src/lab/lab.js';
 import { parseBirdProtocols, parseBirdRoutes } from '../../src/lab/topology.js';
 import { renderMatrix } from '../../src/lab/matrix.js';
-import { parseLabels, planAddedContainer } from '../../src/lab/plan.js';
+import { parseLabels, parseRuntime, planAddedContainer, runtimeOf } from '../../src/lab/plan.js';
 import { parseFlags, UsageError } from '../../src/lab/flags.js';
 import { forwardArgv } from '../../src/lab/forward.js';
-import { cniEnv } from '../../src/lab/cluster.js';
+import { cniEnv, DEFAULT_TIMERS, trellisdConfigYaml } from '../../src/lab/cluster.js';
+import { dockerCgroup, dockerRunArgs, networkCreateArgs } from '../../src/lab/dockerlab.js';
 import { processStat } from '../../src/lab/records.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
@@ -107,8 +108,8 @@ test('down removes what the records name even after a crash', async () => {
 test('lab flags: known ones parsed, an unknown one refused with the list the command knows', () => {
   const f = parseFlags('up', ['--hosts', '2', '--etcd=3'], { '--hosts': 'value', '--etcd': 'value' }, 0);
   assert.equal(f.values, { '--hosts': '2', '--etcd': '3' });
-  assert.throws(() => parseFlags('up', ['--runtime', 'docker'], { '--hosts': 'value', '--etcd': 'value' }, 0),
-    (e: unknown) => e instanceof UsageError && e.message === 'up: unknown flag --runtime (up knows: --hosts, --etcd)');
+  assert.throws(() => parseFlags('up', ['--host', '2'], { '--hosts': 'value', '--etcd': 'value' }, 0),
+    (e: unknown) => e instanceof UsageError && e.message === 'up: unknown flag --host (up knows: --hosts, --etcd)');
   assert.throws(() => parseFlags('down', ['now'], {}, 0), /down: unexpected argument "now"/);
   assert.throws(() => parseFlags('add', ['x', '--host'], { '--host': 'value' }, 1), /add: --host needs a value/);
   assert.equal(parseFlags('add', ['x', '--host', 'h2'], { '--host': 'value' }, 1).positional, ['x']);
@@ -126,6 +127,30 @@ test('lab add: the container plan, its CNI call as a runtime makes it, and refus
   assert.throws(() => planAddedContainer(p, { name: 'ok', host: 'h7', namespace: 'tenant-a', labels: {} }), /--host h7: no such host \(hosts: h1, h2\)/);
   assert.throws(() => planAddedContainer(p, { name: 'Bad_Name', host: 'h1', namespace: 'tenant-a', labels: {} }), /name "Bad_Name"/);
   assert.throws(() => parseLabels('app'), /--labels: "app" is not key=value/);
+});
+
+test('--runtime: cni (the default) or docker; a docker lab\'s trellisd serves the plugin its dockerd discovers; docker commands as the lab runs them', () => {
+  assert.is(parseRuntime('docker'), 'docker');
+  assert.throws(() => parseRuntime('podman'), /--runtime podman: unknown runtime \(runtimes: cni, docker\)/);
+  assert.is(runtimeOf(planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1 })), 'cni', 'the default runtime');
+  const { runtime: _r, ...old } = planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1 });
+  assert.is(runtimeOf(old), 'cni', 'records from before runtimes are cni labs');
+  const p = planLab({ prefix: 'x-', hosts: 2, etcdMembers: 1, runtime: 'docker' });
+  assert.equal(p.containers.map((c) => c.name), planLab({ prefix: 'x-', hosts: 2, etcdMembers: 1 }).containers.map((c) => c.name), 'the same containers as the default lab');
+  const conf = trellisdConfigYaml(p, p.hosts[1]!, '/l', DEFAULT_TIMERS);
+  assert.match(conf, /^dockerSocket: \/l\/h2\/docker\/plugins\/trellis\.sock$/m, conf);
+  assert.match(conf, /^dockerApiSocket: \/l\/h2\/docker\/docker\.sock$/m, conf);
+  assert.not.match(trellisdConfigYaml(planLab({ prefix: 'x-', hosts: 1, etcdMembers: 1 }), p.hosts[0]!, '/l', DEFAULT_TIMERS), /docker/, 'a cni lab serves no Docker plugin');
+  assert.equal(networkCreateArgs(p, 'tenant-a'), [
+    'network', 'create', '-d', 'trellis', '--ipam-driver', 'trellis', '--subnet', '10.244.0.0/16',
+    '-o', 'trellis.namespace=tenant-a', '-o', 'trellis.profiles=tenant-a', 'tenant-a',
+  ]);
+  const c = planAddedContainer(p, { name: 'my-web', host: 'h2', namespace: 'tenant-a', labels: parseLabels('app=web,tier=front'), ip: '10.244.3.7' });
+  assert.equal(dockerRunArgs(c), [
+    'run', '-d', '--stop-timeout', '1', '--name', 'my-web', '--net', 'tenant-a', '--label', 'app=web', '--label', 'tier=front', '--ip', '10.244.3.7',
+    'local/busybox', 'nc', `-${'l'.repeat(32)}`, '-p', '80', '-e', 'echo', 'ok',
+  ]);
+  assert.is(dockerCgroup(p, p.hosts[0]!), 'x-docker-h1', 'the cgroup carries the lab\'s prefix');
 });
 
 test('forwards: socat on a unix socket inside, on a loopback port outside', () => {

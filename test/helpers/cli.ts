@@ -3,6 +3,7 @@
 // artefact and saves compiling the whole CLI on the fly in every call (≈ 0.5 s of CPU
 // each); the TypeScript source through tsx otherwise, so that a test run by hand after an
 // edit never exercises stale code.
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -32,4 +33,19 @@ export function cliEntry(): string[] {
     && statSync(stamp).mtimeMs >= newest([join(ROOT, 'src'), join(ROOT, 'tsconfig.json'), join(ROOT, 'tsconfig.build.json')]);
   cached = fresh ? [built] : ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')];
   return cached;
+}
+
+export interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** Runs trellisctl from the repository's root with these variables over the test's own, feeding `input` on stdin. */
+export function runCli(args: string[], env: Record<string, string> = {}, input = ''): Promise<CliRun> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...cliEntry(), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdin.end(input);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
 }

@@ -3,7 +3,7 @@
 // The refusals, message by message, are the fixtures/bad/calico-*.yaml files.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatIssue, nextSchemas, parseResourceText, ResourceFileError, schemas, validateResource, type Resource } from '../../src/model/index.js';
+import { formatIssue, parseResourceText, ResourceFileError, schemas, validateResource, type Resource } from '../../src/model/index.js';
 
 const doc = (kind: string, spec: string, name = 'x') => `apiVersion: projectcalico.org/v3\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec}`;
 
@@ -78,17 +78,9 @@ test('stored values (no cross-field checks) still may not claim more than one ad
   assert.equal(refused(wep(['10.65.0.1/32', 'fd00::1'])), [], 'one address per family is fine');
 });
 
-test('the kinds Trellis does not act on yet are validated, typed and refused as such', () => {
+test('a Tier defaults to defaultAction Deny, as in Calico', () => {
   const tier = schemas.Tier.parse({ apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'platform' }, spec: { order: 100 } });
-  assert.is(tier.spec.defaultAction, 'Deny', 'a Tier defaults to defaultAction Deny, as in Calico');
-  const staged = nextSchemas.StagedNetworkPolicy.parse({ apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy', metadata: { name: 's' }, spec: {} });
-  assert.is(staged.spec.stagedAction, 'Set', 'stagedAction defaults to Set');
-  for (const [kind, spec] of [['StagedNetworkPolicy', '  stagedAction: Delete\n  tier: default\n']] as const) {
-    let err: unknown;
-    try { parseResourceText(doc(kind, spec, 'x'), 'next.yaml'); } catch (e) { err = e; }
-    assert.instance(err, ResourceFileError, `${kind} is refused`);
-    assert.equal((err as ResourceFileError).issues.map((i) => i.message), [`Calico kind ${kind} is not supported by Trellis yet: the resource is valid, but nothing in Trellis would act on it`], `${kind}: valid, and said to be unsupported`);
-  }
+  assert.is(tier.spec.defaultAction, 'Deny');
 });
 
 test('the kinds Trellis acts on now parse as resources', () => {

@@ -17,8 +17,11 @@ test('a valid value comes back as a resource carrying its mod revision', () => {
   assert.is(r.stored.resource.metadata.resourceVersion, '7', 'resourceVersion is the etcd revision');
 });
 
-test('IPAM keys are not resources and are not decoded', () => {
+test('IPAM keys and the Docker driver\'s records are not resources and are not decoded', () => {
   assert.equal(readKv(P, kv(`${P}ipam/v2/block/10.65.0.0-26`, 'not json')), { type: 'other', etcdKey: `${P}ipam/v2/block/10.65.0.0-26` });
+  // Not "unknown kind docker": every network and endpoint record would be reported invalid (store.invalid, a warning each).
+  assert.equal(readKv(P, kv(`${P}docker/networks/1d1ad85c7a3e`, '{"id":"1d1ad85c7a3e"}')), { type: 'other', etcdKey: `${P}docker/networks/1d1ad85c7a3e` });
+  assert.equal(readKey(P, `${P}docker/endpoints/ab12`), { type: 'other', etcdKey: `${P}docker/endpoints/ab12` });
 });
 
 test('malformed keys and bad values are invalid, with the key and the reason', () => {

@@ -2,20 +2,26 @@
 // which policy or profile rule decides a new connection, evaluated on the same compiled
 // rules and sets the dataplane renders (calc's explainFlow). Resources come from etcd, or
 // with -f from files (offline). Exit 0 whether the flow is allowed or denied (the answer
-// is the output), 2 on bad input.
+// is the output), 2 on bad input. `--staged` answers for the cluster with its staged
+// policies carried out; `policy preview` lists every pair of endpoints they would change.
 import type { Command } from 'commander';
 import {
-  computeDesiredState, ExplainError, explainFlow, explainHostFlow, formatExplanation, type ExplainInput, type Kind, type Resource,
+  applyStaged, canonicalCidr, computeDesiredState, describeKey, ExplainError, explainFlow, explainHostFlow, formatExplanation, formatPreview,
+  formatStagedChanges, isStagedPolicy, isValidCidrOrIp, previewStaged, resourceKey, resourceView, type ExplainInput, type Kind, type Resource,
 } from '../core.js';
 import { print, withStore } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
 import { readResources } from '../files.js';
 import { missingProfileNotes, resolveEndpointRef } from './explain-refs.js';
 
-/** The kinds that shape policy decisions. */
-const POLICY_KINDS: Kind[] = ['Namespace', 'Profile', 'NetworkPolicy', 'GlobalNetworkPolicy', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet'];
+/** The kinds that shape policy decisions (and the staged policies that would). */
+const POLICY_KINDS: Kind[] = [
+  'Namespace', 'Profile', 'Tier', 'NetworkPolicy', 'GlobalNetworkPolicy', 'StagedNetworkPolicy', 'StagedGlobalNetworkPolicy',
+  'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet',
+];
 
-interface ExplainOpts { from: string; to: string; port: string; file?: string[]; output?: string; ipVersion?: string; srcPort?: string }
+interface ExplainOpts { from: string; to: string; port: string; file?: string[]; output?: string; ipVersion?: string; srcPort?: string; staged?: boolean }
+interface PreviewOpts { file?: string[]; offline?: boolean; port: string; output?: string }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -43,25 +49,67 @@ export function parsePortSpec(spec: string): Pick<ExplainInput, 'protocol' | 'po
   return out;
 }
 
-async function loadResources(cmd: Command, files: string[] | undefined): Promise<Resource[]> {
-  if (files && files.length > 0) return readResources(files);
+async function storedResources(cmd: Command): Promise<Resource[]> {
   return withStore(cmd, async (store) => {
     const lists = await Promise.all(POLICY_KINDS.map((k) => store.list(k)));
     return lists.flat().map((s) => s.resource);
   });
 }
 
+async function loadResources(cmd: Command, files: string[] | undefined): Promise<Resource[]> {
+  if (files && files.length > 0) return readResources(files);
+  return storedResources(cmd);
+}
+
 /**
- * --to HOST/<name>: evaluated on the DesiredState of the host endpoint's node, as that
- * node's trellisd computes it, so the text is the API's /explain?to=HOST/<name> answer.
- * The failsafes and DefaultEndpointToHostAction are trellisd settings the store does not
- * hold: Calico's defaults are assumed.
+ * The stored cluster with the files' staged policies over it (a file's wins over a stored
+ * one of the same name), or with --offline the files alone. Only staged policies may come
+ * from files over the store: anything else would preview a change no staged policy makes.
  */
-function explainToHost(resources: readonly Resource[], from: string, to: string, input: ExplainInput) {
-  const name = to.replace(/^(HOST|HostEndpoint)\//, '');
-  const heps = resources.filter((r): r is Extract<Resource, { kind: 'HostEndpoint' }> => r.kind === 'HostEndpoint');
-  const hep = heps.find((h) => h.metadata.name === name);
-  if (!hep) throw new CliError(EXIT.BAD_INPUT, `--to ${to}: no HostEndpoint ${name} (host endpoints: ${heps.map((h) => h.metadata.name).sort().join(', ') || 'none'})`);
+async function previewResources(cmd: Command, opts: PreviewOpts): Promise<Resource[]> {
+  const files = opts.file ?? [];
+  if (opts.offline) {
+    if (files.length === 0) throw new CliError(EXIT.BAD_INPUT, '--offline needs the whole cluster in -f FILE|DIR|- (endpoints, profiles, policies and the staged policies)');
+    return readResources(files);
+  }
+  const given = files.length > 0 ? readResources(files) : [];
+  const other = given.find((r) => !isStagedPolicy(r));
+  if (other) {
+    throw new CliError(EXIT.BAD_INPUT, `${describeKey(resourceKey(other))} is not a staged policy: -f gives StagedNetworkPolicy or StagedGlobalNetworkPolicy to preview over the stored cluster (apply other kinds, or give the whole cluster with --offline)`);
+  }
+  return [...await storedResources(cmd), ...given];
+}
+
+type Hep = Extract<Resource, { kind: 'HostEndpoint' }>;
+const HOST_REF = /^(HOST|HostEndpoint)\//;
+
+/**
+ * The HostEndpoint a --from/--to names: HOST/<name>, HostEndpoint/<name>, or an address in
+ * the expectedIPs of one that polices an interface (one with only expectedIPs polices
+ * nothing, so its address stays a plain address). Undefined: not a host endpoint.
+ */
+function hostEndpointNamed(resources: readonly Resource[], ref: string, flag: '--from' | '--to'): Hep | undefined {
+  const heps = resources.filter((r): r is Hep => r.kind === 'HostEndpoint');
+  if (HOST_REF.test(ref)) {
+    const name = ref.replace(HOST_REF, '');
+    const hep = heps.find((h) => h.metadata.name === name);
+    if (!hep) throw new CliError(EXIT.BAD_INPUT, `${flag} ${ref}: no HostEndpoint ${name} (host endpoints: ${heps.map((h) => h.metadata.name).sort().join(', ') || 'none'})`);
+    return hep;
+  }
+  if (!isValidCidrOrIp(ref) || (ref.includes('/') && !/\/(32|128)$/.test(ref))) return undefined;
+  const cidr = canonicalCidr(ref);
+  return heps.filter((h) => h.spec.interfaceName !== undefined && (h.spec.expectedIPs ?? []).some((a) => canonicalCidr(a) === cidr))
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))[0];
+}
+
+/**
+ * A flow to (--to) or from (--from) a host endpoint, evaluated on the DesiredState of its
+ * node as that node's trellisd computes it, so the text is the API's /explain answer; a
+ * workload on another node is evaluated on its own node's state. The failsafes and
+ * DefaultEndpointToHostAction are trellisd settings the store does not hold: Calico's
+ * defaults are assumed.
+ */
+function explainHost(resources: readonly Resource[], hep: Hep, from: string, to: string, input: ExplainInput) {
   // ICMP has no port: the host evaluation takes it by protocol number.
   const protocol = input.protocol === 'ICMP' ? '1' : input.protocol === 'ICMPv6' ? '58' : String(input.protocol);
   try {
@@ -69,9 +117,11 @@ function explainToHost(resources: readonly Resource[], from: string, to: string,
     return explainHostFlow(ds, {
       from, to, protocol,
       ...(input.port !== undefined ? { port: input.port } : {}), ...(input.srcPort !== undefined ? { srcPort: input.srcPort } : {}), ...(input.icmp ? { icmp: input.icmp } : {}),
-    });
+    }, resourceView(resources));
   } catch (err) {
-    if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, `${err.message}${hep.spec.interfaceName === undefined ? ` (HostEndpoint ${name} has no interfaceName: it polices nothing)` : ''}`);
+    if (err instanceof ExplainError) {
+      throw new CliError(EXIT.BAD_INPUT, `${err.message}${hep.spec.interfaceName === undefined ? ` (HostEndpoint ${hep.metadata.name} has no interfaceName: it polices nothing)` : ''}`);
+    }
     throw err;
   }
 }
@@ -80,12 +130,13 @@ export function register(program: Command): void {
   const policy = program.command('policy').description('policy tools');
   policy.command('explain')
     .description('explain which policy or profile rule allows or denies a new connection')
-    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT (its name, workload or container), or an address/CIDR')
-    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), an endpoint\'s address, or HOST/<host endpoint>')
+    .requiredOption('--from <source>', 'NAMESPACE/ENDPOINT (its name, workload or container), an address/CIDR, or HOST/<host endpoint> (or its address)')
+    .requiredOption('--to <destination>', 'NAMESPACE/ENDPOINT (its name, workload or container), an endpoint\'s address, or HOST/<host endpoint> (or its address)')
     .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP/8, ICMPv6/128 ...', '80/TCP')
     .option('--src-port <port>', 'source port, for rules that test it (default: unknown, such rules do not match)')
     .option('--ip-version <4|6>', 'address family to explain when both ends have both (default 4)')
     .option('-f, --file <path>', 'evaluate these files (FILE, DIR or -) instead of etcd; repeatable', collect)
+    .option('--staged', 'answer with the staged policies carried out (their stagedAction), as `policy preview` does')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: ExplainOpts, cmd: Command) => {
       if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: expected text or json`);
@@ -105,10 +156,21 @@ export function register(program: Command): void {
         input.srcPort = Number(opts.srcPort);
       }
       input.resources = await loadResources(cmd, opts.file);
-      if (/^(HOST|HostEndpoint)\//.test(opts.to)) {
-        const from = fromIsCidr ? opts.from : resolveEndpointRef(input.resources, opts.from, '--from');
-        const host = explainToHost(input.resources, from, opts.to, input);
-        print(opts.output === 'json' ? JSON.stringify(host.result, null, 2) : host.text.trimEnd());
+      let staged: string[] = [];
+      if (opts.staged) {
+        const applied = applyStaged(input.resources);
+        input.resources = applied.resources;
+        staged = formatStagedChanges(applied.changes).map((l) => `staged: ${l}`);
+        if (staged.length === 0) staged = ['staged: no staged policies, so this is the verdict in force'];
+      }
+      const toHost = hostEndpointNamed(input.resources, opts.to, '--to');
+      const fromHost = hostEndpointNamed(input.resources, opts.from, '--from');
+      const hep = toHost ?? fromHost;
+      if (hep) {
+        // The other end: a workload by any name it goes by, or an address (explain finds its owner).
+        const other = (ref: string, flag: '--from' | '--to') => (isValidCidrOrIp(ref) || hostEndpointNamed(input.resources, ref, flag) ? ref : resolveEndpointRef(input.resources, ref, flag));
+        const host = explainHost(input.resources, hep, toHost ? other(opts.from, '--from') : opts.from, toHost ? opts.to : other(opts.to, '--to'), input);
+        print(opts.output === 'json' ? JSON.stringify(host.result, null, 2) : [host.text.trimEnd(), ...staged.map((l) => `note: ${l}`)].join('\n'));
         return;
       }
       input.to = { endpoint: resolveEndpointRef(input.resources, opts.to, '--to') };
@@ -120,7 +182,23 @@ export function register(program: Command): void {
         if (err instanceof ExplainError) throw new CliError(EXIT.BAD_INPUT, err.message);
         throw err;
       }
-      result.notes.push(...missingProfileNotes(input.resources, [result.to, ...(result.egress ? [result.from] : [])]));
+      result.notes.push(...missingProfileNotes(input.resources, [result.to, ...(result.egress ? [result.from] : [])]), ...staged);
       print(opts.output === 'json' ? JSON.stringify(result, null, 2) : formatExplanation(result));
+    });
+
+  policy.command('preview')
+    .description('which verdicts between endpoints the staged policies would change (nothing is enforced)')
+    .option('-f, --file <path>', 'staged policies (FILE, DIR or -) to preview with the stored ones; repeatable', collect)
+    .option('--offline', 'the files are the whole cluster: do not read etcd')
+    .option('--port <port/protocol>', '80/TCP, 53/UDP, ICMP ...', '80/TCP')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: PreviewOpts, cmd: Command) => {
+      if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(EXIT.BAD_INPUT, `-o ${opts.output}: expected text or json`);
+      const q = parsePortSpec(opts.port);
+      // The matrix asks per protocol and port; an ICMP type would be a question it cannot put.
+      if (q.icmp) throw new CliError(EXIT.BAD_INPUT, `--port ${opts.port}: preview takes a protocol without ICMP type (ICMP, ICMPv6)`);
+      const resources = await previewResources(cmd, opts);
+      const p = previewStaged(resources, { protocol: q.protocol, ...(q.port !== undefined ? { port: q.port } : {}) });
+      print(opts.output === 'json' ? JSON.stringify(p, null, 2) : formatPreview(p));
     });
 }
