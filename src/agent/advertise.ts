@@ -23,8 +23,20 @@ export function localPrefixes(desired: DesiredState, ipam: { blocks: string[]; b
   return [...new Set(prefixes)].sort();
 }
 
+/** The interface each local prefix leaves by: a local endpoint's veth (blocks have none). */
+export function localInterfaces(desired: DesiredState, prefixes: readonly string[]): Map<string, string> {
+  const dev = new Map(desired.routes.map((r) => [r.dst, r.dev]));
+  const out = new Map<string, string>();
+  for (const p of prefixes) {
+    const d = dev.get(p);
+    if (d !== undefined) out.set(p, d);
+  }
+  return out;
+}
+
 export function createAdvertiser(opts: { node: string; bgp: BgpPort; ipam: IpamPort | null; metrics?: AgentMetrics }): Advertiser {
   const state: AdvertiserState = { advertised: [], ipam: null };
+  let given = '';
   return {
     state,
     async refresh(desired) {
@@ -36,8 +48,11 @@ export function createAdvertiser(opts: { node: string; bgp: BgpPort; ipam: IpamP
         opts.metrics?.ipamBorrowed.set(ipam.borrowed.length);
       }
       const prefixes = localPrefixes(desired, ipam);
-      if (prefixes.join(',') === state.advertised.join(',')) return;
-      await opts.bgp.setLocalPrefixes(prefixes);
+      const interfaces = localInterfaces(desired, prefixes);
+      const key = prefixes.map((p) => `${p}@${interfaces.get(p) ?? ''}`).join(',');
+      if (key === given) return;
+      await opts.bgp.setLocalPrefixes(prefixes, interfaces);
+      given = key;
       state.advertised = prefixes;
       opts.metrics?.bgpAdvertisedLocal.set(prefixes.length);
     },

@@ -2,7 +2,7 @@
 // AS number and a router id, then reconfigured in place. Learned best routes go to the
 // agent as a full set; End-of-RIB from every peer (the speaker's 'synced') ends the
 // graceful-restart wait.
-import { createSpeaker, type RouteChange, type Speaker, type SpeakerConfig } from '../bgp/index.js';
+import { createSpeaker, type LocalRoute, type RouteChange, type Speaker, type SpeakerConfig } from '../bgp/index.js';
 import type { Logger } from '../log/index.js';
 import type { Resource } from '../model/index.js';
 import { communitiesFor, desiredBgp } from '../calc/index.js';
@@ -66,6 +66,7 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
   let configured = false;
   let last = '';
   let prefixes: string[] = [];
+  let interfaces: ReadonlyMap<string, string> = new Map();
   let routesCb: ((r: LearnedRoute[]) => void) | null = null;
   let eorResolve: () => void = () => undefined;
   const eor = new Promise<void>((r) => { eorResolve = r; });
@@ -85,9 +86,10 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
     for (const peer of [...told.keys()]) if (!next.has(peer)) { told.delete(peer); log.info({ peer }, 'BGP peer configuration problem resolved'); }
   };
   let communities: (prefix: string) => string[] = () => [];
-  const route = (prefix: string) => {
+  const route = (prefix: string): LocalRoute => {
     const c = communities(prefix);
-    return c.length ? { prefix, communities: c } : { prefix };
+    const dev = interfaces.get(prefix);
+    return { prefix, ...(c.length ? { communities: c } : {}), ...(dev !== undefined ? { interface: dev } : {}) };
   };
 
   // The learned set, kept from the speaker's change events (a full table arrives as
@@ -176,10 +178,14 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
       last = key;
       configured = true;
     },
-    async setLocalPrefixes(next) {
-      const gone = prefixes.filter((p) => !next.includes(p));
-      const added = next.filter((p) => !prefixes.includes(p));
+    async setLocalPrefixes(next, nextInterfaces = new Map()) {
+      const had = new Set(prefixes);
+      const keep = new Set(next);
+      const gone = prefixes.filter((p) => !keep.has(p));
+      // A prefix whose interface changed is announced again: filters may see it differently.
+      const added = next.filter((p) => !had.has(p) || interfaces.get(p) !== nextInterfaces.get(p));
       prefixes = [...next];
+      interfaces = new Map(nextInterfaces);
       if (!speaker) return;
       if (gone.length) speaker.withdraw(gone);
       if (added.length) speaker.announce(added.map(route));

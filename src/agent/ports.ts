@@ -39,8 +39,11 @@ export interface DataplanePort {
 export interface BgpPort {
   /** Applies the BGP configuration the resources describe for this node (throws on bad input). */
   configure(resources: Resource[]): Promise<void>;
-  /** The local prefixes to announce (replaces the previous set). */
-  setLocalPrefixes(prefixes: string[]): Promise<void>;
+  /**
+   * The local prefixes to announce (replaces the previous set); `interfaces` gives the
+   * interface a prefix leaves by, where it has one (BGPFilter rules match on it).
+   */
+  setLocalPrefixes(prefixes: string[], interfaces?: ReadonlyMap<string, string>): Promise<void>;
   status(): PeerStatusDoc[];
   /** True once the speaker has been configured at least once. */
   readonly configured: boolean;

@@ -6,7 +6,7 @@ import { type PathAttributes } from './attributes.js';
 import { BgpError } from './errors.js';
 import { type CodecContext } from './attributes.js';
 import { type UpdateMessage, decodeMessage, endOfRibFamily } from './messages.js';
-import { type AfiFamily, type ParsedPrefix, familyOfAfi, parsePrefix, SAFI_UNICAST } from './prefix.js';
+import { type AfiFamily, type ParsedPrefix, familyOfAfi, parsePrefix, prefixCovers, SAFI_UNICAST } from './prefix.js';
 import type { RibRoute, RouteSource } from './rib.js';
 import type { ImportPolicy } from './types.js';
 
@@ -126,15 +126,6 @@ export function importAllowed(prefix: string, ebgp: boolean, policy: ImportPolic
   return true;
 }
 
-function prefixCovers(outer: { length: number; bytes: Buffer }, inner: { length: number; bytes: Buffer }): boolean {
-  const full = outer.length >> 3;
-  for (let i = 0; i < full; i++) if (outer.bytes[i] !== inner.bytes[i]) return false;
-  const rem = outer.length % 8;
-  if (rem === 0) return true;
-  const mask = (0xff << (8 - rem)) & 0xff;
-  return ((inner.bytes[full] ?? 0) & mask) === (outer.bytes[full] ?? 0);
-}
-
 export interface AdjInEntry { route: RibRoute; eligible: boolean }
 
 /** One peer's received routes, each with whether import policy lets it into the Loc-RIB. */
@@ -146,6 +137,8 @@ export class AdjRibIn {
     this.entries.set(prefix, { route, eligible });
     return eligible ? route : null;
   }
+  get(prefix: string): AdjInEntry | undefined { return this.entries.get(prefix); }
+  prefixes(): IterableIterator<string> { return this.entries.keys(); }
   /** Removes a route; true when there was one (the Loc-RIB candidate must go too). */
   delete(prefix: string): boolean { return this.entries.delete(prefix); }
   get size(): number { return this.entries.size; }

@@ -1,6 +1,7 @@
 // Adj-RIB-Out: what one peer has been sent (prefix -> exported attributes) and what is
 // waiting to be sent, plus the export memo shared by all peers. Turning pending changes
 // into UPDATE bytes is pure (takeMessages); the speaker writes them to the session.
+import { isDeepStrictEqual } from 'node:util';
 import { packAnnouncements, packWithdrawals } from './pack.js';
 import { type AfiFamily, addressFamily, familyOfAfi, SAFI_UNICAST } from './prefix.js';
 import { type Exported, type ExportContext, type ExportTarget, type RibRoute, type RouteSource, exportRoute } from './rib.js';
@@ -19,6 +20,9 @@ export class AdjRibOut {
   queue(prefix: string, e: Exported | null): void {
     const cur = this.sent.get(prefix) ?? null;
     if (e === cur) return;
+    // A recomputed export (after a configuration change) that says the same is not sent
+    // again: a filter edit moves the routes it changes, not the whole table.
+    if (e && cur && isDeepStrictEqual(e, cur)) return;
     if (e) this.sent.set(prefix, e); else this.sent.delete(prefix);
     this.pending.add(prefix);
   }

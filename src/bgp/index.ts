@@ -3,7 +3,9 @@
 export { createSpeaker, type Speaker, type SpeakerOptions, type SyncedInfo } from './speaker.js';
 export type {
   PeerConfig, SpeakerConfig, PeerStatus, PeerState, LocalRoute, RouteChange, GracefulRestartOptions, ImportPolicy, ExportPolicy,
+  RouteFilter, RouteFilterRule,
 } from './types.js';
+export { compileFilters, filterVerdict, ruleMatches, NO_FILTERS, type CompiledRule, type PeerFilters, type RouteFacts, type FilterVerdict } from './filter.js';
 export { BgpError, BgpConfigError, ErrorCode, describeNotification, isValidNotification } from './errors.js';
 export {
   decodeMessage, encodeOpen, encodeKeepalive, encodeNotification, encodeRouteRefresh, encodeUpdateRaw, encodeEndOfRib,

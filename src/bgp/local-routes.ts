@@ -1,5 +1,5 @@
 // The node's own announcements as Loc-RIB candidates. Prefixes announced with the same
-// communities and MED share one RouteSource, so they export (and pack) together.
+// communities, MED and interface share one RouteSource, so they export (and pack) together.
 import { type PathAttributes } from './attributes.js';
 import { BgpConfigError } from './errors.js';
 import { parseCommunity } from './peer-config.js';
@@ -25,7 +25,7 @@ export class LocalRoutes {
     for (const { prefix, r, comms } of parsed) {
       const std = comms.flatMap((c) => (c.std !== undefined ? [c.std] : []));
       const large = comms.flatMap((c) => (c.large ? [c.large] : []));
-      const key = JSON.stringify([std, large, r.med ?? null]);
+      const key = JSON.stringify([std, large, r.med ?? null, r.interface ?? null]);
       let src = this.sources.get(key);
       if (!src) {
         const attrs: PathAttributes = { origin: 0, asPath: [] };
@@ -33,6 +33,7 @@ export class LocalRoutes {
         if (large.length) attrs.largeCommunities = large;
         if (r.med !== undefined) attrs.med = r.med;
         src = { peer: LOCAL, attrs, nextHop: '', ebgp: false, fromClient: false, peerRouterId: routerId, peerAddress: '0.0.0.0' };
+        if (r.interface !== undefined) src.interface = r.interface;
         this.sources.set(key, src);
       }
       const cur = this.routes.get(prefix);

@@ -4,6 +4,7 @@
 import type { AdjRibIn } from './adj-rib-in.js';
 import type { AdjRibOut } from './adj-rib-out.js';
 import type { BgpConfigError } from './errors.js';
+import type { PeerFilters } from './filter.js';
 import type { HelperState } from './graceful-restart.js';
 import { canonicalAddress } from './peer-config.js';
 import { addressFamily } from './prefix.js';
@@ -15,6 +16,8 @@ import type { PeerConfig, PeerState, PeerStatus, SpeakerConfig } from './types.j
 export interface PeerEntry {
   key: string;
   cfg: PeerConfig;
+  /** cfg.filters compiled. */
+  filters: PeerFilters;
   refused: BgpConfigError | null;
   sessions: Set<Session>;
   established: Session | null;
@@ -22,6 +25,10 @@ export interface PeerEntry {
   adjOut: AdjRibOut;
   /** Export target of the established session, computed once per session and policy. */
   target: ExportTarget | null | undefined;
+  /** The running re-evaluation of the Adj-RIB-In after a change (null: none). */
+  reimport: { next: number } | null;
+  /** The running re-evaluation of what the peer is sent after a change (null: none). */
+  reexport: { next: number } | null;
   gr: HelperState;
   idleTimer: NodeJS.Timeout | null;
   /** When it was configured (the restarting speaker's deferral counts from here). */

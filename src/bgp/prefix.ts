@@ -56,6 +56,16 @@ export function parsePrefix(cidr: string): ParsedPrefix {
   return { family, length, bytes };
 }
 
+/** Whether inner (at least as long as outer) lies inside outer: their first outer.length bits agree. */
+export function prefixCovers(outer: { length: number; bytes: Buffer }, inner: { length: number; bytes: Buffer }): boolean {
+  const full = outer.length >> 3;
+  for (let i = 0; i < full; i++) if (outer.bytes[i] !== inner.bytes[i]) return false;
+  const rem = outer.length % 8;
+  if (rem === 0) return true;
+  const mask = (0xff << (8 - rem)) & 0xff;
+  return ((inner.bytes[full] ?? 0) & mask) === (outer.bytes[full] ?? 0);
+}
+
 /** The canonical CIDR text of a prefix (host bits cleared, RFC 5952 for IPv6). */
 export function canonicalPrefix(cidr: string): string {
   const p = parsePrefix(cidr);

@@ -19,6 +19,8 @@ export interface RouteSource {
   fromClient: boolean;
   peerRouterId: string;
   peerAddress: string;
+  /** A local route's interface (for filter rules on `interface`). */
+  interface?: string;
 }
 
 export interface RibRoute {

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log/index.js';
 import { type PathAttributes } from './attributes.js';
 import { AdjRibIn, importAllowed, importSource, classifyUpdate } from './adj-rib-in.js';
+import { compileFilters, filterVerdict } from './filter.js';
 import { AdjRibOut, ExportMemo, routeRefreshVerdict } from './adj-rib-out.js';
 import { BgpConfigError, BgpError, CeaseSub, ErrorCode, OpenSub } from './errors.js';
 import { HelperState, endOfRibComplete, familiesNotPreserved, helperRetention, initialSyncDone } from './graceful-restart.js';
@@ -53,6 +54,8 @@ export interface Speaker {
 
 /** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
 const FLUSH_MAX = 4000;
+/** Adj-RIB-In routes (or Loc-RIB routes for one peer's Adj-RIB-Out) evaluated again per turn after a policy or filter change. */
+const REEVALUATE_MAX = 4000;
 
 export function createSpeaker(opts: SpeakerOptions): Speaker {
   const logger = opts.logger ?? silentLogger();
@@ -74,6 +77,9 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   const peers = new Map<string, PeerEntry>();
   const rib = new LocRib();
   const exportMemo = new ExportMemo();
+  // Exports a filter rule accepted: they skip exportPolicy, so they are memoised apart.
+  const acceptedMemo = new ExportMemo();
+  const acceptTargets = new WeakMap<ExportTarget, ExportTarget>();
   const localRoutes = new LocalRoutes();
   let rejectPrefixes: ParsedPrefix[] = [];
   let flushScheduled = false;
@@ -123,9 +129,22 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   function queueExport(p: PeerEntry, prefix: string): void {
     const b = rib.best(prefix);
     const t = targetOf(p);
-    const e = b && t && p.established?.families().includes(b.family)
-      ? exportMemo.get(b, t, exportContext)
-      : null;
+    let e = null;
+    if (b && t && p.established?.families().includes(b.family)) {
+      const rules = p.filters.export[b.family];
+      const v = rules.length === 0 ? null : filterVerdict(rules, {
+        prefix: parsePrefix(prefix), learned: b.src.peer !== LOCAL, ebgp: t.ebgp, attrs: b.src.attrs,
+        ...(b.src.interface !== undefined ? { interface: b.src.interface } : {}),
+      });
+      if (v === null) e = exportMemo.get(b, t, exportContext);
+      else if (v === 'Accept') {
+        // Accepted by a rule: past exportPolicy (as Calico's filter accepts before its
+        // export rules), but the protocol's own rules (split horizon, next hop) still hold.
+        let ta = acceptTargets.get(t);
+        if (!ta) acceptTargets.set(t, (ta = { ...t, exportPolicy: 'All' }));
+        e = acceptedMemo.get(b, ta, exportContext);
+      }
+    }
     p.adjOut.queue(prefix, e);
   }
 
@@ -145,15 +164,65 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     p.adjOut.synced = true;
   }
 
+  /**
+   * After a configuration change on a peer that has had the whole table: every prefix is
+   * judged again for it, a slice per turn (changes meanwhile are queued by flush() with the
+   * new rules as well); what differs is sent or withdrawn as each slice ends.
+   */
+  function reexport(p: PeerEntry): void {
+    p.target = undefined;
+    const prefixes = [...rib.prefixes()];
+    for (const prefix of p.adjOut.prefixes()) if (!rib.has(prefix)) prefixes.push(prefix);
+    const job = { next: 0 };
+    p.reexport = job;
+    const step = (): void => {
+      if (p.reexport !== job || p.removed || stopped || !p.adjOut.synced) return;
+      const end = Math.min(prefixes.length, job.next + REEVALUATE_MAX);
+      for (; job.next < end; job.next++) queueExport(p, prefixes[job.next]!);
+      flushOut(p);
+      if (job.next < prefixes.length) setImmediate(step);
+      else p.reexport = null;
+    };
+    step();
+  }
+
   // ---- Adj-RIB-In ---------------------------------------------------------------------
 
   function setAdjIn(p: PeerEntry, prefix: string, route: RibRoute | null): void {
     if (route) {
-      const eligible = importAllowed(prefix, p.cfg.asn !== localAsn, p.cfg.importPolicy, rejectPrefixes);
+      const ebgp = p.cfg.asn !== localAsn;
+      const rules = p.filters.import[route.family];
+      // A filter rule decides first; the routes no rule matches are importPolicy's. A
+      // rejected route stays in the Adj-RIB-In, so a filter change can take it back.
+      const v = rules.length === 0 ? null : filterVerdict(rules, { prefix: parsePrefix(prefix), learned: true, ebgp, attrs: route.src.attrs });
+      const eligible = v !== 'Reject' && importAllowed(prefix, ebgp, v === 'Accept' ? 'Accept' : p.cfg.importPolicy, rejectPrefixes);
       setCandidate(prefix, p.key, p.adjIn.set(prefix, route, eligible));
     } else if (p.adjIn.delete(prefix)) {
       setCandidate(prefix, p.key, null);
     }
+  }
+
+  /**
+   * Runs import policy and filters again over the peer's whole Adj-RIB-In, a slice per turn
+   * so that a full table does not hold the event loop (keepalives go out between slices).
+   * A newer change restarts it; routes that arrive meanwhile are judged by the new rules.
+   */
+  function reimport(p: PeerEntry): void {
+    const prefixes = [...p.adjIn.prefixes()];
+    const job = { next: 0 };
+    p.reimport = job;
+    const step = (): void => {
+      if (p.reimport !== job || p.removed || stopped) return;
+      const end = Math.min(prefixes.length, job.next + REEVALUATE_MAX);
+      for (; job.next < end; job.next++) {
+        const prefix = prefixes[job.next]!;
+        const e = p.adjIn.get(prefix);
+        if (e) setAdjIn(p, prefix, e.route);
+      }
+      if (job.next < prefixes.length) setImmediate(step);
+      else p.reimport = null;
+    };
+    step();
   }
 
   function purge(p: PeerEntry, onlyStale: boolean, family?: AfiFamily): void {
@@ -443,8 +512,8 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
   function addPeer(cfg: PeerConfig): PeerEntry {
     const key = canonicalAddress(cfg.address);
     const p: PeerEntry = {
-      key, cfg, refused: null, sessions: new Set(), established: null, adjIn: new AdjRibIn(), adjOut: new AdjRibOut(),
-      target: undefined, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
+      key, cfg, filters: compileFilters(cfg.filters), refused: null, sessions: new Set(), established: null, adjIn: new AdjRibIn(), adjOut: new AdjRibOut(),
+      target: undefined, reimport: null, reexport: null, gr: new HelperState(), idleTimer: null, configuredAt: Date.now(), lastError: null, since: Date.now(), removed: false,
     };
     if (cfg.password) {
       const err = md5.setKey(key, cfg.password);
@@ -465,6 +534,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     for (const c of cfg.peers) {
       try {
         validatePeer(c, cfg);
+        compileFilters(c.filters);
         peersOk.push(c);
       } catch (e) {
         const err = e instanceof BgpConfigError ? e : new BgpConfigError('INVALID_CONFIG', (e as Error).message);
@@ -490,6 +560,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
       for (const r of localRoutes.renumber(routerId)) setCandidate(r.prefix, LOCAL, r);
     }
     exportMemo.clear();
+    acceptedMemo.clear();
     for (const p of peers.values()) p.target = undefined;
     const wanted = new Map(peersOk.map((c) => [canonicalAddress(c.address), c]));
     for (const p of [...peers.values()]) if (!wanted.has(p.key)) removePeer(p, CeaseSub.PeerDeconfigured, 'peer removed from configuration');
@@ -501,12 +572,13 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
         addPeer(c);
         continue;
       }
-      // In-place change: policies, reflection, names. Re-import and re-export.
+      // In-place change: policies, filters, reflection, names. Re-import and re-export.
       p.cfg = c;
+      p.filters = compileFilters(c.filters);
       for (const s of p.sessions) s.peer = c;
-      for (const [prefix, e] of [...p.adjIn]) setAdjIn(p, prefix, e.route);
+      reimport(p);
     }
-    for (const p of peers.values()) if (p.adjOut.synced) resyncOut(p, false);
+    for (const p of peers.values()) if (p.adjOut.synced) reexport(p);
     if (!configured) {
       configured = true;
       syncTimer = setTimeout(() => checkSynced(true), eorTimeoutSec * 1000);

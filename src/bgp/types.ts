@@ -5,6 +5,38 @@ import type { AfiFamily } from './prefix.js';
 export type ImportPolicy = 'Accept' | 'Reject';
 export type ExportPolicy = 'Reject' | 'LocalBlocks' | 'All';
 
+/**
+ * One rule of a route filter (Calico's BGPFilter rule): every condition given must hold;
+ * a rule with none matches every route.
+ */
+export interface RouteFilterRule {
+  /** With matchOperator: In (inside cidr, cidr itself included), NotIn, Equal, NotEqual. */
+  cidr?: string;
+  matchOperator?: 'Equal' | 'NotEqual' | 'In' | 'NotIn';
+  /** Narrows cidr to prefixes of these lengths (bounded by cidr's own length and the family's). */
+  prefixLength?: { min?: number; max?: number };
+  /** RemotePeers: routes learned from a BGP peer (not the node's own). */
+  source?: 'RemotePeers';
+  /** The route's interface name, "*" any run of characters; only the node's own routes have one. */
+  interface?: string;
+  /** The session the filter is applied to: eBGP (other AS) or iBGP (same AS). */
+  peerType?: 'eBGP' | 'iBGP';
+  /** The route carries this community ("aa:nn" or large "aa:nn:mm"). */
+  community?: string;
+  /** AS_PATH starts with these AS numbers (as received; ours is prepended after export filters). */
+  asPathPrefix?: number[];
+  action: 'Accept' | 'Reject';
+}
+
+/** A named filter (Calico's BGPFilter) as the speaker takes it. */
+export interface RouteFilter {
+  name: string;
+  importV4?: RouteFilterRule[];
+  importV6?: RouteFilterRule[];
+  exportV4?: RouteFilterRule[];
+  exportV6?: RouteFilterRule[];
+}
+
 export interface PeerConfig {
   /** Peer address (IPv4 or IPv6); one session per address. */
   address: string;
@@ -33,6 +65,12 @@ export interface PeerConfig {
   keepOriginalNextHop?: boolean;
   /** Helper: keep this peer's routes at most this long after its session drops (caps its restart time). */
   maxRestartTimeSec?: number;
+  /**
+   * Route filters in order: the first rule that matches decides, before importPolicy and
+   * exportPolicy (which decide the routes no rule matches). A change re-evaluates the
+   * peer's Adj-RIB-In and Adj-RIB-Out in place, without a new session.
+   */
+  filters?: RouteFilter[];
 }
 
 export interface SpeakerConfig {
@@ -53,6 +91,8 @@ export interface LocalRoute {
   /** RFC 1997 communities as "asn:value" text, or large "a:b:c". */
   communities?: string[];
   med?: number;
+  /** The interface the route leaves by (a workload's veth), for filter rules on `interface`. */
+  interface?: string;
 }
 
 export interface RouteChange {

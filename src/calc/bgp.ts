@@ -2,11 +2,33 @@
 // resources: what the agent hands to the speaker's configure(). Pure. The shape matches
 // the speaker's SpeakerConfig structurally (calc may not import bgp).
 import {
-  type BGPConfiguration, type BGPPeer, type Node, type Resource, parseCidr, parseSelector, cidrContains,
+  type BGPConfiguration, type BGPFilter, type BGPFilterRule, type BGPPeer, type Node, type Resource, parseCidr, parseSelector, cidrContains,
 } from '../model/index.js';
 
 export const DEFAULT_AS = 64512;
 export const DEFAULT_BGP_PORT = 179;
+
+/** One BGPFilter rule as the speaker takes it (its RouteFilterRule). */
+export interface DesiredFilterRule {
+  cidr?: string;
+  matchOperator?: 'Equal' | 'NotEqual' | 'In' | 'NotIn';
+  prefixLength?: { min?: number; max?: number };
+  source?: 'RemotePeers';
+  interface?: string;
+  peerType?: 'eBGP' | 'iBGP';
+  community?: string;
+  asPathPrefix?: number[];
+  action: 'Accept' | 'Reject';
+}
+
+/** A BGPFilter as the speaker takes it (its RouteFilter). */
+export interface DesiredFilter {
+  name: string;
+  importV4?: DesiredFilterRule[];
+  importV6?: DesiredFilterRule[];
+  exportV4?: DesiredFilterRule[];
+  exportV6?: DesiredFilterRule[];
+}
 
 export interface DesiredBgpPeer {
   address: string;
@@ -26,6 +48,8 @@ export interface DesiredBgpPeer {
   exportPolicy?: 'Reject' | 'LocalBlocks' | 'All';
   keepOriginalNextHop?: boolean;
   maxRestartTimeSec?: number;
+  /** The BGPPeer's filters that exist, in its order. */
+  filters?: DesiredFilter[];
 }
 
 export interface DesiredBgp {
@@ -83,6 +107,29 @@ function routerIdFromName(name: string): string {
   return [(h >>> 24) | 1, (h >>> 16) & 255, (h >>> 8) & 255, h & 255].join('.');
 }
 
+function filterRule(r: BGPFilterRule): DesiredFilterRule {
+  const out: DesiredFilterRule = { action: r.action };
+  if (r.cidr !== undefined && r.cidr !== '') out.cidr = r.cidr;
+  if (r.matchOperator !== undefined) out.matchOperator = r.matchOperator;
+  if (r.prefixLength !== undefined) out.prefixLength = r.prefixLength;
+  if (r.source !== undefined) out.source = r.source;
+  if (r.interface !== undefined) out.interface = r.interface;
+  if (r.peerType !== undefined) out.peerType = r.peerType;
+  if (r.communities !== undefined) out.community = r.communities.values[0]!;
+  if (r.asPathPrefix !== undefined && r.asPathPrefix.length > 0) out.asPathPrefix = r.asPathPrefix.map((a) => parseAsNumber(a)!);
+  return out;
+}
+
+/** A BGPFilter resource as the speaker takes it. */
+export function desiredFilter(f: BGPFilter): DesiredFilter {
+  const out: DesiredFilter = { name: f.metadata.name };
+  for (const k of ['importV4', 'importV6', 'exportV4', 'exportV6'] as const) {
+    const rules = f.spec[k];
+    if (rules && rules.length > 0) out[k] = rules.map(filterRule);
+  }
+  return out;
+}
+
 function selects(expr: string | undefined, labels: Record<string, string> | undefined): boolean {
   if (expr === undefined) return false;
   return parseSelector(expr).matches(labels ?? {});
@@ -92,6 +139,7 @@ export function desiredBgp(input: { nodeName: string; resources: Resource[] }): 
   const nodes = input.resources.filter((r): r is Node => r.kind === 'Node');
   const peersRes = input.resources.filter((r): r is BGPPeer => r.kind === 'BGPPeer').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const configs = input.resources.filter((r): r is BGPConfiguration => r.kind === 'BGPConfiguration');
+  const filters = new Map(input.resources.filter((r): r is BGPFilter => r.kind === 'BGPFilter').map((f) => [f.metadata.name, f]));
   const cfg = (configs.find((c) => c.metadata.name === 'default') ?? configs.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))[0])?.spec ?? {};
   const problems: string[] = [];
   const me = nodes.find((n) => n.metadata.name === input.nodeName);
@@ -163,6 +211,16 @@ export function desiredBgp(input: { nodeName: string; resources: Resource[] }): 
     const ka = parseDurationSec(s.keepaliveTime); if (ka !== undefined) common.keepaliveSec = ka;
     const mrt = parseDurationSec(s.maxRestartTime); if (mrt !== undefined) common.maxRestartTimeSec = mrt;
     if (s.keepOriginalNextHop) common.keepOriginalNextHop = true;
+    if (s.filters && s.filters.length > 0) {
+      // As in Calico, a name with no BGPFilter behind it is skipped; here it is also said.
+      const found: DesiredFilter[] = [];
+      for (const name of s.filters) {
+        const f = filters.get(name);
+        if (f) found.push(desiredFilter(f));
+        else problems.push(`BGPPeer ${r.metadata.name}: filter "${name}" names no BGPFilter: it is left out until one exists`);
+      }
+      if (found.length > 0) common.filters = found;
+    }
     // A secret reference is resolved by the agent (I/O); never used as the key text itself.
     if (typeof s.password === 'string') common.password = s.password;
     else if (s.password !== undefined) common.passwordSecret = { name: s.password.secretKeyRef.name, key: s.password.secretKeyRef.key };

@@ -8,7 +8,7 @@ export type { Calculator } from './incremental.js';
 export { explainFlow, formatExplanation, ExplainError } from './explain.js';
 export type { ExplainInput, ExplainResult, Verdict, FlowEnd } from './explain.js';
 export { setIdFor, protocolNumber } from './compile.js';
-export { desiredBgp, communitiesFor, parseAsNumber, type DesiredBgp, type DesiredBgpPeer } from './bgp.js';
+export { desiredBgp, desiredFilter, communitiesFor, parseAsNumber, type DesiredBgp, type DesiredBgpPeer, type DesiredFilter, type DesiredFilterRule } from './bgp.js';
 export { explainIn, resourceView } from './explain.js';
 export type { ExplainView, ExplainQuestion, EndpointRef, CompiledEndpoint, RuleLookup } from './explain.js';
 export { createClusterView } from './cluster-view.js';

@@ -15,6 +15,7 @@ const ALIASES: Record<Kind, string[]> = {
   Node: ['node', 'nodes', 'no'],
   BGPPeer: ['bgppeer', 'bgppeers', 'peer', 'peers'],
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
+  BGPFilter: ['bgpfilter', 'bgpfilters', 'bgpf', 'bgpfs', 'bf', 'bfs'],
   GlobalNetworkSet: ['globalnetworkset', 'globalnetworksets', 'gns', 'gnss'],
   NetworkSet: ['networkset', 'networksets', 'netset', 'netsets'],
   Tier: ['tier', 'tiers'],

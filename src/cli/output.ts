@@ -62,6 +62,13 @@ function columns(kind: Kind): [Column[], Column[]] {
         [['ASN', (r) => opt((r.spec as { asNumber?: unknown }).asNumber)], ['MESH', (r) => opt((r.spec as { nodeToNodeMeshEnabled?: boolean }).nodeToNodeMeshEnabled)]],
         [['LISTENPORT', (r) => opt((r.spec as { listenPort?: number }).listenPort)]],
       ];
+    case 'BGPFilter': {
+      const n = (r: Resource, f: 'exportV4' | 'exportV6' | 'importV4' | 'importV6') => (r.spec as Partial<Record<typeof f, unknown[]>>)[f]?.length ?? 0;
+      return [
+        [['NUMEXPORT', (r) => String(n(r, 'exportV4') + n(r, 'exportV6'))], ['NUMIMPORT', (r) => String(n(r, 'importV4') + n(r, 'importV6'))]],
+        [['RULES(EXPORT V4/V6, IMPORT V4/V6)', (r) => `${n(r, 'exportV4')}/${n(r, 'exportV6')}, ${n(r, 'importV4')}/${n(r, 'importV6')}`]],
+      ];
+    }
     case 'GlobalNetworkSet':
     case 'NetworkSet':
       return [[['NETS', (r) => list((r.spec as { nets?: string[] }).nets)]], [['LABELS', (r) => labelText(r.metadata.labels)]]];

@@ -46,7 +46,11 @@ add(['Node'], ['spec.bgp'], {
 });
 add(['BGPPeer'], ['spec'], {
   localASNumber: '', nextHopMode: 'use keepOriginalNextHop', numAllowedLocalASNumbers: '', ttlSecurity: '',
-  reachableBy: '', filters: '', localWorkloadSelector: '', reversePeering: '',
+  reachableBy: '', localWorkloadSelector: '', reversePeering: '',
+});
+add(['BGPFilter'], ['spec.exportV4[]', 'spec.importV4[]', 'spec.exportV6[]', 'spec.importV6[]'], {
+  priority: 'Trellis installs learned routes with one metric: there is no route priority to match',
+  operations: 'a Trellis filter accepts or rejects a route as it is',
 });
 add(['BGPConfiguration'], ['spec'], {
   serviceClusterIPs: 'advertise them with prefixAdvertisements', serviceExternalIPs: 'advertise them with prefixAdvertisements',

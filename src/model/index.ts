@@ -3,7 +3,6 @@ export * from './resources.js';
 export * from './cidr.js';
 export * from './selector/index.js';
 export * from './load.js';
-export * from './next-kinds.js';
 export * from './staged.js';
 export * from './protocols.js';
 export * from './constants.js';

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { cidrContains, cidrFamily, isValidCidrOrIp, isValidIp } from './cidr.js';
 import { selectorIssue } from './selector/index.js';
-import { annotationsProblems, endpointNetworkProblem, PORT_NAME_RE as ENDPOINT_PORT_NAME_RE, poolCidrProblems } from './checks.js';
+import { annotationsProblems, endpointNetworkProblem, hostBitsProblem, PORT_NAME_RE as ENDPOINT_PORT_NAME_RE, poolCidrProblems } from './checks.js';
 import { LABEL_VALUE_RE, labelKeyProblem } from './labels.js';
 import { PROTOCOL_NAMES, PROTOCOLS } from './protocols.js';
 
@@ -388,6 +388,47 @@ export const bgpPeerSpec = z.object({
   holdTime: duration.optional(),
   importPolicy: z.enum(EBGP_IMPORT).optional(),
   exportPolicy: z.enum(EBGP_EXPORT).optional(),
+  /** BGPFilter names, applied in this order (first matching rule wins). */
+  filters: z.array(resourceName).optional(),
+}).strict();
+
+// ---- BGP filters ---------------------------------------------------------------
+
+const communityValue = z.string().superRefine((v, ctx) => {
+  const p = communityProblem(v);
+  if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+});
+const BGP_IFACE_RE = /^[a-zA-Z0-9_.*-]{1,15}$/;
+export const BGP_FILTER_OPERATORS = ['Equal', 'NotEqual', 'In', 'NotIn'] as const;
+
+function bgpFilterRule(family: 4 | 6) {
+  const len = z.number().int().min(0).max(family === 4 ? 32 : 128);
+  return z.object({
+    cidr: z.string().superRefine((c, ctx) => {
+      if (!isValidCidrOrIp(c) || cidrFamily(c) !== family) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${c}" is not an IPv${family} CIDR` }); return; }
+      const p = hostBitsProblem(c);
+      if (p) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+    }).optional(),
+    prefixLength: z.object({ min: len.optional(), max: len.optional() }).strict().optional(),
+    source: z.literal('RemotePeers').optional(),
+    interface: z.string().refine((s) => BGP_IFACE_RE.test(s), (s) => ({ message: `"${s}" is not an interface name or pattern: 1-15 letters, digits, "_", ".", "-" and "*"` })).optional(),
+    matchOperator: z.enum(BGP_FILTER_OPERATORS).optional(),
+    peerType: z.enum(['eBGP', 'iBGP']).optional(),
+    communities: z.object({ values: z.array(communityValue).length(1, 'must hold exactly one community') }).strict().optional(),
+    asPathPrefix: z.array(asNumber).optional(),
+    action: z.enum(['Accept', 'Reject']),
+  }).strict().superRefine((r, ctx) => {
+    if ((r.cidr !== undefined && r.cidr !== '') !== (r.matchOperator !== undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [r.cidr ? 'matchOperator' : 'cidr'], message: 'cidr and matchOperator go together: set both or neither' });
+    if (r.prefixLength !== undefined && !r.cidr) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prefixLength'], message: 'needs cidr' });
+  });
+}
+
+/** Calico's BGPFilter: per direction and family, rules tried in order; the first that matches decides. */
+export const bgpFilterSpec = z.object({
+  exportV4: z.array(bgpFilterRule(4)).optional(),
+  importV4: z.array(bgpFilterRule(4)).optional(),
+  exportV6: z.array(bgpFilterRule(6)).optional(),
+  importV6: z.array(bgpFilterRule(6)).optional(),
 }).strict();
 
 export const bgpConfigurationSpec = z.object({
@@ -435,12 +476,6 @@ function kind<K extends string, M extends z.ZodTypeAny, S extends z.ZodTypeAny>(
   return z.object({ apiVersion, kind: z.literal(name), metadata, spec }).strict();
 }
 
-/** The envelope of a kind defined elsewhere in the model (next-kinds.ts). */
-export function envelope<K extends string, S extends z.ZodTypeAny>(name: K, namespaced: boolean, spec: S, meta?: (m: z.ZodTypeAny) => z.ZodTypeAny) {
-  const m = namespaced ? namespacedMetadata : clusterMetadata;
-  return kind(name, meta ? meta(m) : m, spec);
-}
-
 // ---- network sets --------------------------------------------------------------
 
 const RESERVED_SET_LABEL = 'projectcalico.org/namespace';
@@ -477,6 +512,7 @@ export const schemas = {
   Node: kind('Node', clusterMetadata, nodeSpec.optional().default({})),
   BGPPeer: kind('BGPPeer', clusterMetadata, bgpPeerSpec),
   BGPConfiguration: kind('BGPConfiguration', clusterMetadata, bgpConfigurationSpec),
+  BGPFilter: kind('BGPFilter', clusterMetadata, bgpFilterSpec),
   GlobalNetworkSet: kind('GlobalNetworkSet', setMetadata(clusterMetadata), networkSetSpec),
   NetworkSet: kind('NetworkSet', setMetadata(namespacedMetadata), networkSetSpec),
   IPReservation: kind('IPReservation', clusterMetadata, ipReservationSpec),
@@ -500,6 +536,8 @@ export type IPPool = z.infer<typeof schemas.IPPool>;
 export type Node = z.infer<typeof schemas.Node>;
 export type BGPPeer = z.infer<typeof schemas.BGPPeer>;
 export type BGPConfiguration = z.infer<typeof schemas.BGPConfiguration>;
+export type BGPFilter = z.infer<typeof schemas.BGPFilter>;
+export type BGPFilterRule = NonNullable<BGPFilter['spec']['importV4']>[number] | NonNullable<BGPFilter['spec']['importV6']>[number];
 export type GlobalNetworkSet = z.infer<typeof schemas.GlobalNetworkSet>;
 export type NetworkSet = z.infer<typeof schemas.NetworkSet>;
 export type IPReservation = z.infer<typeof schemas.IPReservation>;
@@ -518,6 +556,7 @@ export interface ResourceByKind {
   Node: Node;
   BGPPeer: BGPPeer;
   BGPConfiguration: BGPConfiguration;
+  BGPFilter: BGPFilter;
   GlobalNetworkSet: GlobalNetworkSet;
   NetworkSet: NetworkSet;
   IPReservation: IPReservation;

@@ -6,7 +6,6 @@ import { z, type ZodIssue, type ZodTypeAny } from 'zod';
 import type { FieldPath, Issue } from './issues.js';
 import { formatPath } from './issues.js';
 import { unsupportedCalicoField } from './calico-fields.js';
-import { isNextKind, NEXT_NAMESPACED_KINDS, nextSchemas, nextSemanticProblems, type NextResource } from './next-kinds.js';
 import { semanticProblems } from './semantics.js';
 import { KINDS, NAMESPACED_KINDS, schemas, type Kind, type Resource } from './resources.js';
 
@@ -48,12 +47,11 @@ const article = (t: string): string => (t === 'object' ? 'a mapping' : t === 'ar
 /** The name a value gives itself, if it gives one: "NetworkPolicy tenant-a/web". */
 export function resourceLabel(value: unknown): string | undefined {
   if (!isRecord(value) || typeof value.kind !== 'string') return undefined;
-  const next = isNextKind(value.kind);
-  if (!next && !(KINDS as string[]).includes(value.kind)) return undefined;
+  if (!(KINDS as string[]).includes(value.kind)) return undefined;
   const md = value.metadata;
   if (!isRecord(md) || typeof md.name !== 'string') return undefined;
   const kind = value.kind as Kind;
-  const namespaced = next ? NEXT_NAMESPACED_KINDS.has(value.kind as NextResource['kind']) : NAMESPACED_KINDS.has(kind);
+  const namespaced = NAMESPACED_KINDS.has(kind);
   const ns = namespaced ? (typeof md.namespace === 'string' ? md.namespace : 'default') : undefined;
   return `${value.kind} ${ns !== undefined ? `${ns}/` : ''}${md.name}`;
 }
@@ -181,20 +179,6 @@ function schemaIssues(zodIssues: ZodIssue[], value: Record<string, unknown>, sch
   return issues;
 }
 
-/** A kind Trellis validates but does not act on yet (next-kinds.ts): its issues, or, when
- *  it is valid, the one issue that says so; never a resource. */
-function nextKindIssues(value: Record<string, unknown>, ctx: ValidateContext, issue: MakeIssue): Issue[] {
-  const kind = value.kind as NextResource['kind'];
-  const schema = nextSchemas[kind];
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) return schemaIssues(parsed.error.issues, value, schema, issue);
-  if (ctx.semantic) {
-    const problems = nextSemanticProblems(parsed.data as NextResource);
-    if (problems.length > 0) return problems.map((p) => issue(p.path, p.message));
-  }
-  return [issue(['kind'], `Calico kind ${kind} is not supported by Trellis yet: the resource is valid, but nothing in Trellis would act on it`)];
-}
-
 /** Validates a decoded value; on success fills defaults (namespace "default" for
  *  namespaced kinds without one). */
 export function validateValue(value: unknown, ctx: ValidateContext): Validated {
@@ -207,7 +191,6 @@ export function validateValue(value: unknown, ctx: ValidateContext): Validated {
     return { issues: [issue([], `a resource must be a mapping with apiVersion, kind, metadata and spec, not ${describeValue(value)}`)] };
   }
   if (value.kind === undefined) return { issues: [issue([], `kind is required (one of ${KINDS.join(', ')})`)] };
-  if (isNextKind(value.kind)) return { issues: nextKindIssues(value, ctx, issue) };
   if (typeof value.kind !== 'string' || !(KINDS as string[]).includes(value.kind)) {
     return { issues: [issue(['kind'], `${JSON.stringify(value.kind)} is not one of ${KINDS.join(', ')}`)] };
   }

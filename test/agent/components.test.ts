@@ -112,9 +112,10 @@ test('learned routes: the timeout opens the gate; a failed sync is retried until
 
 test('advertiser: without IPAM each local endpoint address; only a change reaches the speaker', async () => {
   const given: string[][] = [];
+  const givenInterfaces: [string, string][][] = [];
   const bgp: BgpPort = {
     configure: async () => undefined,
-    setLocalPrefixes: async (p) => { given.push(p); },
+    setLocalPrefixes: async (p, ifs) => { given.push(p); givenInterfaces.push([...ifs ?? []]); },
     status: () => [],
     configured: true,
     onRoutes: () => undefined,
@@ -126,6 +127,7 @@ test('advertiser: without IPAM each local endpoint address; only a change reache
   await adv.refresh(desired());
   assert.equal(adv.state.advertised, ['10.65.0.5/32']);
   assert.equal(given, [['10.65.0.5/32']], 'the unchanged second refresh did not call the speaker');
+  assert.equal(givenInterfaces, [[['10.65.0.5/32', 'trlc1']]], 'an endpoint address goes with its veth (for BGPFilter interface rules)');
   const withIpam = createAdvertiser({
     node: 'n1', bgp,
     ipam: { advertisements: async () => ({ blocks: ['10.65.0.0/26', '10.65.0.0/26'], borrowed: ['10.65.9.7/32'] }), releaseEmpty: async () => [] },
@@ -133,6 +135,7 @@ test('advertiser: without IPAM each local endpoint address; only a change reache
   await withIpam.refresh(desired());
   assert.equal(withIpam.state.advertised, ['10.65.0.0/26', '10.65.9.7/32'], 'IPAM blocks and borrowed addresses, deduplicated, sorted');
   assert.equal(withIpam.state.ipam, { blocks: 2, borrowed: 1 });
+  assert.equal(givenInterfaces[1], [], 'a block, and an address borrowed for no local endpoint, leave by no interface');
   assert.equal(localPrefixes(desired(), { blocks: ['b'], borrowed: ['a'] }), ['a', 'b']);
 });
 

@@ -75,6 +75,29 @@ test('a node without BGP addresses runs no speaker; passwords pass through (the 
   assert.is(p.peers.find((x) => x.address === '192.0.2.9')!.password, 'pw');
 });
 
+test('BGPPeer filters: BGPFilters in the peer\'s order, as the speaker takes them; a name with no BGPFilter is left out and said', () => {
+  const filter = (name: string, spec: Record<string, unknown>): Resource => schemas.BGPFilter.parse({ apiVersion: api, kind: 'BGPFilter', metadata: { name }, spec });
+  const rs = [...nodes, config({ nodeToNodeMeshEnabled: true }),
+    filter('no-default', { importV4: [{ cidr: '0.0.0.0/0', matchOperator: 'Equal', action: 'Reject' }], exportV6: [{ source: 'RemotePeers', action: 'Reject' }] }),
+    filter('tagged', { importV4: [{ communities: { values: ['65100:666'] }, asPathPrefix: [65100, '1.10'], peerType: 'eBGP', action: 'Reject' }, { cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 24 }, action: 'Accept' }] }),
+    peer('tor', { peerIP: '192.0.2.1', asNumber: 65100, filters: ['tagged', 'missing', 'no-default'] }),
+    peer('rr', { peerSelector: 'has(rr)', filters: ['no-default'] })];
+  const d = desiredBgp({ nodeName: 'n1', resources: rs });
+  const tor = d.peers.find((p) => p.address === '192.0.2.1')!;
+  assert.equal(tor.filters, [
+    { name: 'tagged', importV4: [
+      { action: 'Reject', peerType: 'eBGP', community: '65100:666', asPathPrefix: [65100, 65546] },
+      { action: 'Accept', cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 24 } },
+    ] },
+    { name: 'no-default', importV4: [{ action: 'Reject', cidr: '0.0.0.0/0', matchOperator: 'Equal' }], exportV6: [{ action: 'Reject', source: 'RemotePeers' }] },
+  ], 'filters in the BGPPeer\'s order, the missing one left out');
+  assert.equal(d.problems, ['BGPPeer tor: filter "missing" names no BGPFilter: it is left out until one exists']);
+  assert.equal(d.peers.find((p) => p.address === '10.0.0.3')!.filters?.map((f) => f.name), ['no-default'], 'a peerSelector peering carries its BGPPeer\'s filters');
+  assert.is(d.peers.find((p) => p.address === '10.0.0.2')!.filters, undefined, 'mesh peers have no filters (as in Calico)');
+  const asConfig: SpeakerConfig = d;
+  assert.ok(asConfig.peers.length === 3, 'still a SpeakerConfig');
+});
+
 test('communities by name and value for prefixes inside prefixAdvertisements', () => {
   const d = desiredBgp({ nodeName: 'n1', resources: [...nodes, config({
     communities: [{ name: 'gold', value: '64512:100' }],

@@ -58,6 +58,54 @@ test('eBGP follows RFC 8212: nothing without policy; LocalBlocks/Accept exchange
   assert.is(state(b.s, '127.0.0.21'), 'Established', 'policy change kept the session');
 });
 
+test('filters on a live session: an export rule on a local route\'s interface, an import rule; changing them moves routes, not the session', async () => {
+  const a = await speaker('127.0.0.41', 64512);
+  const b = await speaker('127.0.0.42', 64512);
+  const tb = learnedTable(b.s);
+  const noVeths = { name: 'no-veths', exportV4: [{ interface: 'trl*', action: 'Reject' as const }] };
+  a.s.configure({ peers: [peer(b, 64512, a.addr, { filters: [noVeths] })] });
+  b.s.configure({ peers: [peer(a, 64512, b.addr, { filters: [{ name: 'no-10-66', importV4: [{ cidr: '10.66.0.0/16', matchOperator: 'In', action: 'Reject' }] }] })] });
+  a.s.announce([{ prefix: '10.65.0.0/26' }, { prefix: '10.65.9.7/32', interface: 'trlc7' }, { prefix: '10.66.1.0/24' }]);
+  await waitFor('B learns the block', () => tb.has('10.65.0.0/26'));
+  await waitFor('B holds what A sent in its Adj-RIB-In', () => b.s.status()[0]?.received === 2);
+  assert.equal([...tb.keys()], ['10.65.0.0/26'], 'the veth route was not sent, 10.66.1.0/24 not imported');
+  assert.is(a.s.status()[0]!.advertised, 2, 'A\'s Adj-RIB-Out: the block and 10.66.1.0/24');
+  const sinceB = Date.now() - b.s.status()[0]!.uptimeSec * 1000;
+
+  a.s.configure({ peers: [peer(b, 64512, a.addr, { filters: [] })] });
+  b.s.configure({ peers: [peer(a, 64512, b.addr, { filters: [{ name: 'no-10-65', importV4: [{ cidr: '10.65.0.0/16', matchOperator: 'In', prefixLength: { min: 32 }, action: 'Reject' }] }] })] });
+  await waitFor('B now takes 10.66.1.0/24; A sends the veth route, which B rejects', () => tb.has('10.66.1.0/24') && b.s.status()[0]?.received === 3);
+  assert.equal([...tb.keys()].sort(), ['10.65.0.0/26', '10.66.1.0/24']);
+  a.s.announce([{ prefix: '10.65.9.7/32', interface: 'eth0' }]);
+  a.s.configure({ peers: [peer(b, 64512, a.addr, { filters: [noVeths] })] });
+  await waitFor('a changed interface is seen by the export rule: no longer trl*, still sent', () => b.s.status()[0]?.received === 3 && a.s.status()[0]?.advertised === 3);
+  for (const [s, other] of [[a.s, '127.0.0.42'], [b.s, '127.0.0.41']] as const) assert.is(state(s, other), 'Established', 'filter changes kept the session');
+  assert.ok(Date.now() - b.s.status()[0]!.uptimeSec * 1000 - sinceB < 1500, 'B\'s session is the one it had');
+});
+
+test('a filter change sends the peer only what it changes, not the whole table again', async () => {
+  const a = await speaker('127.0.0.43', 64512);
+  const blocks = Array.from({ length: 50 }, (_, i) => ({ prefix: `10.67.${i}.0/24` }));
+  a.s.configure({ peers: [{ address: '127.0.0.44', asn: 64512, passive: true, localAddress: a.addr }] });
+  a.s.announce(blocks);
+  const raw = await rawPeer({ host: a.addr, port: a.port, localAddress: '127.0.0.44', asn: 64512, bgpId: '127.0.0.44' });
+  try {
+    const announced = (from: number) => raw.messages.slice(from).flatMap((m) => (m.type === 'update' ? m.nlri : []));
+    const withdrawn = (from: number) => raw.messages.slice(from).flatMap((m) => (m.type === 'update' ? m.withdrawn : []));
+    await waitFor('the peer has all 50 blocks', () => announced(0).length === 50);
+    let mark = raw.messages.length;
+    a.s.configure({ peers: [{ address: '127.0.0.44', asn: 64512, passive: true, localAddress: a.addr, filters: [{ name: 'f', exportV4: [{ cidr: '10.67.7.0/24', matchOperator: 'Equal', action: 'Reject' }] }] }] });
+    await waitFor('the rejected block is withdrawn', () => withdrawn(mark).includes('10.67.7.0/24'));
+    assert.equal([withdrawn(mark), announced(mark)], [['10.67.7.0/24'], []], 'one withdrawal, nothing re-sent');
+    mark = raw.messages.length;
+    a.s.configure({ peers: [{ address: '127.0.0.44', asn: 64512, passive: true, localAddress: a.addr, filters: [] }] });
+    await waitFor('the block is announced again', () => announced(mark).includes('10.67.7.0/24'));
+    assert.equal([withdrawn(mark), announced(mark)], [[], ['10.67.7.0/24']], 'one announcement, nothing else');
+  } finally {
+    raw.close();
+  }
+});
+
 test('malformed UPDATE: right NOTIFICATION, session reset, other sessions untouched, process alive', async () => {
   const a = await speaker('127.0.0.31', 64512);
   const b = await speaker('127.0.0.32', 64512);

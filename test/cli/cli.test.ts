@@ -193,6 +193,26 @@ test('NetworkSet and GlobalNetworkSet (examples/networkset.yaml): apply, get by 
   assert.is(await store.get({ kind: 'GlobalNetworkSet', name: 'package-mirrors' }), null, 'the GlobalNetworkSet is gone');
 });
 
+test('BGPFilter (examples/bgpfilter.yaml): apply, get by calicoctl\'s aliases, a BGPPeer naming a deleted filter is warned of', async () => {
+  await freshPrefix();
+  const applied = await ctl(['apply', '-f', 'examples/bgpfilter.yaml']);
+  expectExit(applied, 0, 'apply examples/bgpfilter.yaml');
+  assert.match(applied.stdout, /^BGPFilter tor-edge applied \(revision \d+\)$/m);
+  assert.is(applied.stderr, '', 'the BGPPeer\'s filter exists: no warning');
+  const lists = await Promise.all(['bgpfilter', 'BGPFilters', 'bgpf', 'bf'].map((k) => ctl(['get', k])));
+  for (const o of lists) expectExit(o, 0, 'get bgpfilter');
+  for (const o of lists) assert.is(o.stdout, lists[0]!.stdout, 'every BGPFilter alias lists the same');
+  assert.equal(lists[0]!.stdout.split('\n').map((l) => l.trim().split(/\s{2,}/)), [['NAME', 'NUMEXPORT', 'NUMIMPORT'], ['tor-edge', '2', '4'], ['']]);
+  const wide = await ctl(['get', 'bfs', 'tor-edge', '-o', 'wide']);
+  assert.match(wide.stdout, /tor-edge\s+2\s+4\s+2\/0, 3\/1\n/, 'wide: rules per direction and family');
+  const deleted = await ctl(['delete', 'bgpfilter', 'tor-edge']);
+  expectExit(deleted, 0, 'delete bgpfilter');
+  assert.is(deleted.stderr, 'trellisctl: warning: BGPPeer rack2-tor names BGPFilter tor-edge, which does not exist: the peer runs without it until it does\n');
+  const peer = await ctl(['apply', '-f', '-'], {}, readFileSync(join(root, 'examples/bgpfilter.yaml'), 'utf8').split('---\n')[1]);
+  expectExit(peer, 0, 'apply the BGPPeer alone');
+  assert.match(peer.stderr, /warning: BGPPeer rack2-tor names BGPFilter tor-edge, which does not exist/, 'applying a peer whose filter is missing is warned of');
+});
+
 test('selector test: true/false exit 0; a bad expression or labels exit 2', async () => {
   const [yes, no, bad, badLabels] = await Promise.all([
     ctl(['selector', 'test', 'app == "web" && has(tenant)', '--labels', '{"app":"web","tenant":"a"}']),

@@ -45,7 +45,7 @@ test('examples/**/*.yaml validate: each file alone, each folder as one set', () 
   for (const group of folders.values()) parseResourceTexts(group);
   const top = parseResourceTexts(folders.get('examples') ?? []);
   const kinds = new Set(top.map((r) => r.kind));
-  for (const k of ['IPPool', 'BGPConfiguration', 'BGPPeer', 'Node', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkPolicy', 'GlobalNetworkPolicy']) {
+  for (const k of ['IPPool', 'BGPConfiguration', 'BGPPeer', 'BGPFilter', 'Node', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkPolicy', 'GlobalNetworkPolicy']) {
     assert.ok(kinds.has(k as Resource['kind']), `examples/ shows ${k}`);
   }
   assert.ok(top.some((r) => r.apiVersion === 'projectcalico.org/v3'), 'examples/ shows a projectcalico.org/v3 resource');

@@ -3,7 +3,7 @@
 // each write is then its own etcd transaction, reported one line per resource.
 import { Command, Option } from 'commander';
 import { describeKey, endpointRefusals, ipamUsage, isStoreRefusal, type IPPool, type WorkloadEndpoint, NAMESPACED_KINDS, resourceKey, type Kind, type Resource, type ResourceKey, type Store, type Stored } from '../core.js';
-import { withStore, print } from '../context.js';
+import { withStore, print, warn } from '../context.js';
 import { poolDeletedNote } from './ipam.js';
 import { CliError, EXIT } from '../errors.js';
 import { readResources } from '../files.js';
@@ -38,6 +38,26 @@ async function writeAll(store: Store, verb: Verb, resources: Resource[]): Promis
   if (refused.length > 0) {
     throw new CliError(EXIT.REFUSED, `${refused.length} of ${resources.length} resources refused: ${refused.join(', ')}`);
   }
+}
+
+/** BGPPeers naming a BGPFilter that does not exist (the peer runs without it, as in Calico). */
+export function missingFilterNotes(resources: readonly Resource[]): string[] {
+  const filters = new Set(resources.filter((r) => r.kind === 'BGPFilter').map((r) => r.metadata.name));
+  const out: string[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'BGPPeer') continue;
+    for (const f of r.spec.filters ?? []) {
+      if (!filters.has(f)) out.push(`BGPPeer ${r.metadata.name} names BGPFilter ${f}, which does not exist: the peer runs without it until it does`);
+    }
+  }
+  return out;
+}
+
+/** After a write or delete that touched BGPPeers or BGPFilters, says which references dangle now. */
+async function warnMissingFilters(store: Store, kinds: readonly Kind[]): Promise<void> {
+  if (!kinds.some((k) => k === 'BGPPeer' || k === 'BGPFilter')) return;
+  const [peers, filters] = await Promise.all([store.list('BGPPeer'), store.list('BGPFilter')]);
+  for (const n of missingFilterNotes([...peers, ...filters].map((s) => s.resource))) warn(n);
 }
 
 function keyFromArgs(kindArg: string, name: string, namespace: string | undefined): ResourceKey {
@@ -92,7 +112,13 @@ export function register(program: Command): void {
       .addOption(fileOption())
       .action(async (opts: { filename: string[] }, cmd: Command) => {
         const resources = readResources(opts.filename);
-        await withStore(cmd, (store) => writeAll(store, verb, resources));
+        await withStore(cmd, async (store) => {
+          try {
+            await writeAll(store, verb, resources);
+          } finally {
+            await warnMissingFilters(store, resources.map((r) => r.kind));
+          }
+        });
       });
   }
 
@@ -129,13 +155,14 @@ export function register(program: Command): void {
             throw err;
           }
         }
+        await warnMissingFilters(store, keys.map((k) => k.kind));
         if (refused.length > 0) throw new CliError(EXIT.REFUSED, `${refused.length} of ${keys.length} resources not deleted: ${refused.join(', ')}`);
       });
     });
 
   program.command('get')
     .description('show resources of a kind, or one by name')
-    .argument('<kind>', 'resource kind: networkpolicy|np, globalnetworkpolicy|gnp, profile, namespace|ns, wep, hep, ippool, node, bgppeer, bgpconfig')
+    .argument('<kind>', 'resource kind: networkpolicy|np, globalnetworkpolicy|gnp, profile, namespace|ns, wep, hep, ippool, node, bgppeer, bgpconfig, bgpfilter|bf')
     .argument('[name]', 'resource name')
     .option('-n, --namespace <ns>', 'namespace (namespaced kinds; default "default")')
     .option('-A, --all-namespaces', 'every namespace')
