@@ -66,7 +66,8 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
     learned = null;
     const view: LearnedView = resync ? learnedView(parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any')) : cached.view;
     // In slices: other sessions' keepalives and the API run between them.
-    const planner = new LearnedPlanner(view);
+    // In place: the cached view becomes the table after this plan (dropped below if it fails).
+    const planner = new LearnedPlanner(view, { inPlace: true });
     for (let i = 0; i < routes.length; i++) {
       if (i > 0 && i % SLICE === 0) await nextTurn();
       const given = routes[i]!;
@@ -88,7 +89,7 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
       counts.routesReplaced = plan.replaced;
       counts.routesDeleted = plan.deleted;
     }
-    if (!failed) learned = { readAt: resync ? started : cached!.readAt, view: { ours: plan.after, foreign: view.foreign } };
+    if (!failed) learned = { readAt: resync ? started : cached!.readAt, view };
     if (errors.length) log.warn({ errors: errors.slice(0, 20) }, 'learned routes partly applied');
     return { wrote: counts.writeCommands > 0, resynced: resync, counts, skipped: plan.skipped, errors, durationMs: Date.now() - started };
   }
