@@ -53,6 +53,8 @@ export interface Speaker {
 
 /** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
 const FLUSH_MAX = 4000;
+/** ...and the time their decision process may take in one turn. */
+const FLUSH_SLICE_MS = 5;
 
 export function createSpeaker(opts: SpeakerOptions): Speaker {
   const logger = opts.logger ?? silentLogger();
@@ -91,7 +93,7 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
     flushScheduled = false;
     if (stopped) return;
     try {
-      const changed = rib.select(max);
+      const changed = rib.select(max, max === Infinity ? Infinity : performance.now() + FLUSH_SLICE_MS);
       // The rest in a later turn: keepalives and other sessions go first.
       if (rib.dirtyCount > 0 && !flushScheduled) { flushScheduled = true; setImmediate(() => flush()); }
       if (deferring || changed.length === 0) return;

@@ -43,8 +43,10 @@ function invalid(r: LearnedRoute): string {
   return `learned route ${r.dst} via ${r.via} (family ${r.family}): destination, next hop or family invalid`;
 }
 
-/** Routes checked and planned between two turns of the event loop (a 100k table is ~50 slices). */
+/** Routes checked and planned between two turns of the event loop (a 100k table is ~50 slices)... */
 const SLICE = 2000;
+/** ...or fewer once a slice has taken this long (the clock read every 256 routes). */
+const SLICE_MS = 5;
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export interface LearnedRouteSync {
@@ -68,8 +70,14 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
     // In slices: other sessions' keepalives and the API run between them.
     // In place: the cached view becomes the table after this plan (dropped below if it fails).
     const planner = new LearnedPlanner(view, { inPlace: true });
+    let sliceStart = 0;
+    let sliceEnd = performance.now() + SLICE_MS;
     for (let i = 0; i < routes.length; i++) {
-      if (i > 0 && i % SLICE === 0) await nextTurn();
+      if (i > sliceStart && (i - sliceStart >= SLICE || ((i & 255) === 0 && performance.now() >= sliceEnd))) {
+        await nextTurn();
+        sliceStart = i;
+        sliceEnd = performance.now() + SLICE_MS;
+      }
       const given = routes[i]!;
       let r = checked.get(given);
       if (r === undefined) checked.set(given, (r = check(given)));
