@@ -15,7 +15,7 @@ import { startSpeakerHost, type SpeakerHost } from '../bgp/_host.js';
 import { waitFor } from '../bgp/_helpers.js';
 import { median } from './_stats.js';
 
-interface Eld { p50Ms: number; p99Ms: number; maxMs: number; count: number; cpuMs?: number; gcTotalMs?: number }
+interface Eld { p50Ms: number; p99Ms: number; maxMs: number; count: number; cpuMs?: number; childCpuMs?: number; gcTotalMs?: number }
 /** CPU time (user + system) a process has used, from /proc (clock ticks of 10 ms). */
 function cpuMsOf(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -134,12 +134,16 @@ export async function runFrr(params: Record<string, string>): Promise<Record<str
       reloadOverLoad: t.map((r) => ratio(r.rssMiB.afterReload, r.rssMiB.afterLoad)),
     },
     secondPeerStayedUp: t.map((r) => r.secondPeerStayedUp),
-    // CPU time of trellisd's BGP path and of BIRD per phase (the phase's kernel writes by
-    // `ip -batch` are not counted for trellisd, BIRD writes by netlink itself): the work
-    // done, less bent by a busy machine than the wall-clock times above.
-    cpuMs: {
-      trellis: t.map((r) => ({ load: r.eld.load.cpuMs, withdraw: r.eld.withdraw.cpuMs, reload: r.eld.reload.cpuMs })),
-      bird: b.map((r) => r.cpuMs),
-    },
+    // CPU time per phase: trellisd's BGP path (its process, and its children: the spawner
+    // and the `ip -batch` runs it reaped, whose kernel time is the route writes) and BIRD
+    // (which writes by netlink itself): the work done, less bent by a busy machine than the
+    // wall-clock times above.
+    cpuMs: (() => {
+      const phases = ['load', 'withdraw', 'reload'] as const;
+      const tr = t.map((r) => Object.fromEntries(phases.map((p) => [p, { own: r.eld[p].cpuMs ?? 0, children: r.eld[p].childCpuMs ?? 0 }])) as Record<typeof phases[number], { own: number; children: number }>);
+      const bi = b.map((r) => r.cpuMs);
+      const ratios = Object.fromEntries(phases.map((p) => [p, ratio(median(tr.map((r) => r[p].own + r[p].children)), median(bi.map((r) => r[p])))]));
+      return { trellis: tr, bird: bi, ratioTrellisOverBird: ratios };
+    })(),
   };
 }
