@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log/index.js';
-import { createNftParser, nftDrift, parseRouteEvent, routeDrift, type KernelDrift } from './kernel-events.js';
+import { createNftParser, mayBeHostRouteEvent, nftDrift, parseRouteEvent, routeDrift, type KernelDrift } from './kernel-events.js';
 import { ownPid } from './spawner.js';
 
 export interface KernelWatchOptions {
@@ -81,6 +81,7 @@ export function watchKernel(o: KernelWatchOptions): KernelWatch {
   const nft = createNftParser();
   const started = Promise.all([
     run('ip monitor route', ['ip', '-o', 'monitor', 'route'], (line) => {
+      if (!mayBeHostRouteEvent(line)) return;
       const ev = parseRouteEvent(line);
       if (ev) report(routeDrift(ev, o.routes()));
     }),

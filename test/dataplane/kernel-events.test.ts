@@ -3,7 +3,7 @@
 // else changed what Trellis programmed, and which are Trellis's own writes or none of its business.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createNftParser, nftDrift, parseRouteEvent, routeDrift, touchesIptables } from '../../src/dataplane/kernel-events.js';
+import { createNftParser, mayBeHostRouteEvent, nftDrift, parseRouteEvent, routeDrift, touchesIptables } from '../../src/dataplane/kernel-events.js';
 
 const ours = new Map([['10.65.0.5/32', 'trla1'], ['fd00::5/128', 'trla1']]);
 
@@ -67,6 +67,19 @@ test('a long transaction is named by its first changes and a count', () => {
   for (let i = 0; i < 5; i++) feed(`delete rule ip filter trl-a handle ${i}`);
   const d = nftDrift(feed('# new generation 9 by process 7 (iptables)')!, () => false);
   assert.is(d?.what, 'delete rule ip filter trl-a handle 0; delete rule ip filter trl-a handle 1; delete rule ip filter trl-a handle 2; and 2 more by process 7 (iptables)');
+});
+
+test('mayBeHostRouteEvent: host routes (printed without a length) pass, prefixes of a BGP table do not', () => {
+  for (const line of ['10.65.0.5 dev trla1 proto 78 scope link ', 'Deleted 10.65.0.5 dev trla1 proto 78 scope link ', 'fd00::5 dev trla1 proto 78 metric 1024 pref medium',
+    'unicast 10.65.0.5 dev trla1 proto 78', '10.65.0.5/32 dev trla1', 'fd00::5/128 dev trla1', 'default via 192.168.77.2 dev up0 ']) {
+    assert.ok(mayBeHostRouteEvent(line), `may be ours: ${line}`);
+  }
+  for (const line of ['10.1.2.0/24 via 192.168.55.1 dev up0 proto 79 ', 'Deleted 10.1.2.0/24 via 192.168.55.1 dev up0 proto 79 ', 'fd00:1::/64 via fd00::1 dev up0 proto 79 metric 1024 pref medium']) {
+    assert.not.ok(mayBeHostRouteEvent(line), `dismissed: ${line}`);
+    // And routeDrift would not have reported it for any host route Trellis wants.
+    const ev = parseRouteEvent(line);
+    assert.is(ev && routeDrift(ev, new Map([['10.65.0.5/32', 'trla1']])), null, `no drift from: ${line}`);
+  }
 });
 
 test.run();
