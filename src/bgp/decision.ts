@@ -8,6 +8,8 @@ import type { SpeakerState } from './speaker-state.js';
 
 /** Prefixes settled per turn of the event loop (decision process, kernel changes, exports). */
 export const FLUSH_MAX = 4000;
+/** ...and the time their decision process may take in one turn. */
+const FLUSH_SLICE_MS = 5;
 
 export class Decision {
   private scheduled = false;
@@ -30,7 +32,7 @@ export class Decision {
     this.scheduled = false;
     if (st.stopped) return;
     try {
-      const changed = st.rib.select(max);
+      const changed = st.rib.select(max, max === Infinity ? Infinity : performance.now() + FLUSH_SLICE_MS);
       // The rest in a later turn: keepalives and other sessions go first.
       if (st.rib.dirtyCount > 0) this.schedule();
       if (st.deferring || changed.length === 0) return;

@@ -34,14 +34,18 @@ export class LocRib {
   }
 
   /**
-   * Runs the decision process for dirty prefixes (at most `max`, so a caller can spread a
-   * 100k-prefix change over turns of the event loop); returns those whose best changed.
+   * Runs the decision process for dirty prefixes (at most `max`, and none once
+   * performance.now() has passed `until`, so a caller can spread a 100k-prefix change over
+   * turns of the event loop); returns those whose best changed.
    */
-  select(max = Infinity): string[] {
+  select(max = Infinity, until = Infinity): string[] {
     const changed: string[] = [];
     let n = 0;
     for (const prefix of this.dirty) {
-      if (n++ >= max) break;
+      if (n >= max) break;
+      // The clock every 256 prefixes: on a starved CPU a count alone lets a turn run long.
+      if (n > 0 && (n & 255) === 0 && performance.now() >= until) break;
+      n++;
       this.dirty.delete(prefix);
       const c = this.candidates.get(prefix);
       const nb = c instanceof Map ? selectBest(c.values()) : c ?? null;

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log/index.js';
 import {
-  createNftParser, fdbDrift, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, parseRouteEvent, routeDrift, vxlanRouteDrift,
+  createNftParser, fdbDrift, mayBeHostRouteEvent, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, parseRouteEvent, routeDrift, vxlanRouteDrift,
   type KernelDrift, type VxlanWanted,
 } from './kernel-events.js';
 import { ownPid } from './spawner.js';
@@ -89,10 +89,13 @@ export function watchKernel(o: KernelWatchOptions): KernelWatch {
   const nft = createNftParser();
   const started = Promise.all([
     run('ip monitor route', ['ip', '-o', 'monitor', 'route'], (line) => {
+      const vx = o.vxlan();
+      // Without VXLAN only host routes can be drift, and a full BGP table's prefixes are
+      // dismissed on their first word; VXLAN's routes are blocks, so with it every line is read.
+      if (!vx && !mayBeHostRouteEvent(line)) return;
       const ev = parseRouteEvent(line);
       if (!ev) return;
       report(routeDrift(ev, o.routes()));
-      const vx = o.vxlan();
       if (vx) report(vxlanRouteDrift(ev, vx));
     }),
     // A host's bridges learn and age MACs, and ARP comes and goes, all the time: only lines

@@ -43,8 +43,10 @@ function invalid(r: LearnedRoute): string {
   return `learned route ${r.dst} via ${r.via} (family ${r.family}): destination, next hop or family invalid`;
 }
 
-/** Routes checked and planned between two turns of the event loop (a 100k table is ~50 slices). */
+/** Routes checked and planned between two turns of the event loop (a 100k table is ~50 slices)... */
 const SLICE = 2000;
+/** ...or fewer once a slice has taken this long (the clock read every 256 routes). */
+const SLICE_MS = 5;
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export interface LearnedRouteSync {
@@ -66,9 +68,16 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
     learned = null;
     const view: LearnedView = resync ? learnedView(parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any')) : cached.view;
     // In slices: other sessions' keepalives and the API run between them.
-    const planner = new LearnedPlanner(view);
+    // In place: the cached view becomes the table after this plan (dropped below if it fails).
+    const planner = new LearnedPlanner(view, { inPlace: true });
+    let sliceStart = 0;
+    let sliceEnd = performance.now() + SLICE_MS;
     for (let i = 0; i < routes.length; i++) {
-      if (i > 0 && i % SLICE === 0) await nextTurn();
+      if (i > sliceStart && (i - sliceStart >= SLICE || ((i & 255) === 0 && performance.now() >= sliceEnd))) {
+        await nextTurn();
+        sliceStart = i;
+        sliceEnd = performance.now() + SLICE_MS;
+      }
       const given = routes[i]!;
       let r = checked.get(given);
       if (r === undefined) checked.set(given, (r = check(given)));
@@ -88,7 +97,7 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
       counts.routesReplaced = plan.replaced;
       counts.routesDeleted = plan.deleted;
     }
-    if (!failed) learned = { readAt: resync ? started : cached!.readAt, view: { ours: plan.after, foreign: view.foreign } };
+    if (!failed) learned = { readAt: resync ? started : cached!.readAt, view };
     if (errors.length) log.warn({ errors: errors.slice(0, 20) }, 'learned routes partly applied');
     return { wrote: counts.writeCommands > 0, resynced: resync, counts, skipped: plan.skipped, errors, durationMs: Date.now() - started };
   }

@@ -65,7 +65,13 @@ export interface RoutePlan {
 }
 
 /** The main table split by owner: our proto 79 routes and everybody else's, by destination. */
-export interface LearnedView { ours: Map<string, KernelRoute>; foreign: Map<string, KernelRoute> }
+export interface LearnedView {
+  ours: Map<string, KernelRoute>;
+  foreign: Map<string, KernelRoute>;
+  /** For a planner working in place: the plan that last wanted each destination. */
+  marks?: Map<string, number>;
+  gen?: number;
+}
 
 export function learnedView(mainTable: KernelRoute[]): LearnedView {
   const proto = String(ROUTE_PROTO_BGP);
@@ -120,18 +126,56 @@ export class LearnedPlanner {
   private readonly ours: Map<string, KernelRoute>;
   private readonly foreign: Map<string, KernelRoute>;
   private readonly proto = String(ROUTE_PROTO_BGP);
-  private readonly seen = new Set<string>();
-  readonly plan: LearnedPlan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
+  private readonly seen: Set<string> | null;
+  private readonly marks: Map<string, number> | null;
+  private readonly gen: number;
+  readonly plan: LearnedPlan;
 
-  constructor(table: KernelRoute[] | LearnedView) {
-    ({ ours: this.ours, foreign: this.foreign } = Array.isArray(table) ? learnedView(table) : table);
+  /**
+   * With `inPlace` (and a view), the view itself becomes the table after the plan: its
+   * `ours` is updated as routes are wanted and deleted, and which destinations this plan
+   * wanted is a number per destination kept in the view. A sync of a 100 000-route table
+   * then allocates nothing per route that did not change, where a fresh set of wanted
+   * destinations and a fresh table per sync were megabytes of garbage each, and the
+   * collector's pauses were the largest event-loop delays of a full-table load (#11). The
+   * caller must drop the view if the plan is not applied.
+   */
+  constructor(table: KernelRoute[] | LearnedView, opts: { inPlace?: boolean } = {}) {
+    const view = Array.isArray(table) ? learnedView(table) : table;
+    ({ ours: this.ours, foreign: this.foreign } = view);
+    if (opts.inPlace && !Array.isArray(table)) {
+      this.marks = view.marks ??= new Map();
+      this.gen = view.gen = (view.gen ?? 0) + 1;
+      this.seen = null;
+      this.plan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: view.ours };
+    } else {
+      this.marks = null;
+      this.gen = 0;
+      this.seen = new Set();
+      this.plan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
+    }
+  }
+
+  /** Marks dst as wanted by this plan; false when it already was (the first one counts). */
+  private first(dst: string): boolean {
+    if (this.marks) {
+      if (this.marks.get(dst) === this.gen) return false;
+      this.marks.set(dst, this.gen);
+      return true;
+    }
+    if (this.seen!.has(dst)) return false;
+    this.seen!.add(dst);
+    return true;
+  }
+
+  private wanted(dst: string): boolean {
+    return this.marks ? this.marks.get(dst) === this.gen : this.seen!.has(dst);
   }
 
   /** One wanted route; its dst must be canonical (canonicalDst). The first one per dst counts. */
   want(w: LearnedRoute): void {
     const dst = w.dst;
-    if (this.seen.has(dst)) return;
-    this.seen.add(dst);
+    if (!this.first(dst)) return;
     const plan = this.plan;
     const f = this.foreign.get(dst);
     if (f) {
@@ -139,11 +183,15 @@ export class LearnedPlanner {
       return;
     }
     const cur = this.ours.get(dst);
-    plan.after.set(dst, cur && cur.via === w.via ? cur : { dst, family: w.family, protocol: this.proto, via: w.via });
+    if (cur && cur.via === w.via) {
+      if (!this.marks) plan.after.set(dst, cur);
+      return;
+    }
+    plan.after.set(dst, { dst, family: w.family, protocol: this.proto, via: w.via });
     if (!cur) {
       plan.lines.push(`route add ${dst} via ${w.via} proto ${this.proto}`);
       plan.added++;
-    } else if (cur.via !== w.via) {
+    } else {
       plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${this.proto}`, `route add ${dst} via ${w.via} proto ${this.proto}`);
       plan.replaced++;
     }
@@ -152,10 +200,12 @@ export class LearnedPlanner {
   /** Adds the deletions of our routes nobody wants; returns the plan. */
   finish(): LearnedPlan {
     for (const [dst, cur] of this.ours) {
-      if (this.seen.has(dst)) continue;
+      if (this.wanted(dst)) continue;
       this.plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${this.proto}`);
       this.plan.deleted++;
+      if (this.marks) this.ours.delete(dst);
     }
+    if (this.marks) for (const [dst, g] of this.marks) if (g !== this.gen) this.marks.delete(dst);
     return this.plan;
   }
 }

@@ -1,10 +1,14 @@
-// npm run bench -- cluster [--changes 20] [--hosts 3] [--containers 3]
+// npm run bench -- cluster [--changes 20] [--hosts 3] [--containers 3] [--restarts 3]
 // On a lab cluster (namespaces, BIRD ToR, etcd, trellisd per host):
 //  - policy change latency: from `trellisctl apply -f` (and `delete -f`) starting to the
 //    flow it governs changing on every host, median over the changes;
 //  - new container reachability: from the CNI ADD starting to its address answering TCP/80
 //    from a container on every other host (the route has to travel by BGP through the ToR);
-//  - trellisd RSS on each host.
+//  - trellisd RSS on each host;
+//  - restart-all: every trellisd stopped (SIGTERM) at the same moment and started again;
+//    from the last start to every API ready, to the ToR's sessions all Established with
+//    every host's learned routes back, and to the full matrix (as declared, probed from
+//    every container) holding from then on. The bound of #11 is 15 s from the last start.
 // Probes are launched every `probeEveryMs` on every host; a host has "reflected" the change
 // at the launch time of its first probe that shows the new state.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +17,7 @@ import { join } from 'node:path';
 import { testNetnsPrefix } from '../../src/lab/index.js';
 import { labDown, labUp, waitConverged, type Lab } from '../../src/lab/lab.js';
 import { cni, startContainer } from '../../src/lab/cluster.js';
-import { probeTcp } from '../../src/lab/matrix.js';
+import { declaredFrom, measureMatrix, probeTcp } from '../../src/lab/matrix.js';
 import type { ContainerPlan } from '../../src/lab/plan.js';
 import { median, percentile } from './_stats.js';
 import { firstReflecting, PROBE_EVERY_MS } from './_probe.js';
@@ -23,10 +27,65 @@ function rssOf(pid: number): number {
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
 }
 
+interface RestartRound {
+  readyMs: number; sessionsMs: number; matrixMs: number; allBackMs: number;
+  /** Matrix measurements launched after the last start that did not match the declared one. */
+  matrixShortfalls: { atMs: number; matching: number; total: number }[];
+}
+
+/**
+ * One restart-all round. Probes run from the last start until the sessions are back and
+ * a full matrix was launched after that; the matrix is "back" at the launch of the first
+ * full measurement after which none fell short.
+ */
+async function restartAll(l: Lab, declared: (from: string, to: string) => boolean | null, learnedBefore: number[]): Promise<RestartRound> {
+  const hosts = l.plan.hosts.map((h) => h.name);
+  const targets = l.plan.containers.filter((c) => l.addresses[c.name]).map((c) => ({ name: c.name, netns: c.netns, address: l.addresses[c.name]! }));
+  await Promise.all(hosts.map((h) => l.stopTrellisd(h, 'SIGTERM')));
+  for (const h of hosts) l.startTrellisd(h);
+  const t0 = performance.now();
+  const since = () => performance.now() - t0;
+  const deadline = 60_000;
+  const ready = Promise.all(hosts.map(async (h) => { await l.waitReady(h, deadline); return since(); })).then((xs) => Math.max(...xs));
+  let sessionsMs = NaN;
+  const sessions = (async () => {
+    while (since() < deadline) {
+      const launched = since();
+      const protos = await l.birdProtocols();
+      if (hosts.every((h) => protos[h] === 'Established')) {
+        const st = await Promise.all(hosts.map((h) => l.status(h).catch(() => null)));
+        const back = st.every((s, i) => s && s.bgp.peers.length > 0 && s.bgp.peers.every((p) => p.state === 'Established') && s.bgp.learned >= learnedBefore[i]!);
+        if (back) { sessionsMs = launched; return; }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`restart-all: sessions not back with every learned route after ${deadline} ms`);
+  })();
+  const runs: { atMs: number; matching: number; total: number }[] = [];
+  for (;;) {
+    const atMs = since();
+    const m = await measureMatrix(targets, declared);
+    runs.push({ atMs, matching: m.matching, total: m.total });
+    if (!Number.isNaN(sessionsMs) && atMs >= sessionsMs && m.matching === m.total) break;
+    if (atMs > deadline) throw new Error(`restart-all: matrix not back after ${deadline} ms (${m.matching}/${m.total})`);
+  }
+  await sessions;
+  const readyMs = await ready;
+  let first = runs.length - 1;
+  while (first > 0 && runs[first - 1]!.matching === runs[first - 1]!.total) first--;
+  const matrixMs = runs[first]!.atMs;
+  return {
+    readyMs: Math.round(readyMs), sessionsMs: Math.round(sessionsMs), matrixMs: Math.round(matrixMs),
+    allBackMs: Math.round(Math.max(readyMs, sessionsMs, matrixMs)),
+    matrixShortfalls: runs.filter((r) => r.matching !== r.total).map((r) => ({ ...r, atMs: Math.round(r.atMs) })),
+  };
+}
+
 export async function run(params: Record<string, string>): Promise<Record<string, unknown>> {
   const changes = Number(params.changes ?? 20);
   const hosts = Number(params.hosts ?? 3);
   const newContainers = Number(params.containers ?? 3);
+  const restarts = Number(params.restarts ?? 3);
   const stateDir = mkdtempSync(join(tmpdir(), 'trellis-bench-cluster-'));
   let lab: Lab | undefined;
   try {
@@ -81,12 +140,36 @@ export async function run(params: Record<string, string>): Promise<Record<string
 
     const rss = Object.fromEntries(l.plan.hosts.map((h) => [h.name, rssOf(l.trellisd(h.name)!.pid)]));
     const stat = (xs: number[]) => ({ median: Math.round(median(xs)), p90: Math.round(percentile(xs, 90)), samples: xs.map(Math.round) });
+
+    // Every trellisd restarted at once, `restarts` times; the lab is converged before each.
+    const rounds: RestartRound[] = [];
+    if (restarts > 0) {
+      const declared = declaredFrom(await l.declaredMatrix());
+      for (let k = 0; k < restarts; k++) {
+        await waitConverged(l, 60_000);
+        const learnedBefore = await Promise.all(l.plan.hosts.map(async (h) => (await l.status(h.name)).bgp.learned));
+        rounds.push(await restartAll(l, declared, learnedBefore));
+      }
+    }
     return {
       hosts, changes, probeEveryMs: PROBE_EVERY_MS,
-      policyChangeMsFromTrellisctlStart: stat(fromStart),
-      policyChangeMsAfterTrellisctlReturned: stat(fromReturn),
-      newContainerReachableFromEveryHostMs: stat(reach),
+      ...(changes > 0 ? {
+        policyChangeMsFromTrellisctlStart: stat(fromStart),
+        policyChangeMsAfterTrellisctlReturned: stat(fromReturn),
+      } : {}),
+      ...(newContainers > 0 ? { newContainerReachableFromEveryHostMs: stat(reach) } : {}),
       trellisdRssMiB: rss,
+      ...(restarts > 0 ? {
+        restartAll: {
+          boundMs: 15_000,
+          readyMsFromLastStart: stat(rounds.map((r) => r.readyMs)),
+          sessionsAndLearnedRoutesBackMs: stat(rounds.map((r) => r.sessionsMs)),
+          fullMatrixFromMs: stat(rounds.map((r) => r.matrixMs)),
+          allBackMs: stat(rounds.map((r) => r.allBackMs)),
+          withinBound: rounds.every((r) => r.allBackMs <= 15_000),
+          matrixShortfalls: rounds.map((r) => r.matrixShortfalls),
+        },
+      } : {}),
     };
   } finally {
     if (lab) await labDown(stateDir);

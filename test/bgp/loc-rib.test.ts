@@ -43,4 +43,12 @@ test('select(max) settles at most max prefixes and leaves the rest dirty', () =>
   assert.is(rib.kernelChanges(rib.prefixes()).length, 10, 'every learned best route goes to the kernel');
 });
 
+test('select(max, until): a deadline already past stops it at its first clock read (256 prefixes), the rest stay dirty', () => {
+  const rib = new LocRib();
+  for (let i = 0; i < 600; i++) rib.set(`10.3.${i >> 8}.${i & 255}/32`, '10.0.0.1', route(`10.3.${i >> 8}.${i & 255}/32`, '10.0.0.1', 100));
+  assert.is(rib.select(Infinity, performance.now() - 1).length, 256, 'settled up to the first clock read');
+  assert.is(rib.dirtyCount, 344, 'the rest wait for a later turn');
+  assert.is(rib.select().length, 344, 'and are settled then');
+});
+
 test.run();

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { canonicalCidr } from '../../src/model/index.js';
-import { canonicalDst, planLearnedRoutes } from '../../src/dataplane/routes.js';
+import { canonicalDst, LearnedPlanner, learnedView, planLearnedRoutes } from '../../src/dataplane/routes.js';
 
 test('canonicalDst equals canonicalCidr, and refuses what it refuses', () => {
   const cases = ['10.0.0.0/24', '10.1.2.3/24', '0.0.0.0/0', '1.2.3.4/0', '255.255.255.255/32', '192.168.7.129/25', '10.0.0.1', '10.0.0.0/8',
@@ -40,6 +40,33 @@ test('plan: add, move (delete then add), delete, foreign left alone; lines in gi
   assert.equal([plan.added, plan.replaced, plan.deleted], [1, 1, 1], 'counts');
   assert.equal(plan.skipped, ['10.5.0.0/24: kernel already routes it by protocol kernel on eth0']);
   assert.equal([...plan.after.keys()].sort(), ['10.2.0.0/24', '10.3.0.0/24', '10.9.9.0/24'], 'ours after the plan');
+});
+
+test('in place: successive plans on one view give the lines a fresh plan gives, and the view is the table after each', () => {
+  const table = [
+    { dst: '10.2.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+    { dst: '10.3.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+    { dst: '10.5.0.0/24', family: 4 as const, protocol: 'kernel', dev: 'eth0' },
+  ];
+  const view = learnedView(table);
+  const rounds = [
+    [{ dst: '10.2.0.0/24', via: '10.9.0.1' }, { dst: '10.4.0.0/24', via: '10.9.0.1' }, { dst: '10.4.0.0/24', via: '10.9.0.7' }, { dst: '10.5.0.0/24', via: '10.9.0.1' }],
+    [{ dst: '10.4.0.0/24', via: '10.9.0.2' }],
+    [],
+    [{ dst: '10.3.0.0/24', via: '10.9.0.1' }],
+  ];
+  for (const [i, round] of rounds.entries()) {
+    const wanted = round.map((r) => ({ ...r, family: 4 as const }));
+    const fresh = planLearnedRoutes(wanted, { ours: new Map(view.ours), foreign: view.foreign });
+    const p = new LearnedPlanner(view, { inPlace: true });
+    for (const w of wanted) p.want(w);
+    const plan = p.finish();
+    assert.equal(plan.lines, fresh.lines, `round ${i}: the same lines as a fresh plan`);
+    assert.equal([plan.added, plan.replaced, plan.deleted, plan.skipped], [fresh.added, fresh.replaced, fresh.deleted, fresh.skipped], `round ${i}: the same counts`);
+    assert.ok(plan.after === view.ours, `round ${i}: the view's table is the table after the plan`);
+    assert.equal([...view.ours.entries()].sort(), [...fresh.after.entries()].sort(), `round ${i}: the view holds what a fresh plan's after holds`);
+    assert.equal([...view.marks!.keys()].sort(), [...new Set(wanted.map((w) => w.dst))].sort(), `round ${i}: marks only for this plan's destinations`);
+  }
 });
 
 test.run();
