@@ -92,7 +92,8 @@ export function computeDesiredState({ nodeName, resources, host = defaultHostCon
     for (const p of [...ingress, ...egress]) usedHostPolicies.set(p.id, p);
     const profs = info.profiles.map((n) => profiles.get(n)).filter((p): p is CompiledProfile => p !== undefined);
     for (const p of profs) usedProfiles.set(p.id, p);
-    hepStates.push(hostEndpointState(r, info, ingress.map((p) => p.state), egress.map((p) => p.state), [...new Set(profs.map((p) => p.id))]));
+    const tiersOf = (ids: string[]) => tierGroups(ids.map((id) => usedHostPolicies.get(id)!), tiers);
+    hepStates.push(hostEndpointState(r, info, ingress.map((p) => p.state), egress.map((p) => p.state), [...new Set(profs.map((p) => p.id))], tiersOf));
   }
   hepStates.sort((a, b) => byCodePoint(a.id, b.id));
 

@@ -12,7 +12,7 @@
 // member of selector sets but polices nothing (Trellis does not map addresses to interfaces).
 import type { HostEndpoint } from '../model/index.js';
 import type { EndpointInfo } from './compile.js';
-import type { EndpointToHostAction, FailsafePort, HostEndpointState, PolicyState } from './state.js';
+import type { EndpointToHostAction, FailsafePort, HostEndpointState, PolicyState, TierState } from './state.js';
 
 /** The node-local settings of host protection (trellisd's configuration). */
 export interface HostConfig {
@@ -46,15 +46,25 @@ export function isLocalHostEndpoint(r: HostEndpoint, nodeName: string): boolean 
 const normal = (p: PolicyState) => !p.preDNAT && !p.doNotTrack;
 
 /** One host endpoint's lists from the policies that apply to it (each list in policy order) and its profiles. */
-export function hostEndpointState(r: HostEndpoint, info: EndpointInfo, ingress: readonly PolicyState[], egress: readonly PolicyState[], profiles: string[]): HostEndpointState {
+export function hostEndpointState(
+  r: HostEndpoint, info: EndpointInfo, ingress: readonly PolicyState[], egress: readonly PolicyState[], profiles: string[],
+  tiersOf: (ids: string[]) => TierState[] | undefined = () => undefined,
+): HostEndpointState {
   const ids = (ps: readonly PolicyState[], keep: (p: PolicyState) => boolean) => ps.filter(keep).map((p) => p.id);
+  // The normal policies are evaluated tier by tier, as a workload's are (Calico: the host
+  // endpoint's tiers end in their default action, Pass goes on to the next tier).
+  const direction = (ps: readonly PolicyState[]) => {
+    const policies = ids(ps, normal);
+    const tiers = tiersOf(policies);
+    return { policies, profiles, ...(tiers ? { tiers } : {}) };
+  };
   return {
     id: info.id,
     name: r.metadata.name,
     interfaceName: r.spec.interfaceName!,
     addresses: info.addrs,
-    ingress: { policies: ids(ingress, normal), profiles },
-    egress: { policies: ids(egress, normal), profiles },
+    ingress: direction(ingress),
+    egress: direction(egress),
     forwardIngress: ids(ingress, (p) => normal(p) && p.applyOnForward === true),
     forwardEgress: ids(egress, (p) => normal(p) && p.applyOnForward === true),
     preDnatIngress: ids(ingress, (p) => p.preDNAT === true),

@@ -12,7 +12,7 @@ import {
   type CompiledEndpoint, type ExplainView, type Packet, type RuleHit, type Verdict,
 } from './explain.js';
 import { canonicalCidr, isValidCidrOrIp } from '../model/index.js';
-import type { DesiredState, EndpointState, Family, FailsafePort, HostEndpointState, PolicyState } from './state.js';
+import type { DesiredState, DirectionState, EndpointState, Family, FailsafePort, HostEndpointState, PolicyState } from './state.js';
 
 export interface HostVerdict {
   allowed: boolean;
@@ -64,6 +64,23 @@ function runPolicies(ds: DesiredState, ids: readonly string[], pkt: Packet, dir:
   return null;
 }
 
+/**
+ * A direction's normal policies tier by tier, as the host chains run them (a plain list is
+ * one tier ending in Deny): a rule's Allow or Deny decides; Pass, or a tier whose default
+ * action is Pass, goes on to the next tier. `tierDeny`: a tier's default Deny decided (its
+ * reason when tiered; null for the plain list, whose caller words it). `passed`: every tier
+ * passed, on to the profiles. null: no policy applies.
+ */
+function runTiers(ds: DesiredState, d: DirectionState, pkt: Packet, dir: Direction): { hit: RuleHit } | { tierDeny: string | null } | { passed: true } | null {
+  const tiers = d.tiers ?? (d.policies.length > 0 ? [{ name: 'default', defaultAction: 'Deny' as const, policies: d.policies }] : []);
+  for (const t of tiers) {
+    const o = runPolicies(ds, t.policies, pkt, dir);
+    if (o && 'hit' in o) return o;
+    if (!o && t.defaultAction === 'Deny') return { tierDeny: d.tiers ? `tier ${t.name}: its policies applied but none allowed or passed: the tier's default action, Deny` : null };
+  }
+  return tiers.length > 0 ? { passed: true } : null;
+}
+
 /** Inbound failsafes test the destination port and the source; outbound ones the destination port and address. */
 function failsafeHit(ds: DesiredState, pkt: Packet, dir: Direction): FailsafePort | undefined {
   const proto = pkt.protocol === 6 ? 'tcp' : pkt.protocol === 17 ? 'udp' : undefined;
@@ -92,13 +109,10 @@ function hostEndpointVerdict(ds: DesiredState, ep: HostEndpointState, dir: Direc
     if (pre && 'hit' in pre && pre.hit.action === 'Deny') return { allowed: false, ...at, decidedBy: { kind: 'rule', stage: 'preDNAT', hit: pre.hit } };
   }
   const d = ep[dir];
-  let passed = false;
-  if (d.policies.length > 0) {
-    const o = runPolicies(ds, d.policies, pkt, dir);
-    if (o && 'hit' in o) return { allowed: o.hit.action === 'Allow', ...at, decidedBy: { kind: 'rule', stage: 'policy', hit: o.hit } };
-    if (!o) return { allowed: false, ...at, decidedBy: { kind: 'default', reason: 'policies applied but no rule matched: default deny' } };
-    passed = true;
-  }
+  const o = runTiers(ds, d, pkt, dir);
+  if (o && 'hit' in o) return { allowed: o.hit.action === 'Allow', ...at, decidedBy: { kind: 'rule', stage: 'policy', hit: o.hit } };
+  if (o && 'tierDeny' in o) return { allowed: false, ...at, decidedBy: { kind: 'default', reason: o.tierDeny ?? 'policies applied but no rule matched: default deny' } };
+  const passed = o !== null;
   const set = lookupOfState(ds).set;
   for (const id of d.profiles) {
     const prof = ds.profiles.find((p) => p.id === id);
@@ -118,9 +132,9 @@ function hostEndpointVerdict(ds: DesiredState, ep: HostEndpointState, dir: Direc
 function afterWorkloadEgress(ds: DesiredState, pkt: Packet): HostVerdict {
   const all = ds.host?.endpoints.find((e) => e.interfaceName === ALL);
   if (all && all.ingress.policies.length > 0) {
-    const o = runPolicies(ds, all.ingress.policies, pkt);
+    const o = runTiers(ds, all.ingress, pkt, 'ingress');
     if (o && 'hit' in o) return { allowed: o.hit.action === 'Allow', endpoint: all.id, decidedBy: { kind: 'rule', stage: 'all-interfaces policy', hit: o.hit } };
-    if (!o) return { allowed: false, endpoint: all.id, decidedBy: { kind: 'default', reason: 'policies of the all-interfaces host endpoint applied but none allowed: default deny' } };
+    if (o && 'tierDeny' in o) return { allowed: false, endpoint: all.id, decidedBy: { kind: 'default', reason: o.tierDeny ?? 'policies of the all-interfaces host endpoint applied but none allowed: default deny' } };
   }
   const action = ds.host?.endpointToHost ?? 'Drop';
   return { allowed: action !== 'Drop', decidedBy: { kind: 'default', reason: `DefaultEndpointToHostAction ${action}${action === 'Return' ? ' (the host\'s own INPUT rules decide)' : ''}` } };

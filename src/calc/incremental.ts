@@ -220,11 +220,15 @@ export function createCalculator(nodeName: string, opts: CalculatorOptions = {})
         if (hostPolicies.put(policyKey(key), cp, (lk) => localHosts.get(lk)!.info.labels).length > 0) output.stale('host');
         break;
       }
-      case 'Tier':
-        policies.setTier(key.name, r && r.kind === 'Tier' ? tierInfo(r) : undefined);
-        // Tier order and default actions shape every endpoint's lists.
+      case 'Tier': {
+        const t = r && r.kind === 'Tier' ? tierInfo(r) : undefined;
+        policies.setTier(key.name, t);
+        hostPolicies.setTier(key.name, t);
+        // Tier order and default actions shape every endpoint's lists, the host endpoints' too.
         for (const k of locals.keys()) output.endpointStale(k);
+        output.stale('host');
         break;
+      }
       case 'Profile':
         putProfile(key.name, r && r.kind === 'Profile' ? compileProfile(r) : undefined);
         break;

@@ -74,7 +74,10 @@ export function createOutput(): Output {
     const { hostConfig, localHosts, hostPolicies } = src;
     const stateOf = (ids: string[]) => ids.map((id) => hostPolicies.get(id)!.state);
     const eps = [...localHosts]
-      .map(([key, lh]) => hostEndpointState(lh.r, lh.info, stateOf(hostPolicies.ordered(key, 'ingress')), stateOf(hostPolicies.ordered(key, 'egress')), profileIds(src, lh.info.profiles)))
+      .map(([key, lh]) => hostEndpointState(
+        lh.r, lh.info, stateOf(hostPolicies.ordered(key, 'ingress')), stateOf(hostPolicies.ordered(key, 'egress')), profileIds(src, lh.info.profiles),
+        (ids) => hostPolicies.tierGroups(ids),
+      ))
       .sort((a, b) => byCodePoint(a.id, b.id));
     return {
       endpoints: eps,

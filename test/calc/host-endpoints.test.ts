@@ -1,12 +1,13 @@
 // Host endpoints in calc: which of this node's HostEndpoints are policed, which policies
 // apply to each per kind of traffic (Calico's rules: normal, applyOnForward, preDNAT,
 // doNotTrack), that preDNAT and doNotTrack policies never reach workloads, and that the
-// incremental calculator agrees with the from-scratch computation through changes.
+// incremental calculator agrees with the from-scratch computation through changes; a host
+// endpoint's normal policies carry their tiers, as a workload's do.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { computeDesiredState, createCalculator, defaultHostConfig, type DesiredState } from '../../src/calc/index.js';
 import { resourceKey, type Resource } from '../../src/model/index.js';
-import { gnp, hep, namespace, np, profile, wep } from './_fixtures.js';
+import { gnp, hep, namespace, np, profile, tier, wep } from './_fixtures.js';
 
 const NODE = 'node1';
 
@@ -64,15 +65,17 @@ test('a preDNAT policy selecting all() applies to host endpoints only', () => {
   assert.ok(ds.host!.endpoints[0]!.preDnatIngress.includes('GlobalNetworkPolicy/pre-all'), 'on the host endpoint');
 });
 
+const HOST = { failsafeInbound: [], failsafeOutbound: [{ protocol: 'udp' as const, port: 53 }], endpointToHost: 'Accept' as const };
+
 function sameAs(calc: ReturnType<typeof createCalculator>, rs: Resource[], what: string): DesiredState {
-  const want = computeDesiredState({ nodeName: NODE, resources: rs, host: { failsafeInbound: [], failsafeOutbound: [{ protocol: 'udp', port: 53 }], endpointToHost: 'Accept' } });
+  const want = computeDesiredState({ nodeName: NODE, resources: rs, host: HOST });
   const got = calc.state();
   assert.equal(got, want, `incremental differs from the computation after ${what}`);
   return got;
 }
 
 test('the incremental calculator agrees through adds, label changes, policy edits and removals', () => {
-  const calc = createCalculator(NODE, { host: { failsafeInbound: [], failsafeOutbound: [{ protocol: 'udp', port: 53 }], endpointToHost: 'Accept' } });
+  const calc = createCalculator(NODE, { host: HOST });
   let rs: Resource[] = [];
   for (const r of resources()) {
     calc.upsert(r);
@@ -98,6 +101,28 @@ test('the incremental calculator agrees through adds, label changes, policy edit
     sameAs(calc, rs, `removing ${name}`);
   }
   assert.equal(calc.state().host!.endpoints.map((e) => e.id), ['HostEndpoint/eth1']);
+});
+
+test('a host endpoint\'s policies are ordered and grouped tier by tier, as a workload\'s; a Tier edit reaches the incremental calculator', () => {
+  const rs: Resource[] = [
+    hep('all', { iface: '*', ips: ['192.0.2.1'], labels: { role: 'host' } }),
+    tier('platform', { order: 100, defaultAction: 'Deny' }),
+    gnp('platform.ssh', { tier: 'platform', order: 1, selector: 'role == "host"', ingress: [{ action: 'Pass', protocol: 'TCP', destination: { ports: [22] } }] }),
+    gnp('open', { order: 1, selector: 'role == "host"', ingress: [{ action: 'Allow' }] }),
+    gnp('pre', { selector: 'has(role)', order: 1, preDNAT: true, applyOnForward: true, ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [8080] } }] }),
+  ];
+  const calc = createCalculator(NODE, { host: HOST });
+  for (const r of rs) calc.upsert(r);
+  const ingress = sameAs(calc, rs, 'a platform tier over the default tier').host!.endpoints[0]!.ingress;
+  assert.equal(ingress.policies, ['GlobalNetworkPolicy/platform.ssh', 'GlobalNetworkPolicy/open'], 'the platform tier first; preDNAT stays out of the normal list');
+  assert.equal(ingress.tiers, [
+    { name: 'platform', defaultAction: 'Deny', policies: ['GlobalNetworkPolicy/platform.ssh'] },
+    { name: 'default', defaultAction: 'Deny', policies: ['GlobalNetworkPolicy/open'] },
+  ]);
+  const passing = tier('platform', { order: 100, defaultAction: 'Pass' });
+  calc.upsert(passing);
+  const after = rs.map((r) => (r.kind === 'Tier' ? passing : r));
+  assert.equal(sameAs(calc, after, 'the tier\'s default action edited').host!.endpoints[0]!.ingress.tiers?.[0], { name: 'platform', defaultAction: 'Pass', policies: ['GlobalNetworkPolicy/platform.ssh'] });
 });
 
 test.run();

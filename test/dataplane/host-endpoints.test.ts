@@ -209,7 +209,15 @@ test('explain agrees with the kernel for flows to and from the host, packet by p
   const closedWeb = (ds: DesiredState): DesiredState => ({
     ...ds, endpoints: ds.endpoints.map((e) => (e.interfaceName === 'trla1' ? { ...e, ingress: { policies: [], profiles: [] } } : e)),
   });
+  // A platform tier that lets only tenant a's port 80 on to the default tier, whose policy allows.
+  const gate = policy('platform.gate', [tcpRule('Pass', 80, 'GlobalNetworkPolicy platform.gate ingress[0]', { srcSets: ['ta'] })],
+    [rule({ action: 'Pass', origin: 'GlobalNetworkPolicy platform.gate egress[0]' })]);
+  const tiered = {
+    policies: [gate.id, allowAll.id], profiles: [],
+    tiers: [{ name: 'platform', defaultAction: 'Deny' as const, policies: [gate.id] }, { name: 'default', defaultAction: 'Deny' as const, policies: [allowAll.id] }],
+  };
   const states: Array<[string, DesiredState]> = [
+    ['tiers', hostLabState({ endpointToHost: 'Accept', heps: [hep('all', '*', { ingress: tiered, egress: tiered })], policies: [gate, allowAll] })],
     ['one tenant', hostLabState({ endpointToHost: 'Accept', heps: [hep('all', '*', { ingress: { policies: [webFromA.id], profiles: [] } }), hep('mgmt', 'up1', { ingress: { policies: [allowAll.id], profiles: [] } })], policies: [webFromA, allowAll] })],
     ['deny-all', hostLabState({ heps: [hep('all', '*', { ingress: { policies: [denyAll.id], profiles: [] }, egress: { policies: [denyAll.id], profiles: [] } })], policies: [denyAll] })],
     ['no endpoint', hostLabState({ endpointToHost: 'Drop' })],

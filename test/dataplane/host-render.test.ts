@@ -171,4 +171,32 @@ test('a policy a host endpoint needs but was not given drops (fail closed)', () 
   assert.ok(chainOf(ds, 'trl-hi-+all').includes('-m comment --comment "missing policy GlobalNetworkPolicy/gone" -j DROP'));
 });
 
+test('tiered host policies: tier by tier, each Deny tier ending in its drop, the pass mark cleared between tiers; the same for a workload\'s traffic to the host', () => {
+  const plat = policy('platform.ssh', [tcpRule('Pass', 22, 'GlobalNetworkPolicy platform.ssh ingress[0]')]);
+  const tiers = [
+    { name: 'platform', defaultAction: 'Deny' as const, policies: [plat.id] },
+    { name: 'default', defaultAction: 'Pass' as const, policies: [web.id] },
+  ];
+  const ds = hostLabState({ heps: [hep('all', '*', { ingress: { policies: [plat.id, web.id], profiles: ['Profile/open'], tiers } })], policies: [plat, web] });
+  const pp = hostPolicyChain(plat.id, 'ingress');
+  const pw = hostPolicyChain(web.id, 'ingress');
+  assert.equal(chainOf(ds, 'trl-hi-+all'), [
+    CLEAR, '-m conntrack --ctstate RELATED,ESTABLISHED -j trl-accept', '-m conntrack --ctstate INVALID -j DROP', '-j trl-failsafe-in',
+    `${NOT_PASSED} -j ${pp}`, `-m mark --mark ${ACC} -j RETURN`,
+    `${NOT_PASSED} -m comment --comment "tier platform: no policy allowed or passed" -j DROP`,
+    '-j MARK --set-xmark 0x0/0x20000',
+    `${NOT_PASSED} -j ${pw}`, `-m mark --mark ${ACC} -j RETURN`,
+    `-j ${hostProfileChain('Profile/open', 'ingress')}`, `-m mark --mark ${ACC} -j RETURN`,
+    '-m comment --comment "no policy or profile allowed" -j DROP',
+  ]);
+  assert.equal(chainOf(ds, 'trl-wl-to-host'), [
+    CLEAR,
+    `${NOT_PASSED} -j ${pp}`, '-m mark --mark 0x10000/0x10000 -j trl-accept',
+    `${NOT_PASSED} -m comment --comment "tier platform: no policy allowed or passed" -j DROP`,
+    '-j MARK --set-xmark 0x0/0x20000',
+    `${NOT_PASSED} -j ${pw}`, '-m mark --mark 0x10000/0x10000 -j trl-accept',
+    `-j MARK --set-xmark ${ACC}`,
+  ]);
+});
+
 test.run();

@@ -21,7 +21,7 @@
 //                          them: only applyOnForward policies; none in a direction allows.
 // Loopback and the workload interfaces are never host endpoint traffic, "*" included: the
 // host's processes keep talking to themselves, and workloads keep their own policy.
-import type { DesiredState, FailsafePort, Family, HostEndpointState, HostState, PolicyState, ProfileState } from '../../calc/index.js';
+import type { DesiredState, DirectionState, FailsafePort, Family, HostEndpointState, HostState, PolicyState, ProfileState } from '../../calc/index.js';
 import { ACCEPT_CHAIN, MARK_ACCEPT, MARK_MASK, MARK_PASS, byCodePoint, hex, shortHash } from './names.js';
 import { quote, renderRuleList, type RuleRenderContext } from './rules.js';
 import type { DispatchChain } from './dispatch.js';
@@ -103,6 +103,23 @@ function policyRun(c: Ctx, ids: readonly string[], dir: 'ingress' | 'egress', on
   return body;
 }
 
+/**
+ * A direction's normal policies tier by tier, as a workload's verdict chain runs them: an
+ * allow does `onAllow`; a tier whose policies neither allowed nor passed ends in its default
+ * action (Deny drops, Pass goes on), and the pass mark is cleared before the next tier. A
+ * plain list is one tier whose drop says `plainDeny`.
+ */
+function tieredRun(c: Ctx, d: DirectionState, dir: 'ingress' | 'egress', onAllow: string, plainDeny: string): string[] {
+  if (!d.tiers) return d.policies.length > 0 ? [...policyRun(c, d.policies, dir, onAllow), `${notPassed} -m comment --comment ${quote(plainDeny)} -j DROP`] : [];
+  const body: string[] = [];
+  d.tiers.forEach((t, i) => {
+    if (i > 0) body.push(`-j MARK --set-xmark 0x0/${hex(MARK_PASS)}`);
+    body.push(...policyRun(c, t.policies, dir, onAllow));
+    if (t.defaultAction === 'Deny') body.push(`${notPassed} -m comment --comment ${quote(`tier ${t.name}: no policy allowed or passed`)} -j DROP`);
+  });
+  return body;
+}
+
 function profileRun(c: Ctx, ids: readonly string[], dir: 'ingress' | 'egress'): string[] {
   const body: string[] = [];
   for (const id of ids) {
@@ -125,10 +142,7 @@ function localChain(c: Ctx, ep: HostEndpointState, dir: 'ingress' | 'egress'): D
     '-m conntrack --ctstate INVALID -j DROP',
     `-j ${dir === 'ingress' ? HOST_CHAINS.failsafeIn : HOST_CHAINS.failsafeOut}`,
   ];
-  if (d.policies.length > 0) {
-    body.push(...policyRun(c, d.policies, dir, '-j RETURN'));
-    body.push(`${notPassed} -m comment --comment "no policy allowed" -j DROP`);
-  }
+  body.push(...tieredRun(c, d, dir, '-j RETURN', 'no policy allowed'));
   body.push(...profileRun(c, d.profiles, dir));
   body.push('-m comment --comment "no policy or profile allowed" -j DROP');
   return { name: hepChain(dir === 'ingress' ? 'hi' : 'ho', ep.interfaceName), body };
@@ -232,8 +246,7 @@ export function renderHost(ds: DesiredState, family: Family, guards: readonly st
       name: HOST_CHAINS.wlToHost,
       body: [
         clearMark,
-        ...policyRun(f, all.ingress.policies, 'ingress', `-j ${ACCEPT_CHAIN}`),
-        `${notPassed} -m comment --comment "no policy of the all-interfaces host endpoint allowed" -j DROP`,
+        ...tieredRun(f, all.ingress, 'ingress', `-j ${ACCEPT_CHAIN}`, 'no policy of the all-interfaces host endpoint allowed'),
         setAccept,
       ],
     });
