@@ -4,7 +4,7 @@
 // "do it yourself"; a daemon that accepted the call and then failed or went silent is an
 // error, never a second attempt (the first may have half-run).
 import { createConnection } from 'node:net';
-import { CNI_ERR, CniError, encodeError } from './spec.js';
+import { CNI_ERR, encodeError } from './codes.js';
 
 export const DEFAULT_AGENT_SOCKET = '/run/trellis/cni.sock';
 /** Largest request or reply on the socket (a network configuration with a prevResult is a few KiB). */
@@ -38,7 +38,7 @@ function versionOf(stdin: string): string {
 }
 
 const failed = (stdin: string, code: number, msg: string): AgentReply =>
-  ({ code: 1, stdout: `${JSON.stringify(encodeError(versionOf(stdin), new CniError(code, msg)))}\n` });
+  ({ code: 1, stdout: `${JSON.stringify(encodeError(versionOf(stdin), { code, message: msg }))}\n` });
 
 /** Hands the call to trellisd; null when no trellisd listens on `path`. */
 export function callAgent(path: string | null, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<AgentReply | null> {

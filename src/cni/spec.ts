@@ -5,24 +5,7 @@ import { TrellisError } from '../model/index.js';
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
 
-/** Error codes from the spec (1-99 reserved), and Trellis's own above 100. */
-export const CNI_ERR = {
-  INCOMPATIBLE_VERSION: 1,
-  UNSUPPORTED_FIELD: 2,
-  UNKNOWN_CONTAINER: 3,
-  INVALID_ENV: 4,
-  IO_FAILURE: 5,
-  DECODE_FAILURE: 6,
-  INVALID_NETWORK_CONFIG: 7,
-  TRY_AGAIN_LATER: 11,
-  /** STATUS: cannot serve ADD now. */
-  PLUGIN_NOT_AVAILABLE: 50,
-  POOL_EXHAUSTED: 101,
-  ADDRESS_IN_USE: 102,
-  NO_POOL: 103,
-  CHECK_FAILED: 110,
-  INTERNAL: 999,
-} as const;
+export { CNI_ERR, encodeError } from './codes.js';
 
 /** code is the CNI spec's error code (CNI_ERR), the number the runtime reads. */
 export class CniError extends TrellisError<number> {
@@ -51,10 +34,6 @@ export function encodeResult(version: string, r: CniResult): Record<string, unkn
     routes: r.routes,
     dns: r.dns,
   };
-}
-
-export function encodeError(version: string, e: CniError): Record<string, unknown> {
-  return { cniVersion: version, code: e.code, msg: e.message, ...(e.details ? { details: e.details } : {}) };
 }
 
 export function versionResult(version: string): Record<string, unknown> {

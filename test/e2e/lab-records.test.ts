@@ -11,7 +11,7 @@ import { RecordBook, readRecords } from '../../src/lab/records.js';
 import { spawnInNetns, isAlive } from '../../src/lab/procs.js';
 import { labDown } from '../../src/lab/lab.js';
 import { parseBirdProtocols, parseBirdRoutes } from '../../src/lab/topology.js';
-import { renderMatrix } from '../../src/lab/matrix.js';
+import { renderMatrix, rowsInFlight } from '../../src/lab/matrix.js';
 import { parseLabels, parseRuntime, planAddedContainer, runtimeOf } from '../../src/lab/plan.js';
 import { parseFlags, UsageError } from '../../src/lab/flags.js';
 import { forwardArgv } from '../../src/lab/forward.js';
@@ -81,6 +81,13 @@ test('birdc output parsers', () => {
     '\tvia 10.10.2.2 on h2',
   ].join('\n'));
   assert.equal(routes, { '10.244.1.0/26': '10.10.1.2', '10.244.2.64/26': '10.10.2.2' });
+});
+
+test('matrix: the 3-host lab probes every row at once, the 30-host lab a few rows at a time', () => {
+  assert.is(rowsInFlight(12), 12, '12 containers (132 cells) should be one round');
+  assert.is(rowsInFlight(120), 4, '120 containers should probe 4 rows (476 connections) at a time');
+  assert.is(rowsInFlight(1), 1, 'a single container still gets its (empty) row');
+  assert.is(rowsInFlight(1000), 1, 'a row wider than the budget still runs, alone');
 });
 
 test('matrix rendering ends with the one summary line; colour only when asked', () => {

@@ -2,7 +2,7 @@
 // canonical string parses back to itself, and normalising never changes what matches.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { andSelectors, mapLabelKeys, parseSelector, SelectorError } from '../../src/model/index.js';
+import { andSelectors, canonicalCidr, cidrContains, isValidCidrOrIp, mapLabelKeys, parseCidr, parseSelector, SelectorError } from '../../src/model/index.js';
 import type { SelectorNode } from '../../src/model/selector/ast.js';
 import { parseAst } from '../../src/model/selector/parser.js';
 
@@ -185,6 +185,20 @@ test('mapLabelKeys rewrites namespace labels onto endpoint labels', () => {
   // Keys may collapse into one: sets then merge.
   assert.is(mapLabelKeys(parseSelector('a == "1" || b == "2"'), () => 'k').canonical, 'k in {"1", "2"}');
   assert.throws(() => mapLabelKeys(ns, (k) => `${k} x`), (e: unknown) => e instanceof SelectorError && /^mapLabelKeys: label key "(team|tier) x" must be 1-512 of A-Z a-z 0-9 _ \. \/ -$/.test(e.message));
+});
+
+test('CIDRs: each family parsed as itself (IPv4, IPv6, IPv4-mapped), host bits cleared, bad ones refused', () => {
+  assert.equal(parseCidr('10.1.2.3/24'), { family: 4, address: '10.1.2.3', prefixLength: 24 });
+  assert.equal(parseCidr('fd00::1/64'), { family: 6, address: 'fd00::1', prefixLength: 64 });
+  assert.equal(parseCidr('::ffff:10.0.0.1/128'), { family: 6, address: '::ffff:a00:1', prefixLength: 128 });
+  assert.equal(parseCidr('10.0.0.5'), { family: 4, address: '10.0.0.5', prefixLength: 32 });
+  assert.is(canonicalCidr('10.1.2.3/24'), '10.1.2.0/24');
+  assert.is(canonicalCidr('fd00::1:2/112'), 'fd00::1:0/112');
+  assert.ok(cidrContains('10.0.0.0/8', '10.9.9.9'), '10.9.9.9 should be inside 10.0.0.0/8');
+  assert.not.ok(cidrContains('fd00::/8', '10.9.9.9'), 'an IPv4 address is never inside an IPv6 pool');
+  for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0/8', '10.0.0.0/', 'x/8', '10.0.0.0/8/8']) {
+    assert.not.ok(isValidCidrOrIp(bad), `"${bad}" should be refused`);
+  }
 });
 
 test.run();
