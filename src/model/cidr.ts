@@ -8,8 +8,29 @@ export function isValidIp(s: string): boolean {
   return ipaddr.isValid(s) && (ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(':') && ipaddr.IPv6.isValid(s)));
 }
 
+// The calculator parses every endpoint's and pool's CIDR, often more than once per update:
+// dotted-quad IPv4 in its canonical decimal form (what isValidIp accepts, and what ipaddr
+// prints back) is read here with plain arithmetic; anything else goes through ipaddr.
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4_CIDR_RE = new RegExp(`^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET})(?:/(\\d{1,2}))?$`);
+
+/** A canonical dotted-quad IPv4 address or CIDR as [address as a number, prefix length], or null. */
+function fastIpv4(s: string): [number, number] | null {
+  const m = IPV4_CIDR_RE.exec(s);
+  if (!m) return null;
+  const len = m[2] === undefined ? 32 : Number(m[2]);
+  if (len > 32) return null;
+  const o = m[1]!.split('.');
+  return [((Number(o[0]) << 24) >>> 0) + (Number(o[1]) << 16) + (Number(o[2]) << 8) + Number(o[3]), len];
+}
+
+const ipv4Text = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+const ipv4Mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
+
 /** Parses "10.0.0.0/24", "fd00::/64", or a bare address (taken as /32 or /128). */
 export function parseCidr(s: string): Cidr {
+  const f = fastIpv4(s);
+  if (f) return { family: 4, address: s.includes('/') ? s.slice(0, s.indexOf('/')) : s, prefixLength: f[1] };
   if (!s.includes('/')) {
     if (!isValidIp(s)) throw new Error(`"${s}" is not a valid IP address`);
     const a = ipaddr.parse(s);
@@ -31,6 +52,8 @@ export function isValidCidrOrIp(s: string): boolean {
 
 /** The network form of a CIDR with host bits cleared: "10.1.2.3/24" -> "10.1.2.0/24". */
 export function canonicalCidr(s: string): string {
+  const f = fastIpv4(s);
+  if (f) return `${ipv4Text((f[0] & ipv4Mask(f[1])) >>> 0)}/${f[1]}`;
   const c = parseCidr(s);
   const net = c.family === 4
     ? ipaddr.IPv4.networkAddressFromCIDR(`${c.address}/${c.prefixLength}`)
@@ -44,6 +67,12 @@ export function cidrFamily(s: string): IpFamily {
 
 /** True when address (bare) lies inside cidr. */
 export function cidrContains(cidr: string, address: string): boolean {
+  const fc = fastIpv4(cidr);
+  const fa = fastIpv4(address);
+  if (fc && fa && fa[1] === 32 && !address.includes('/')) {
+    const mask = ipv4Mask(fc[1]);
+    return ((fa[0] & mask) >>> 0) === ((fc[0] & mask) >>> 0);
+  }
   const c = parseCidr(cidr);
   const a = ipaddr.parse(address);
   if ((a.kind() === 'ipv4' ? 4 : 6) !== c.family) return false;

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { andSelectors, canonicalCidr, cidrContains, isValidCidrOrIp, mapLabelKeys, parseCidr, parseSelector, SelectorError } from '../../src/model/index.js';
+import ipaddr from 'ipaddr.js';
 import type { SelectorNode } from '../../src/model/selector/ast.js';
 import { parseAst } from '../../src/model/selector/parser.js';
 
@@ -198,6 +199,36 @@ test('CIDRs: each family parsed as itself (IPv4, IPv6, IPv4-mapped), host bits c
   assert.not.ok(cidrContains('fd00::/8', '10.9.9.9'), 'an IPv4 address is never inside an IPv6 pool');
   for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0/8', '10.0.0.0/', 'x/8', '10.0.0.0/8/8']) {
     assert.not.ok(isValidCidrOrIp(bad), `"${bad}" should be refused`);
+  }
+});
+
+test('IPv4 CIDRs read with plain arithmetic agree with ipaddr.js (5,000 random addresses, lengths and odd spellings)', () => {
+  let seed = 7;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const odd = ['010.0.0.1', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.4/33', '1.2.3.4/', '0x1.2.3.4', ' 1.2.3.4', '1.2.3.4/01', '1.2.3.4/032', '::ffff:1.2.3.4'];
+  const inputs = [...odd];
+  for (let i = 0; i < 5000; i++) {
+    const a = [rnd(256), rnd(256), rnd(256), rnd(256)].join('.');
+    inputs.push(rnd(4) === 0 ? a : `${a}/${rnd(33)}`);
+  }
+  const reference = (s: string) => {
+    if (!isValidCidrOrIp(s)) return 'invalid';
+    const [addr, len] = s.includes('/') ? ipaddr.parseCIDR(s) : [ipaddr.parse(s), s.includes(':') ? 128 : 32];
+    const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`) : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${len}`);
+    return `${addr.toString()}/${len} ${net.toString()}/${len}`;
+  };
+  const ours = (s: string) => {
+    let c;
+    try { c = parseCidr(s); } catch { return 'invalid'; }
+    return `${c.address}/${c.prefixLength} ${canonicalCidr(s)}`;
+  };
+  const wrong = inputs.filter((s) => ours(s) !== reference(s)).map((s) => `${s}: ${ours(s)} vs ${reference(s)}`);
+  assert.equal(wrong.slice(0, 5), [], `${wrong.length} inputs read differently`);
+  for (let i = 0; i < 2000; i++) {
+    const net = `${rnd(256)}.${rnd(256)}.${rnd(256)}.0/${rnd(33)}`;
+    const addr = [rnd(256), rnd(256), rnd(256), rnd(256)].join('.');
+    const want = ipaddr.parse(addr).match(ipaddr.parseCIDR(net) as [ipaddr.IPv4, number]);
+    assert.is(cidrContains(net, addr), want, `${net} contains ${addr}`);
   }
 });
 
