@@ -8,13 +8,12 @@
 // comparison. Last, `heps` host endpoints on h1 (one "*", the rest named) with a policy:
 // /matrix with their HOST rows against the workload matrix alone, alternately in the same
 // state (the ratio is what they add). Medians and p90 in ms.
-import { performance } from 'node:perf_hooks';
 import { createCalculator, createClusterView, explainFlow } from '../../src/calc/index.js';
 import { explainForApi, matrixFor } from '../../src/agent/explain.js';
 import { withHostEndpoints } from '../../src/agent/host.js';
 import type { EndpointDoc } from '../../src/api/index.js';
 import { schemas, type Resource } from '../../src/model/index.js';
-import { median, percentile, rssMiB } from './_stats.js';
+import { median, msStats, round3, rssMiB, timeSync } from './_stats.js';
 
 const API = 'projectcalico.org/v3';
 const ROLES = ['web', 'client', 'db', 'cache'];
@@ -61,13 +60,6 @@ export function policy(j: number, tenants: number, variant = 0): Resource {
   } });
 }
 
-const round = (x: number) => Math.round(x * 1000) / 1000;
-const stats = (xs: number[]) => ({ medianMs: round(median(xs)), p90Ms: round(percentile(xs, 90)), samples: xs.length });
-function time(fn: () => void): number {
-  const t = performance.now();
-  fn();
-  return performance.now() - t;
-}
 
 async function one(endpoints: number, params: Record<string, string>): Promise<Record<string, unknown>> {
   const hosts = Number(params.hosts ?? 30);
@@ -87,8 +79,8 @@ async function one(endpoints: number, params: Record<string, string>): Promise<R
   let allowedCells = 0;
   for (let k = 0; k < iterations; k++) {
     calc.upsert(policy(k % policies, tenants, 1 + (k % 2)));
-    cold.push(time(() => { allowedCells = matrixFor(view, docs, 80, 'TCP').allowed.flat().filter(Boolean).length; }));
-    warm.push(time(() => { matrixFor(view, docs, 80, 'TCP'); }));
+    cold.push(timeSync(() => { allowedCells = matrixFor(view, docs, 80, 'TCP').allowed.flat().filter(Boolean).length; }));
+    warm.push(timeSync(() => { matrixFor(view, docs, 80, 'TCP'); }));
   }
 
   let seed = 7;
@@ -98,14 +90,14 @@ async function one(endpoints: number, params: Record<string, string>): Promise<R
   for (let k = 0; k < explains; k++) {
     const a = pick();
     const b = pick();
-    single.push(time(() => { explainForApi(view, { from: `${a.namespace}/${a.name}`, to: `${b.namespace}/${b.name}`, port: 80, protocol: 'TCP' }); }));
+    single.push(timeSync(() => { explainForApi(view, { from: `${a.namespace}/${a.name}`, to: `${b.namespace}/${b.name}`, port: 80, protocol: 'TCP' }); }));
   }
 
   const legacy: number[] = [];
   for (let k = 0; k < legacyPairs; k++) {
     const a = pick();
     const b = pick();
-    legacy.push(time(() => { explainFlow({ resources, from: { endpoint: `${a.namespace}/${a.name}` }, to: { endpoint: `${b.namespace}/${b.name}` }, protocol: 'TCP', port: 80 }); }));
+    legacy.push(timeSync(() => { explainFlow({ resources, from: { endpoint: `${a.namespace}/${a.name}` }, to: { endpoint: `${b.namespace}/${b.name}` }, protocol: 'TCP', port: 80 }); }));
   }
   const heps = Number(params.heps ?? 2);
   for (let k = 0; k < heps; k++) {
@@ -122,22 +114,22 @@ async function one(endpoints: number, params: Record<string, string>): Promise<R
   let hostRows = 0;
   // Warm both (the state with the host endpoints, the compiled endpoints), then alternate which goes first.
   withHostEndpoints(matrixFor(view, docs, 80, 'TCP'), calc.state(), view);
-  const timeOnly = () => workloadsOnly.push(time(() => { matrixFor(view, docs, 80, 'TCP'); }));
-  const timeWith = () => withHosts.push(time(() => { hostRows = withHostEndpoints(matrixFor(view, docs, 80, 'TCP'), calc.state(), view).endpoints.length - docs.length; }));
+  const timeOnly = () => workloadsOnly.push(timeSync(() => { matrixFor(view, docs, 80, 'TCP'); }));
+  const timeWith = () => withHosts.push(timeSync(() => { hostRows = withHostEndpoints(matrixFor(view, docs, 80, 'TCP'), calc.state(), view).endpoints.length - docs.length; }));
   for (let k = 0; k < iterations; k++) {
     if (k % 2 === 0) { timeOnly(); timeWith(); } else { timeWith(); timeOnly(); }
   }
   const pairs = docs.length * docs.length;
   return {
     scale: { endpoints, hosts, tenants, policies, pairs, iterations, explains },
-    matrixAfterPolicyEdit: stats(cold),
-    matrixUnchanged: stats(warm),
-    explainOne: stats(single),
-    legacyExplainPerPair: stats(legacy),
-    legacyMatrixEstimateMs: round(median(legacy) * pairs),
+    matrixAfterPolicyEdit: msStats(cold),
+    matrixUnchanged: msStats(warm),
+    explainOne: msStats(single),
+    legacyExplainPerPair: msStats(legacy),
+    legacyMatrixEstimateMs: round3(median(legacy) * pairs),
     hostEndpoints: {
-      rows: hostRows, matrixWorkloadsOnly: stats(workloadsOnly), matrixWithHostRows: stats(withHosts),
-      ratioMedian: round(median(withHosts) / median(workloadsOnly)),
+      rows: hostRows, matrixWorkloadsOnly: msStats(workloadsOnly), matrixWithHostRows: msStats(withHosts),
+      ratioMedian: round3(median(withHosts) / median(workloadsOnly)),
     },
     allowedCells,
     rssMiB: rssMiB(),

@@ -5,22 +5,14 @@
 // over the resources (from scratch: one computeDesiredState per node, twice), each against
 // the plain /matrix after the same edit (the anchor, measured in the same run). The cluster is explain's bench cluster with two
 // staged policies: one replaces a tenant policy, one deletes deny-ssh. Medians and p90 in ms.
-import { performance } from 'node:perf_hooks';
 import { previewStaged } from '../../src/calc/index.js';
 import { createResourceCache } from '../../src/agent/cache.js';
 import { matrixFor, stagedMatrix } from '../../src/agent/explain.js';
 import { resourceKey, schemas, type Resource } from '../../src/model/index.js';
-import { median, percentile, rssMiB } from './_stats.js';
+import { median, msStats, round3, rssMiB, timeSync } from './_stats.js';
 import { build, policy } from './explain.js';
 
 const API = 'projectcalico.org/v3';
-const round = (x: number) => Math.round(x * 1000) / 1000;
-const stats = (xs: number[]) => ({ medianMs: round(median(xs)), p90Ms: round(percentile(xs, 90)), samples: xs.length });
-function time(fn: () => void): number {
-  const t = performance.now();
-  fn();
-  return performance.now() - t;
-}
 
 async function one(endpoints: number, params: Record<string, string>): Promise<Record<string, unknown>> {
   const hosts = Number(params.hosts ?? 30);
@@ -47,23 +39,23 @@ async function one(endpoints: number, params: Record<string, string>): Promise<R
   for (let k = 0; k < iterations; k++) {
     // An edit moves the generation: both halves are computed again.
     put(policy((k % (policies - 1)) + 1, tenants, 1 + (k % 2)));
-    anchor.push(time(() => { matrixFor(view, docs, 80, 'TCP'); }));
+    anchor.push(timeSync(() => { matrixFor(view, docs, 80, 'TCP'); }));
     put(policy((k % (policies - 1)) + 1, tenants, 2 + (k % 2)));
     let m: ReturnType<typeof matrixFor> | undefined;
-    cold.push(time(() => { m = matrixFor(view, docs, 80, 'TCP', withStaged); }));
+    cold.push(timeSync(() => { m = matrixFor(view, docs, 80, 'TCP', withStaged); }));
     const after = m!.staged!.allowed.flat();
     changed = m!.allowed.flat().filter((a, i) => a !== after[i]).length;
-    memo.push(time(() => { matrixFor(view, docs, 80, 'TCP', withStaged); }));
-    cli.push(time(() => { previewStaged(cache.list(), { protocol: 'TCP', port: 80 }); }));
+    memo.push(timeSync(() => { matrixFor(view, docs, 80, 'TCP', withStaged); }));
+    cli.push(timeSync(() => { previewStaged(cache.list(), { protocol: 'TCP', port: 80 }); }));
   }
   return {
     scale: { endpoints, hosts, tenants, policies, pairs: docs.length ** 2, iterations },
-    matrixAfterEdit: stats(anchor),
-    matrixWithStagedAfterEdit: stats(cold),
-    matrixWithStagedUnchanged: stats(memo),
-    cliPreview: stats(cli),
-    ratioStagedToMatrix: round(median(cold) / median(anchor)),
-    ratioUnchangedToMatrix: round(median(memo) / median(anchor)),
+    matrixAfterEdit: msStats(anchor),
+    matrixWithStagedAfterEdit: msStats(cold),
+    matrixWithStagedUnchanged: msStats(memo),
+    cliPreview: msStats(cli),
+    ratioStagedToMatrix: round3(median(cold) / median(anchor)),
+    ratioUnchangedToMatrix: round3(median(memo) / median(anchor)),
     cellsThatWouldChange: changed,
     rssMiB: rssMiB(),
   };
