@@ -40,24 +40,30 @@ export function mayBeHostRouteEvent(line: string): boolean {
   return len === '32' || len === '128';
 }
 
+/** A monitor line's words, with the leading "Deleted" that iproute2's monitors print taken off as a flag. */
+function monitorWords(line: string): { deleted: boolean; words: string[] } {
+  const words = line.trim().split(/\s+/).filter(Boolean);
+  const deleted = words[0] === 'Deleted';
+  if (deleted) words.shift();
+  return { deleted, words };
+}
+
+/** The word after keyword `k` ("dev", "dst", "proto"...), never the first word; null when absent. */
+function wordAfter(words: readonly string[], k: string): string | null {
+  const i = words.indexOf(k);
+  return i > 0 && i + 1 < words.length ? words[i + 1]! : null;
+}
+
 /** A line of `ip -o monitor route` (with or without `-o`), or null for what is not a route. */
 export function parseRouteEvent(line: string): RouteEvent | null {
-  const words = line.trim().split(/\s+/).filter(Boolean);
-  let deleted = false;
-  if (words[0] === 'Deleted') {
-    deleted = true;
-    words.shift();
-  }
+  const { deleted, words } = monitorWords(line);
   if (words[0] !== undefined && ROUTE_TYPES.has(words[0])) {
     if (words[0] !== 'unicast') return null; // not a route to a host over a device
     words.shift();
   }
   const dst = words[0];
   if (!dst || !/^(default|[0-9a-fA-F:.]+(\/\d+)?)$/.test(dst) || !/[.:]|default/.test(dst)) return null;
-  const after = (k: string): string | null => {
-    const i = words.indexOf(k);
-    return i > 0 && i + 1 < words.length ? words[i + 1]! : null;
-  };
+  const after = (k: string) => wordAfter(words, k);
   const family = dst.includes(':') ? 6 : 4;
   let canonical: string;
   try {
@@ -160,18 +166,10 @@ export interface FdbEvent { deleted: boolean; mac: string; dev: string | null; d
 
 /** A line of `bridge monitor fdb` ("[Deleted ]MAC dev DEV [dst ADDR] self permanent"), or null. */
 export function parseFdbEvent(line: string): FdbEvent | null {
-  const words = line.trim().split(/\s+/).filter(Boolean);
-  let deleted = false;
-  if (words[0] === 'Deleted') {
-    deleted = true;
-    words.shift();
-  }
+  const { deleted, words } = monitorWords(line);
   const mac = words[0]?.toLowerCase();
   if (!mac || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) return null;
-  const after = (k: string): string | null => {
-    const i = words.indexOf(k);
-    return i > 0 && i + 1 < words.length ? words[i + 1]! : null;
-  };
+  const after = (k: string) => wordAfter(words, k);
   return { deleted, mac, dev: after('dev'), dst: after('dst') };
 }
 
@@ -191,18 +189,10 @@ export interface NeighEvent { deleted: boolean; dst: string; dev: string | null;
 
 /** A line of `ip -4 -o monitor neigh` ("[Deleted ]ADDR dev DEV [lladdr MAC] STATE"), or null. */
 export function parseNeighEvent(line: string): NeighEvent | null {
-  const words = line.trim().split(/\s+/).filter(Boolean);
-  let deleted = false;
-  if (words[0] === 'Deleted') {
-    deleted = true;
-    words.shift();
-  }
+  const { deleted, words } = monitorWords(line);
   const dst = words[0];
   if (!dst || !/^\d{1,3}(\.\d{1,3}){3}$/.test(dst)) return null;
-  const after = (k: string): string | null => {
-    const i = words.indexOf(k);
-    return i > 0 && i + 1 < words.length ? words[i + 1]! : null;
-  };
+  const after = (k: string) => wordAfter(words, k);
   const states = words.filter((w) => /^[A-Z_]+$/.test(w));
   return { deleted, dst, dev: after('dev'), lladdr: after('lladdr')?.toLowerCase() ?? null, permanent: states.includes('PERMANENT'), state: states.join(',') || '?' };
 }
