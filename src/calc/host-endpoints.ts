@@ -48,7 +48,7 @@ const normal = (p: PolicyState) => !p.preDNAT && !p.doNotTrack;
 /** One host endpoint's lists from the policies that apply to it (each list in policy order) and its profiles. */
 export function hostEndpointState(
   r: HostEndpoint, info: EndpointInfo, ingress: readonly PolicyState[], egress: readonly PolicyState[], profiles: string[],
-  tiersOf: (ids: string[]) => TierState[] | undefined = () => undefined,
+  tiersOf: (ids: string[]) => TierState[] | undefined,
 ): HostEndpointState {
   const ids = (ps: readonly PolicyState[], keep: (p: PolicyState) => boolean) => ps.filter(keep).map((p) => p.id);
   // The normal policies are evaluated tier by tier, as a workload's are (Calico: the host
