@@ -125,7 +125,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
   });
 
   if (parts.bgp && learned) {
-    parts.bgp.onRoutes((routes) => learned.set(routes));
+    parts.bgp.onRoutes((set) => learned.set(set));
     learned.openAfter(parts.bgp.endOfRib(), opts.gracefulRestartTimeoutMs ?? 60_000);
   }
   const resync = scheduleResync({ node, intervalSeconds: config.resyncIntervalSeconds, status, loop, learned, ipam: parts.ipam, metrics, log });
@@ -170,7 +170,7 @@ export async function startAgent(config: DaemonConfig, opts: StartAgentOptions =
       },
       bgp: {
         configured: parts.bgp?.configured ?? false, peers: parts.bgp?.status() ?? [],
-        advertised: advertiser?.state.advertised ?? [], learned: learned?.state.routes.length ?? 0,
+        advertised: advertiser?.state.advertised ?? [], learned: learned?.state.table.size ?? 0,
       },
       ...(vxlan?.state.last ? { vxlan: vxlanStatus(vxlan.state.last) } : {}),
       lastApply: s.dataplane.lastApply,

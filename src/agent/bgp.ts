@@ -6,7 +6,7 @@ import { createSpeaker, type LocalRoute, type RouteChange, type Speaker, type Sp
 import type { Logger } from '../log/index.js';
 import type { Resource } from '../model/index.js';
 import { communitiesFor, desiredBgp } from '../calc/index.js';
-import type { BgpPort, LearnedRoute } from './ports.js';
+import type { BgpPort, LearnedRoute, LearnedSet } from './ports.js';
 import type { PeerStatusDoc } from '../api/index.js';
 import { createPasswordBook, DEFAULT_SECRETS_DIR, type PeerProblem, type PeerWant } from './bgp-passwords.js';
 
@@ -58,7 +58,7 @@ export interface BgpPortOptions {
 }
 
 /** Shortest interval between two learned sets handed to the agent while routes keep changing. */
-const EMIT_EVERY_MS = 100;
+const EMIT_EVERY_MS = 25;
 
 export function createBgpPort(opts: BgpPortOptions): BgpPort {
   const log = opts.logger.child({ sub: 'bgp' });
@@ -67,7 +67,7 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
   let last = '';
   let prefixes: string[] = [];
   let interfaces: ReadonlyMap<string, string> = new Map();
-  let routesCb: ((r: LearnedRoute[]) => void) | null = null;
+  let routesCb: ((set: LearnedSet) => void) | null = null;
   let eorResolve: () => void = () => undefined;
   const eor = new Promise<void>((r) => { eorResolve = r; });
   // A fresh start has no stale routes to protect: learned routes flow at once.
@@ -92,23 +92,28 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
     return { prefix, ...(c.length ? { communities: c } : {}), ...(dev !== undefined ? { interface: dev } : {}) };
   };
 
-  // The learned set, kept from the speaker's change events (a full table arrives as
-  // hundreds of events: rebuilding 100k routes for each was O(n) per event). Handed over
-  // at once after a quiet spell, and at most every EMIT_EVERY_MS during a burst.
+  // The learned table, kept from the speaker's change events, with the destinations changed
+  // since it was last handed over (a full table arrives as hundreds of events). Handed over
+  // after a quiet spell, and at most every EMIT_EVERY_MS during a burst.
   const learned = new Map<string, LearnedRoute>();
+  /** Changed since the last hand-over; null: everything (the table was rebuilt). */
+  let changed: Set<string> | null = null;
   let emitScheduled = false;
   let lastEmit = 0;
   const applyChanges = (changes: RouteChange[]) => {
     for (const c of changes) {
       if (c.withdrawn) learned.delete(c.prefix);
       else learned.set(c.prefix, { dst: c.prefix, via: c.nextHop, family: c.family === 6 ? 6 : 4 });
+      changed?.add(c.prefix);
     }
   };
   const emitRoutes = () => {
     emitScheduled = false;
     lastEmit = Date.now();
     if (!speaker || !routesCb) return;
-    routesCb([...learned.values()]);
+    const these = changed;
+    changed = new Set();
+    routesCb({ table: learned, changed: these });
   };
   const scheduleEmit = () => {
     if (emitScheduled) return;
@@ -119,6 +124,7 @@ export function createBgpPort(opts: BgpPortOptions): BgpPort {
   };
   const resetLearned = (s: Speaker) => {
     learned.clear();
+    changed = null;
     applyChanges(s.learnedRoutes());
   };
 

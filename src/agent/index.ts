@@ -1,7 +1,8 @@
 // The agent face: trellisd's core, for main.ts and for in-process tests and benches.
 export { startAgent } from './agent.js';
 export type { Agent, AgentComponents, AgentParts, StartAgentOptions } from './agent.js';
-export type { BgpPort, DataplanePort, IpamPort, LearnedRoute, ApplySummary, PartsContext, PartsFactory } from './ports.js';
+export type { BgpPort, DataplanePort, IpamPort, LearnedRoute, LearnedSet, LearnedTable, LearnedWant, ApplySummary, PartsContext, PartsFactory } from './ports.js';
+export { learnedCount } from './ports.js';
 export { realParts } from './wiring.js';
 export { createApplyLoop, backoffMs } from './loop.js';
 export type { ApplyLoop, ApplyLoopState } from './loop.js';

@@ -9,6 +9,27 @@ import type { Store } from '../store/index.js';
 
 export interface LearnedRoute { dst: string; via: string; family: 4 | 6 }
 
+/** Learned routes by destination, read where needed (a Map is one). */
+export interface LearnedTable {
+  get(dst: string): LearnedRoute | undefined;
+  values(): Iterable<LearnedRoute>;
+  readonly size: number;
+}
+
+/**
+ * The speaker's best learned routes: the table (live: it is the speaker's own, read it when
+ * needed, never keep it expecting it to stay) and the destinations that changed since the
+ * previous set (null: any may have), which is the receiver's to keep and extend.
+ */
+export interface LearnedSet { table: LearnedTable; changed: Set<string> | null }
+
+/** What a learned-route sync brings the kernel to: a whole list, or a table and its changes. */
+export type LearnedWant = readonly LearnedRoute[] | LearnedSet;
+
+export function learnedCount(want: LearnedWant): number {
+  return 'table' in want ? want.table.size : want.length;
+}
+
 /** What one apply changed, as far as the agent reports it. */
 export interface ApplySummary {
   /** True when anything was written to the kernel. */
@@ -31,7 +52,7 @@ export interface DataplanePort {
   reconcile(desired: DesiredState, opts?: { resync?: boolean; repair?: ReadonlyArray<'routes' | 'policy'> }): Promise<ApplySummary>;
   /** Reports drift from the kernel's change notifications (absent: only the periodic resync finds it). */
   watch?(onDrift: (drift: DriftNote[]) => void): { stop(): Promise<void>; readonly started: Promise<void> };
-  syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplySummary>;
+  syncLearnedRoutes(want: LearnedWant, opts?: { resync?: boolean }): Promise<ApplySummary>;
   /** The VXLAN device, neighbours, FDB and routes (absent: this dataplane has no VXLAN). */
   syncVxlan?(state: VxlanState, opts?: { resync?: boolean }): Promise<ApplySummary>;
 }
@@ -47,8 +68,8 @@ export interface BgpPort {
   status(): PeerStatusDoc[];
   /** True once the speaker has been configured at least once. */
   readonly configured: boolean;
-  /** Called with the full set of best learned routes whenever it changes. */
-  onRoutes(cb: (routes: LearnedRoute[]) => void): void;
+  /** Called with the best learned routes and what changed in them, whenever they change. */
+  onRoutes(cb: (set: LearnedSet) => void): void;
   /** Resolves when every configured peer has sent End-of-RIB (or it is not restarting). */
   endOfRib(): Promise<void>;
   stop(): Promise<void>;

@@ -3,7 +3,7 @@
 import { createDataplane } from '../dataplane/index.js';
 import { affineBlocks, borrowedAddresses, releaseEmptyBlocks } from '../ipam/index.js';
 import { createBgpPort, nodeBgpFromCalc } from './bgp.js';
-import type { AgentParts, DataplanePort, PartsFactory } from './ports.js';
+import { learnedCount, type AgentParts, type DataplanePort, type PartsFactory } from './ports.js';
 
 export const realParts: PartsFactory = async ({ config, logger, netns, bgp, store }): Promise<AgentParts> => {
   const dp = createDataplane({ ...(netns ? { netns } : {}), logger });
@@ -14,9 +14,9 @@ export const realParts: PartsFactory = async ({ config, logger, netns, bgp, stor
       return { changed: r.wrote, detail: r };
     },
     watch: (onDrift) => dp.watch(onDrift),
-    async syncLearnedRoutes(routes, opts) {
-      const r = await dp.syncLearnedRoutes(routes, opts);
-      return { changed: r.wrote, routes: routes.length, detail: r };
+    async syncLearnedRoutes(want, opts) {
+      const r = await dp.syncLearnedRoutes(want, opts);
+      return { changed: r.wrote, routes: learnedCount(want), detail: r };
     },
     async syncVxlan(state, opts) {
       const r = await dp.syncVxlan(state, opts);

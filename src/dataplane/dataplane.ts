@@ -7,12 +7,13 @@ import type { PolicyBackend } from './backend.js';
 import { createExec, type Exec } from './exec.js';
 import { createIptablesBackend } from './iptables/index.js';
 import { createLearnedRouteSync } from './learned.js';
+import { createRouteWriter } from './route-writer.js';
 import { createPlumber, readLinksAndRoutes } from './plumbing.js';
 import type { KernelDrift, VxlanWanted } from './kernel-events.js';
 import { watchKernel, type KernelWatch } from './kernel-watch.js';
 import { createReconciler, type ReconcileHow } from './reconcile.js';
 import type { ApplyReport } from './report.js';
-import { canonicalDst, parseIpRoutes, type KernelRoute, type LearnedRoute } from './routes.js';
+import { canonicalDst, parseIpRoutes, type KernelRoute, type LearnedWant } from './routes.js';
 import { createVxlanSync } from './vxlan.js';
 
 /** Makes a policy backend that runs its commands through `exec`. */
@@ -40,8 +41,12 @@ export interface Dataplane {
    * new objects (added, changed, re-created) always have their routes and sysctls rewritten.
    */
   reconcile(desired: DesiredState, opts?: ReconcileHow): Promise<ApplyReport>;
-  /** Brings our proto 79 routes to `routes`; the table is re-read like the policy objects in reconcile. */
-  syncLearnedRoutes(routes: LearnedRoute[], opts?: { resync?: boolean }): Promise<ApplyReport>;
+  /**
+   * Brings our proto 79 routes to `want` (a list, or a table and its changes: see
+   * LearnedWant); the table is re-read like the policy objects in reconcile, and then the
+   * whole of `want` is planned.
+   */
+  syncLearnedRoutes(want: LearnedWant, opts?: { resync?: boolean }): Promise<ApplyReport>;
   /** Brings the VXLAN device, its neighbours and FDB entries and our proto 80 routes to `state` (vxlan.ts). */
   syncVxlan(state: VxlanState, opts?: { resync?: boolean }): Promise<ApplyReport>;
   readKernel(): Promise<KernelState>;
@@ -89,7 +94,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const resyncIntervalMs = opts.resyncIntervalMs ?? 60_000;
   const backend = (opts.policyBackend ?? createIptablesBackend)(exec);
   const reconciler = createReconciler(backend, createPlumber(exec), log, resyncIntervalMs);
-  const learned = createLearnedRouteSync(exec, log, resyncIntervalMs);
+  const learned = createLearnedRouteSync(exec, createRouteWriter(exec, log), log, resyncIntervalMs);
   const vxlan = createVxlanSync(exec, log, resyncIntervalMs);
   const serial = createSerialQueue();
   // The routes last asked for, by destination, for telling a deleted route of ours from

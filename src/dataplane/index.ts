@@ -15,7 +15,7 @@ export type { KernelDrift } from './kernel-events.js';
 export type { KernelWatch } from './kernel-watch.js';
 export type { ReconcileHow } from './reconcile.js';
 export type { DataplaneErrorCode } from './errors.js';
-export type { LearnedRoute, KernelRoute } from './routes.js';
+export type { LearnedRoute, LearnedTable, LearnedWant, KernelRoute } from './routes.js';
 export { renderWorkloadRoutes } from './routes.js';
 export { renderSysctls } from './sysctls.js';
 export { WORKLOAD_IFACE_PREFIX } from './names.js';

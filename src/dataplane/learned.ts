@@ -6,7 +6,9 @@ import { isValidIp } from '../model/index.js';
 import type { Exec } from './exec.js';
 import type { Logger } from '../log/index.js';
 import { emptyCounts, type ApplyReport } from './report.js';
-import { canonicalDst, LearnedPlanner, learnedView, parseIpRoutes, type LearnedRoute, type LearnedView } from './routes.js';
+import { ROUTE_PROTO_BGP } from '../calc/index.js';
+import type { RouteWriter } from './route-writer.js';
+import { canonicalDst, LearnedPlanner, learnedView, parseIpRoutes, type LearnedRoute, type LearnedView, type LearnedWant } from './routes.js';
 
 /** Routes of a family, destination and next hop the kernel would take; the rest as errors. */
 export function validLearnedRoutes(routes: readonly LearnedRoute[]): { valid: LearnedRoute[]; errors: string[] } {
@@ -49,17 +51,41 @@ const SLICE = 2000;
 const SLICE_MS = 5;
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-export interface LearnedRouteSync {
-  sync(routes: LearnedRoute[], how: { resync?: boolean }): Promise<ApplyReport>;
+/** Counts work and says when to let the event loop run: other sessions' keepalives and the API go between slices. */
+function createSlicer() {
+  let n = 0;
+  let end = performance.now() + SLICE_MS;
+  return {
+    /** One more item done; true when the slice is over. */
+    due: () => ++n >= SLICE || ((n & 255) === 0 && performance.now() >= end),
+    /** True when the slice's time is up (for steps that are batches already). */
+    late: () => performance.now() >= end,
+    async yield() {
+      await nextTurn();
+      n = 0;
+      end = performance.now() + SLICE_MS;
+    },
+  };
 }
 
-export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs: number): LearnedRouteSync {
+const isList = (w: LearnedWant): w is readonly LearnedRoute[] => Array.isArray(w);
+
+export interface LearnedRouteSync {
+  sync(want: LearnedWant, how: { resync?: boolean }): Promise<ApplyReport>;
+}
+
+export function createLearnedRouteSync(exec: Exec, writer: RouteWriter, log: Logger, resyncIntervalMs: number): LearnedRouteSync {
   let learned: { readAt: number; view: LearnedView } | null = null;
   // The agent hands over the same route objects while they stay unchanged: each is
   // checked once, not on every sync of a 100k table.
   const check = createLearnedCheck();
   const checked = new WeakMap<LearnedRoute, LearnedRoute | string>();
-  async function sync(routes: LearnedRoute[], how: { resync?: boolean }): Promise<ApplyReport> {
+  const checkedRoute = (given: LearnedRoute): LearnedRoute | string => {
+    let r = checked.get(given);
+    if (r === undefined) checked.set(given, (r = check(given)));
+    return r;
+  };
+  async function sync(want: LearnedWant, how: { resync?: boolean }): Promise<ApplyReport> {
     const started = Date.now();
     const counts = emptyCounts();
     const errors: string[] = [];
@@ -67,31 +93,44 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
     const resync = !cached || how.resync === true || Date.now() - cached.readAt >= resyncIntervalMs;
     learned = null;
     const view: LearnedView = resync ? learnedView(parseIpRoutes(await exec.run(['ip', '-j', 'route', 'show', 'table', 'all']), 'any')) : cached.view;
-    // In slices: other sessions' keepalives and the API run between them.
+    // Only the changes, when the last write stands in for the table; else the whole list
+    // (a table is read once, here: it may change while this sync yields).
+    const changes = !resync && !isList(want) ? want.changed : null;
+    const routes: readonly LearnedRoute[] = isList(want) ? want : changes ? [] : [...want.table.values()];
     // In place: the cached view becomes the table after this plan (dropped below if it fails).
-    const planner = new LearnedPlanner(view, { inPlace: true });
-    let sliceStart = 0;
-    let sliceEnd = performance.now() + SLICE_MS;
-    for (let i = 0; i < routes.length; i++) {
-      if (i > sliceStart && (i - sliceStart >= SLICE || ((i & 255) === 0 && performance.now() >= sliceEnd))) {
-        await nextTurn();
-        sliceStart = i;
-        sliceEnd = performance.now() + SLICE_MS;
-      }
-      const given = routes[i]!;
-      let r = checked.get(given);
-      if (r === undefined) checked.set(given, (r = check(given)));
+    const planner = new LearnedPlanner(view, changes ? { changesOnly: true } : { inPlace: true });
+    const slicer = createSlicer();
+    for (const given of routes) {
+      if (slicer.due()) await slicer.yield();
+      const r = checkedRoute(given);
       if (typeof r === 'string') errors.push(r); else planner.want(r);
     }
-    const plan = planner.finish();
+    if (changes && !isList(want)) {
+      for (const dst of changes) {
+        if (slicer.due()) await slicer.yield();
+        const given = want.table.get(dst);
+        const r = given ? checkedRoute(given) : null;
+        if (r && typeof r !== 'string') { planner.want(r); continue; }
+        if (r) errors.push(r);
+        // Gone, or no longer valid: not in the kernel either.
+        const canonical = canonicalOrNull(dst);
+        if (canonical) planner.drop(canonical);
+      }
+    }
+    const steps = planner.finishing();
+    let step = steps.next();
+    while (!step.done) {
+      if (slicer.late()) await slicer.yield();
+      step = steps.next();
+    }
+    const plan = step.value;
     let failed = false;
-    if (plan.lines.length) {
-      // -force: one unreachable next hop must not keep every other prefix out of the table.
-      const r = await exec.tryRun(['ip', '-force', '-batch', '-'], `${plan.lines.join('\n')}\n`);
+    if (plan.ops.length) {
+      const r = await writer.write(plan.ops, ROUTE_PROTO_BGP);
       counts.writeCommands++;
-      if (r.exitCode !== 0) {
+      if (!r.ok) {
         failed = true;
-        errors.push(...r.stderr.trim().split('\n').filter(Boolean));
+        errors.push(...r.errors);
       }
       counts.routesAdded = plan.added;
       counts.routesReplaced = plan.replaced;
@@ -102,4 +141,8 @@ export function createLearnedRouteSync(exec: Exec, log: Logger, resyncIntervalMs
     return { wrote: counts.writeCommands > 0, resynced: resync, counts, skipped: plan.skipped, errors, durationMs: Date.now() - started };
   }
   return { sync };
+}
+
+function canonicalOrNull(dst: string): string | null {
+  try { return canonicalDst(dst); } catch { return null; }
 }

@@ -1,14 +1,32 @@
 // Routes Trellis owns, told apart from everybody else's by their protocol number:
 // 78 for /32 (/128) device routes to local workloads, 79 for routes a BGP peer taught us.
-// Reading parses `ip -j route`; writing renders `ip -batch` lines (the family is implied
-// by the prefix, so one batch carries both families).
+// Reading parses `ip -j route`; workload routes are written as `ip -batch` lines (the family
+// is implied by the prefix, so one batch carries both families), learned ones as RouteOps
+// (route-ops.ts) for a route writer: a full BGP table is too many for a request per route.
 import { canonicalCidr } from '../model/index.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type Family, type RouteState } from '../calc/index.js';
 import { DataplaneError } from './errors.js';
 import { byCodePoint } from './names.js';
+import type { RouteOp } from './route-ops.js';
 
 /** A route learned from BGP that the kernel should carry. */
 export interface LearnedRoute { dst: string; via: string; family: Family }
+
+/** The learned routes by destination, read where needed (a Map is one). */
+export interface LearnedTable {
+  get(dst: string): LearnedRoute | undefined;
+  values(): Iterable<LearnedRoute>;
+  readonly size: number;
+}
+
+/**
+ * What a learned-route sync brings the kernel to: a whole list, or a table and the
+ * destinations that changed in it since the previous sync (null: any may have). With
+ * changes, only those destinations are planned while the last write stands in for the
+ * kernel: a full table arriving in hundreds of updates is then O(changes) per sync, not
+ * O(table), and its writes keep pace with the updates.
+ */
+export type LearnedWant = readonly LearnedRoute[] | { table: LearnedTable; changed: ReadonlySet<string> | null };
 
 /** A route as read from the kernel (main table). */
 export interface KernelRoute {
@@ -83,7 +101,9 @@ export function learnedView(mainTable: KernelRoute[]): LearnedView {
   return view;
 }
 
-export interface LearnedPlan extends RoutePlan {
+export interface LearnedPlan extends Omit<RoutePlan, 'lines'> {
+  /** The writes, in order (a route writer takes them as they are). */
+  ops: RouteOp[];
   /** Our routes once the plan is applied (destination -> next hop). */
   after: Map<string, KernelRoute>;
 }
@@ -118,7 +138,7 @@ export function canonicalDst(s: string): string {
  * proto 78 route, a static or kernel route) is left alone: BGP never overrides them. A move
  * is a delete of our route then an add, never `replace`: replace matches any protocol, and
  * would take over a foreign route that appeared since the table was last read.
- * Routes are fed one at a time (so a caller can yield between them) and the lines follow
+ * Routes are fed one at a time (so a caller can yield between them) and the ops follow
  * the order they were given in, then the deletions in the table's order: sorting a
  * 100 000-route table on every sync held the event loop for most of a second.
  */
@@ -129,6 +149,7 @@ export class LearnedPlanner {
   private readonly seen: Set<string> | null;
   private readonly marks: Map<string, number> | null;
   private readonly gen: number;
+  private readonly changesOnly: boolean;
   readonly plan: LearnedPlan;
 
   /**
@@ -138,26 +159,37 @@ export class LearnedPlanner {
    * then allocates nothing per route that did not change, where a fresh set of wanted
    * destinations and a fresh table per sync were megabytes of garbage each, and the
    * collector's pauses were the largest event-loop delays of a full-table load (#11). The
-   * caller must drop the view if the plan is not applied.
+   * caller must drop the view if the plan is not applied. With `changesOnly` (and a view)
+   * likewise in place, but the plan covers only the destinations given to want() and drop():
+   * the others stay as they are.
    */
-  constructor(table: KernelRoute[] | LearnedView, opts: { inPlace?: boolean } = {}) {
+  constructor(table: KernelRoute[] | LearnedView, opts: { inPlace?: boolean; changesOnly?: boolean } = {}) {
     const view = Array.isArray(table) ? learnedView(table) : table;
     ({ ours: this.ours, foreign: this.foreign } = view);
-    if (opts.inPlace && !Array.isArray(table)) {
+    this.changesOnly = opts.changesOnly === true && !Array.isArray(table);
+    if (this.changesOnly) {
+      // Only what drop() names is deleted: no marks, and the view is the table after the plan.
+      this.marks = null;
+      this.gen = 0;
+      this.seen = new Set();
+      this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: view.ours };
+    } else if (opts.inPlace && !Array.isArray(table)) {
       this.marks = view.marks ??= new Map();
       this.gen = view.gen = (view.gen ?? 0) + 1;
       this.seen = null;
-      this.plan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: view.ours };
+      this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: view.ours };
     } else {
       this.marks = null;
       this.gen = 0;
       this.seen = new Set();
-      this.plan = { lines: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
+      this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
     }
   }
 
   /** Marks dst as wanted by this plan; false when it already was (the first one counts). */
   private first(dst: string): boolean {
+    // Changes come from a set: each destination once (a repeat would find its own route and do nothing).
+    if (this.changesOnly) return true;
     if (this.marks) {
       if (this.marks.get(dst) === this.gen) return false;
       this.marks.set(dst, this.gen);
@@ -189,25 +221,63 @@ export class LearnedPlanner {
     }
     plan.after.set(dst, { dst, family: w.family, protocol: this.proto, via: w.via });
     if (!cur) {
-      plan.lines.push(`route add ${dst} via ${w.via} proto ${this.proto}`);
+      plan.ops.push({ op: 'add', dst, family: w.family, via: w.via });
       plan.added++;
     } else {
-      plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${this.proto}`, `route add ${dst} via ${w.via} proto ${this.proto}`);
+      plan.ops.push(delOp(cur), { op: 'add', dst, family: w.family, via: w.via });
       plan.replaced++;
     }
   }
 
+  /** With changesOnly: dst is no longer wanted (deleted if it is ours). */
+  drop(dst: string): void {
+    if (!this.first(dst)) return;
+    const cur = this.ours.get(dst);
+    if (!cur) return;
+    this.plan.ops.push(delOp(cur));
+    this.plan.deleted++;
+    this.ours.delete(dst);
+  }
+
   /** Adds the deletions of our routes nobody wants; returns the plan. */
   finish(): LearnedPlan {
+    const steps = this.finishing();
+    for (;;) {
+      const s = steps.next();
+      if (s.done) return s.value;
+    }
+  }
+
+  /**
+   * finish() in steps of STEP table entries, for a caller that yields between them: a full
+   * table withdrawn at once is 100 000 deletions, tens of milliseconds in one go.
+   */
+  *finishing(): Generator<void, LearnedPlan> {
+    // A plan of changes deletes what drop() was told, nothing else.
+    if (this.changesOnly) return this.plan;
+    let n = 0;
+    // Deleting the entry just visited is safe while iterating a Map.
     for (const [dst, cur] of this.ours) {
+      if ((++n & (STEP - 1)) === 0) yield;
       if (this.wanted(dst)) continue;
-      this.plan.lines.push(`route del ${dst}${cur.via ? ` via ${cur.via}` : ''} proto ${this.proto}`);
+      this.plan.ops.push(delOp(cur));
       this.plan.deleted++;
       if (this.marks) this.ours.delete(dst);
     }
-    if (this.marks) for (const [dst, g] of this.marks) if (g !== this.gen) this.marks.delete(dst);
+    if (this.marks) {
+      for (const [dst, g] of this.marks) {
+        if ((++n & (STEP - 1)) === 0) yield;
+        if (g !== this.gen) this.marks.delete(dst);
+      }
+    }
     return this.plan;
   }
+}
+
+const STEP = 256;
+
+function delOp(cur: KernelRoute): RouteOp {
+  return cur.via ? { op: 'del', dst: cur.dst, family: cur.family, via: cur.via } : { op: 'del', dst: cur.dst, family: cur.family };
 }
 
 export function planLearnedRoutes(wanted: LearnedRoute[], table: KernelRoute[] | LearnedView): LearnedPlan {

@@ -30,7 +30,7 @@ test('a peer whose key secret cannot be read is reported on that peer alone; the
   const remote: Speaker = createSpeaker({ routerId: GOOD, localAsn: 64512, listen: { host: GOOD, port: p2 }, logger: silentLogger() });
   const port = createBgpPort({ nodeName: 'n1', logger: silentLogger(), calc: nodeBgpFromCalc(silentLogger()), restarting: false, listenHost: '127.0.0.1', secretsDir: secrets });
   let routes: LearnedRoute[] = [];
-  port.onRoutes((r) => { routes = r; });
+  port.onRoutes((s) => { routes = [...s.table.values()]; });
   try {
     await remote.listening;
     remote.configure({ peers: [{ address: '127.0.0.1', port: p1, asn: 64512, localAddress: GOOD, connectRetrySec: 1 }] });

@@ -25,14 +25,17 @@ const until = async (what: string, cond: () => boolean, timeoutMs = 5000) => {
   }
 };
 
-function recordingDataplane(failLearned = 0) {
-  const synced: LearnedRoute[][] = [];
+function recordingDataplane(failLearned = 0, gate?: Promise<void>) {
+  /** Each sync: the table's routes then, and the destinations it was told changed (null: all). */
+  const synced: Array<{ routes: LearnedRoute[]; changed: string[] | null }> = [];
   let fails = failLearned;
   const port: DataplanePort = {
     reconcile: async () => ({ changed: false }),
-    syncLearnedRoutes: async (routes) => {
+    syncLearnedRoutes: async (want) => {
+      if (gate) await gate;
       if (fails-- > 0) throw new Error('injected: netlink busy');
-      synced.push(routes);
+      if (!('table' in want)) throw new Error('the learned component hands over a table, not a list');
+      synced.push({ routes: [...want.table.values()], changed: want.changed ? [...want.changed].sort() : null });
       return { changed: true };
     },
   };
@@ -40,6 +43,8 @@ function recordingDataplane(failLearned = 0) {
 }
 
 const route = (dst: string): LearnedRoute => ({ dst, via: '192.0.2.1', family: 4 });
+/** A speaker's table as the BGP port hands it over. */
+const table = (...dsts: string[]) => new Map(dsts.map((d) => [d, route(d)]));
 
 test('status: store, dataplane and BGP facts land in state; readiness follows them', () => {
   const s = createAgentStatus();
@@ -80,7 +85,7 @@ test('countsOf: the dataplane\'s own counts win; else rules, sets and routes of 
 test('learned routes: held behind the gate until End-of-RIB, then every new set is installed in order', async () => {
   const dp = recordingDataplane();
   const learned = createLearnedRoutes({ dataplane: dp.port, log: silentLogger() });
-  learned.set([route('10.65.1.0/26')]);
+  learned.set({ table: table('10.65.1.0/26'), changed: null });
   await learned.settled();
   assert.equal(dp.synced, [], 'nothing installed while graceful restart holds the gate');
   assert.is(learned.state.gateOpen, false);
@@ -90,23 +95,53 @@ test('learned routes: held behind the gate until End-of-RIB, then every new set 
   await until('the gate to open', () => learned.state.gateOpen);
   await learned.settled();
   assert.is(learned.state.openedBy, 'eor');
-  assert.equal(dp.synced, [[route('10.65.1.0/26')]], 'the held set is installed once the gate opens');
-  learned.set([route('10.65.1.0/26'), route('10.65.2.0/26')]);
+  assert.equal(dp.synced, [{ routes: [route('10.65.1.0/26')], changed: null }], 'the held set is installed once the gate opens, as a whole');
+  learned.set({ table: table('10.65.1.0/26', '10.65.2.0/26'), changed: new Set(['10.65.2.0/26']) });
   await learned.settled();
   assert.is(learned.state.installed, 2, 'the state counts what is in the kernel');
+  assert.equal(dp.synced[1]?.changed, ['10.65.2.0/26'], 'a later set is synced as its changes');
   await learned.stop();
 });
 
 test('learned routes: the timeout opens the gate; a failed sync is retried until it succeeds', async () => {
   const dp = recordingDataplane(2);
   const learned = createLearnedRoutes({ dataplane: dp.port, log: silentLogger(), retryMs: 10 });
-  learned.set([route('10.65.3.0/26')]);
+  learned.set({ table: table('10.65.3.0/26'), changed: new Set(['10.65.3.0/26']) });
   learned.openAfter(new Promise<void>(() => undefined), 20);
   await until('the timeout to open the gate', () => learned.state.gateOpen);
   assert.is(learned.state.openedBy, 'timeout');
   await until('the retried sync', () => learned.state.installed === 1);
   assert.is(learned.state.failures, 0, 'failures reset after the success');
   assert.is(dp.synced.length, 1, 'installed once, after two failures');
+  assert.is(dp.synced[0]!.changed, null, 'a retry plans the whole table');
+  await learned.stop();
+});
+
+test('learned routes: sets that arrive during a sync are merged into the next one; a push plans everything; VXLAN-owned prefixes are left out', async () => {
+  let release!: () => void;
+  const dp = recordingDataplane(0, new Promise<void>((r) => { release = r; }));
+  let owned: ReadonlySet<string> = new Set();
+  const learned = createLearnedRoutes({ dataplane: dp.port, log: silentLogger(), owned: () => owned });
+  const t = table('10.66.1.0/24');
+  learned.set({ table: t, changed: null });
+  learned.openAfter(Promise.resolve(), 60_000);
+  await until('the gate to open', () => learned.state.gateOpen);
+  // The first sync waits at the gate; two sets come meanwhile.
+  t.set('10.66.2.0/24', route('10.66.2.0/24'));
+  learned.set({ table: t, changed: new Set(['10.66.2.0/24']) });
+  t.delete('10.66.1.0/24');
+  t.set('10.66.3.0/24', route('10.66.3.0/24'));
+  learned.set({ table: t, changed: new Set(['10.66.1.0/24', '10.66.3.0/24']) });
+  release();
+  await learned.settled();
+  assert.is(dp.synced.length, 2, `two syncs, not three: ${JSON.stringify(dp.synced)}`);
+  assert.equal(dp.synced[1]!.changed, ['10.66.1.0/24', '10.66.2.0/24', '10.66.3.0/24'], 'the second sync carries both sets\' changes');
+  assert.equal(dp.synced[1]!.routes.map((r) => r.dst).sort(), ['10.66.2.0/24', '10.66.3.0/24']);
+  owned = new Set(['10.66.2.0/24']);
+  learned.push();
+  await learned.settled();
+  assert.equal(dp.synced[2], { routes: [route('10.66.3.0/24')], changed: null }, 'a push plans the whole table, less what VXLAN routes');
+  assert.is(learned.state.installed, 1, 'the owned prefix is not counted as installed');
   await learned.stop();
 });
 

@@ -59,7 +59,7 @@ test('BGPFilter with BIRD: import and export rules, then a filter change re-eval
   nsB = await createNetns(`${testNetnsPrefix()}bfb`);
   await connectNetns({ ns: nsT.name, ifname: 'eth0', address: '10.97.0.2/24' }, { ns: nsB.name, ifname: 'eth0', address: '10.97.0.1/24' });
   bird = await startBird(BIRD_CONF, nsB.name);
-  host = startSpeakerHost({ listenHost: '0.0.0.0' }, nsT.name, [], 'agent-bgp-host.ts');
+  host = startSpeakerHost({ listenHost: '0.0.0.0', trackLearned: true }, nsT.name, [], 'agent-bgp-host.ts');
   await waitFor('agent BGP host ready', () => host!.events.some((e) => e.event === 'ready'));
   const kernel = async () => (await nsT!.run(['ip', '-4', 'route', 'show', 'proto', '79'])).trim();
   const birdRoutes = async () => parseBirdRoutes(await bird!.birdc('show route protocol t4 all'));

@@ -101,4 +101,28 @@ test('between resyncs the last write stands in for the table; a route deleted be
   await dp.syncLearnedRoutes([]);
 });
 
+test('a table with its changes: between resyncs only the changed destinations are planned', async () => {
+  const dp = createDataplane({ netns: ns.name, logger: silentLogger(), resyncIntervalMs: 60_000 });
+  const r = (dst: string, via: string) => ({ dst, via, family: 4 as const });
+  const table = new Map([['10.56.1.0/24', r('10.56.1.0/24', '10.77.0.2')], ['10.56.2.0/24', r('10.56.2.0/24', '10.77.0.2')]]);
+  const first = await dp.syncLearnedRoutes({ table, changed: new Set(['10.56.1.0/24']) });
+  assert.equal([first.resynced, first.counts.routesAdded], [true, 2], 'the first sync reads the kernel and plans the whole table, whatever changed');
+  table.set('10.56.1.0/24', r('10.56.1.0/24', '10.77.0.3'));
+  table.delete('10.56.2.0/24');
+  table.set('10.56.3.0/24', r('10.56.3.0/24', '10.77.0.2')); // in the table, not among the changes
+  const changes = await dp.syncLearnedRoutes({ table, changed: new Set(['10.56.1.0/24', '10.56.2.0/24']) });
+  assert.equal([changes.resynced, changes.counts.routesAdded, changes.counts.routesReplaced, changes.counts.routesDeleted], [false, 0, 1, 1],
+    `one moved, one deleted, the unlisted one untouched: ${JSON.stringify(changes.counts)}`);
+  const now = async () => (await routes(['route', 'show', 'proto', '79'])).filter((x) => x.dst.startsWith('10.56.')).map((x) => `${x.dst} via ${x.gateway}`);
+  assert.equal(await now(), ['10.56.1.0/24 via 10.77.0.3']);
+  const all = await dp.syncLearnedRoutes({ table, changed: null });
+  assert.equal([all.resynced, all.counts.routesAdded, all.counts.routesDeleted], [false, 1, 0], 'changed: null plans the whole table');
+  assert.equal(await now(), ['10.56.1.0/24 via 10.77.0.3', '10.56.3.0/24 via 10.77.0.2']);
+  table.set('10.56.4.0/24', r('10.56.4.0/24', 'not-an-address'));
+  const bad = await dp.syncLearnedRoutes({ table, changed: new Set(['10.56.4.0/24']) });
+  assert.match(bad.errors.join('\n'), /learned route 10\.56\.4\.0\/24 via not-an-address/, 'an invalid changed route is reported');
+  await dp.syncLearnedRoutes([]);
+  assert.equal(await now(), [], 'cleaned up');
+});
+
 test.run();

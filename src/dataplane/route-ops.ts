@@ -1,0 +1,126 @@
+// A route write as plain data, and its two encodings: the `ip -batch` line and the rtnetlink
+// request (RTM_NEWROUTE / RTM_DELROUTE, as `ip route add|del DST via GW proto P` sends it).
+// The requests are what native/rtnetlink sends many at a time; their bytes are pinned by
+// golden tests (test/dataplane/route-ops.test.ts).
+import { endianness } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import type { Family } from '../calc/index.js';
+
+/** Add a route (fails if the destination is routed already) or delete ours. */
+export interface RouteOp {
+  op: 'add' | 'del';
+  /** Canonical CIDR. */
+  dst: string;
+  family: Family;
+  /** Next hop; a delete without one matches the destination and protocol alone. */
+  via?: string;
+}
+
+export function routeOpLine(o: RouteOp, proto: number): string {
+  return `route ${o.op} ${o.dst}${o.via ? ` via ${o.via}` : ''} proto ${proto}`;
+}
+
+// linux/rtnetlink.h, linux/netlink.h
+const RTM_NEWROUTE = 24;
+const RTM_DELROUTE = 25;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const RT_TABLE_MAIN = 254;
+const RT_SCOPE_UNIVERSE = 0;
+const RT_SCOPE_NOWHERE = 255;
+const RTN_UNICAST = 1;
+const RTA_DST = 1;
+const RTA_GATEWAY = 5;
+const NLMSG_HDRLEN = 16;
+const RTMSG_LEN = 12;
+const RTA_HDRLEN = 4;
+
+/** Netlink headers are in the host's byte order, addresses in network order. */
+const LE = endianness() === 'LE';
+
+/** Dotted-quad IPv4 into buf at `at`; false when text is not one (the caller tries ipaddr.js). */
+function writeV4(buf: Buffer, at: number, text: string): boolean {
+  let octet = 0;
+  let digits = 0;
+  let i = 0;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 46 /* . */) {
+      if (digits === 0 || i === 3) return false;
+      buf[at + i++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+      if (octet > 255) return false;
+    } else return false;
+  }
+  if (digits === 0 || i !== 3) return false;
+  buf[at + 3] = octet;
+  return true;
+}
+
+function writeAddress(buf: Buffer, at: number, text: string, family: Family): void {
+  if (family === 4 && writeV4(buf, at, text)) return;
+  const bytes = ipaddr.parse(text).toByteArray();
+  if (bytes.length !== (family === 4 ? 4 : 16)) throw new RangeError(`${text} is not an IPv${family} address`);
+  buf.set(bytes, at);
+}
+
+const addrLen = (f: Family) => (f === 4 ? 4 : 16);
+
+/** Bytes of one request. */
+export function routeOpSize(o: RouteOp): number {
+  const a = RTA_HDRLEN + addrLen(o.family);
+  return NLMSG_HDRLEN + RTMSG_LEN + a + (o.via ? a : 0);
+}
+
+/**
+ * The requests for ops, sequence numbers firstSeq, firstSeq + 1, ... in order (op i has
+ * firstSeq + i). No NLM_F_ACK: the sender asks for acknowledgements where it needs them.
+ * Throws RangeError for an address that is not of the op's family.
+ */
+export function encodeRouteOps(ops: readonly RouteOp[], proto: number, firstSeq = 1): Buffer {
+  let total = 0;
+  for (const o of ops) total += routeOpSize(o);
+  const buf = Buffer.alloc(total);
+  const u16 = (v: number, at: number) => (LE ? buf.writeUInt16LE(v, at) : buf.writeUInt16BE(v, at));
+  const u32 = (v: number, at: number) => (LE ? buf.writeUInt32LE(v, at) : buf.writeUInt32BE(v, at));
+  let at = 0;
+  let seq = firstSeq;
+  for (const o of ops) {
+    const len = routeOpSize(o);
+    const add = o.op === 'add';
+    const slash = o.dst.indexOf('/');
+    const alen = addrLen(o.family);
+    u32(len, at);
+    u16(add ? RTM_NEWROUTE : RTM_DELROUTE, at + 4);
+    u16(add ? NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL : NLM_F_REQUEST, at + 6);
+    u32(seq++ >>> 0, at + 8);
+    // nlmsg_pid 0: the kernel.
+    const r = at + NLMSG_HDRLEN;
+    buf[r] = o.family === 4 ? AF_INET : AF_INET6;
+    buf[r + 1] = Number(o.dst.slice(slash + 1));
+    // src_len, tos 0; then table, protocol, scope, type; rtm_flags 0.
+    buf[r + 4] = RT_TABLE_MAIN;
+    buf[r + 5] = proto;
+    buf[r + 6] = add ? RT_SCOPE_UNIVERSE : RT_SCOPE_NOWHERE;
+    buf[r + 7] = add ? RTN_UNICAST : 0;
+    let a = r + RTMSG_LEN;
+    u16(RTA_HDRLEN + alen, a);
+    u16(RTA_DST, a + 2);
+    writeAddress(buf, a + RTA_HDRLEN, o.dst.slice(0, slash), o.family);
+    a += RTA_HDRLEN + alen;
+    if (o.via) {
+      u16(RTA_HDRLEN + alen, a);
+      u16(RTA_GATEWAY, a + 2);
+      writeAddress(buf, a + RTA_HDRLEN, o.via, o.family);
+    }
+    at += len;
+  }
+  return buf;
+}
