@@ -4,6 +4,7 @@
 // are encoded in TypeScript (src/dataplane/netlink-routes.ts, golden bytes); this helper only
 // moves them:
 //   exchange(messages: Buffer, netnsPath: string | null) -> Promise<{ failures, fatal, sent }>
+// (messages is the helper's until the promise settles: flags are set in it)
 // It sends the messages in chunks of at most CHUNK bytes, split between messages, with
 // NLM_F_ACK on each chunk's last message only: the kernel answers the others only when they
 // fail, and the acknowledged last one says the whole chunk has been handled. Each failure is
@@ -11,12 +12,26 @@
 // on libuv's thread pool, so trellisd's event loop never waits for the kernel.
 // With netnsPath the socket is made in that namespace (tests, the lab); a thread of its own
 // enters it, so no thread-pool thread ever changes namespace.
+//
+// And the other direction, route change notifications without a full BGP table's worth of
+// them (`ip monitor route` prints and trellisd reads 100 000 lines when a table comes in):
+//   watchRoutes(netnsPath: string | null, ignoreProto: number, onEvents) -> { stop() }
+// A thread of its own (in the namespace, if one is given) listens to the IPv4 and IPv6 route
+// groups through a socket filter that drops, in the kernel, every notification of protocol
+// ignoreProto. onEvents(kind, events) is called on the event loop: kind "ready" once subscribed,
+// "routes" with [{ deleted, family, dst, dev, proto, table, type }], "lost" when the kernel
+// dropped notifications (the socket's queue overflowed: read the table back), "error" with a
+// message when the watcher cannot run (it has stopped then).
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -41,6 +56,7 @@ typedef struct {
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
+  napi_ref buf;
   uint8_t *data;
   size_t len;
   char *netns;
@@ -230,7 +246,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   }
   napi_resolve_deferred(env, j->deferred, out);
   napi_delete_async_work(env, j->work);
-  free(j->data);
+  napi_delete_reference(env, j->buf);
   free(j->netns);
   free(j->fails);
   free(j);
@@ -271,15 +287,15 @@ static napi_value js_exchange(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job_t *j = calloc(1, sizeof *j);
-  // A copy: the worker sets NLM_F_ACK flags in it, and the caller's Buffer stays the caller's.
-  uint8_t *copy = malloc(len);
-  if (!j || !copy) {
-    free(j); free(copy); free(netns);
+  if (!j) {
+    free(netns);
     napi_throw_error(env, "ENOMEM", "exchange: out of memory");
     return NULL;
   }
-  memcpy(copy, data, len);
-  j->data = copy;
+  // No copy (a full table is megabytes): the Buffer is held until the promise settles, and
+  // the worker sets NLM_F_ACK flags in it. Its memory is outside V8's heap and never moves.
+  napi_create_reference(env, argv[0], 1, &j->buf);
+  j->data = data;
   j->len = len;
   j->netns = netns;
   napi_value promise, name;
@@ -290,9 +306,253 @@ static napi_value js_exchange(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+
+// ---- watchRoutes ----
+
+#define WATCH_BATCH 256
+
+typedef struct {
+  uint8_t deleted, family, dst_len, proto, type;
+  uint32_t table;
+  char dst[INET6_ADDRSTRLEN];
+  char dev[IF_NAMESIZE];
+} route_ev_t;
+
+typedef enum { W_READY, W_ROUTES, W_LOST, W_ERROR } wkind_t;
+
+typedef struct {
+  wkind_t kind;
+  int n;
+  char message[160];
+  route_ev_t ev[WATCH_BATCH];
+} wbatch_t;
+
+typedef struct {
+  napi_threadsafe_function tsfn;
+  char *netns;
+  int ignore;
+  int wake[2];
+  pthread_t thread;
+  int stopped;
+} watch_t;
+
+static void wsend(watch_t *w, wbatch_t *b) {
+  if (napi_call_threadsafe_function(w->tsfn, b, napi_tsfn_blocking) != napi_ok) free(b);
+}
+
+static wbatch_t *wnew(wkind_t kind) {
+  wbatch_t *b = calloc(1, sizeof *b);
+  if (b) b->kind = kind;
+  return b;
+}
+
+static void werror(watch_t *w, const char *step, int err) {
+  wbatch_t *b = wnew(W_ERROR);
+  if (!b) return;
+  snprintf(b->message, sizeof b->message, "%s: %s (%s)", step, strerror(err), strerrorname_np(err) ? strerrorname_np(err) : "EOTHER");
+  wsend(w, b);
+}
+
+// One RTM_NEWROUTE / RTM_DELROUTE into ev; 0 when it is not one.
+static int parse_route(struct nlmsghdr *h, route_ev_t *ev) {
+  if (h->nlmsg_type != RTM_NEWROUTE && h->nlmsg_type != RTM_DELROUTE) return 0;
+  if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg))) return 0;
+  struct rtmsg *r = NLMSG_DATA(h);
+  memset(ev, 0, sizeof *ev);
+  ev->deleted = h->nlmsg_type == RTM_DELROUTE;
+  ev->family = r->rtm_family == AF_INET6 ? 6 : 4;
+  ev->dst_len = r->rtm_dst_len;
+  ev->proto = r->rtm_protocol;
+  ev->type = r->rtm_type;
+  ev->table = r->rtm_table;
+  uint8_t addr[16] = { 0 };
+  int alen = RTM_PAYLOAD(h);
+  for (struct rtattr *a = RTM_RTA(r); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+    if (a->rta_type == RTA_DST && RTA_PAYLOAD(a) <= sizeof addr) memcpy(addr, RTA_DATA(a), RTA_PAYLOAD(a));
+    else if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) >= 4) memcpy(&ev->table, RTA_DATA(a), 4);
+    else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= 4) {
+      uint32_t ifindex;
+      memcpy(&ifindex, RTA_DATA(a), 4);
+      // This thread is in the routes' namespace: the name is that namespace's.
+      if (!if_indextoname(ifindex, ev->dev)) ev->dev[0] = 0;
+    }
+  }
+  if (r->rtm_family != AF_INET && r->rtm_family != AF_INET6) return 0;
+  inet_ntop(r->rtm_family, addr, ev->dst, sizeof ev->dst);
+  return 1;
+}
+
+static void *watch_thread(void *arg) {
+  watch_t *w = arg;
+  if (w->netns) {
+    int nsfd = open(w->netns, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) { werror(w, "open the namespace", errno); goto out; }
+    int r = setns(nsfd, CLONE_NEWNET);
+    int err = errno;
+    close(nsfd);
+    if (r < 0) { werror(w, "enter the namespace", err); goto out; }
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) { werror(w, "netlink socket", errno); goto out; }
+  int big = BUF_BYTES;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  // In the kernel, before the socket's queue: drop every notification of the ignored
+  // protocol (each multicast notification is one message; rtm_protocol is byte 5 of rtmsg).
+  struct sock_filter code[] = {
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, NLMSG_HDRLEN + 5),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)w->ignore, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, 0),
+    BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+  };
+  struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
+  if (w->ignore >= 0 && setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) { werror(w, "socket filter", errno); close(fd); goto out; }
+  struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE };
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) { werror(w, "subscribe to route notifications", errno); close(fd); goto out; }
+  wbatch_t *ready = wnew(W_READY);
+  if (ready) wsend(w, ready);
+  static __thread uint8_t rb[64 * 1024];
+  struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = w->wake[0], .events = POLLIN } };
+  for (;;) {
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      werror(w, "poll", errno);
+      break;
+    }
+    if (pf[1].revents) break;
+    wbatch_t *b = NULL;
+    for (;;) {
+      ssize_t n = recv(fd, rb, sizeof rb, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ENOBUFS) { wbatch_t *l = wnew(W_LOST); if (l) wsend(w, l); continue; }
+        break; // EAGAIN: drained
+      }
+      int len = (int)n;
+      for (struct nlmsghdr *h = (struct nlmsghdr *)rb; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+        if (!b && !(b = wnew(W_ROUTES))) break;
+        if (!parse_route(h, &b->ev[b->n])) continue;
+        if (++b->n == WATCH_BATCH) { wsend(w, b); b = NULL; }
+      }
+    }
+    if (b && b->n) wsend(w, b); else free(b);
+  }
+  close(fd);
+out:
+  napi_release_threadsafe_function(w->tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static const char *KIND_NAMES[] = { "ready", "routes", "lost", "error" };
+
+static void watch_call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  wbatch_t *b = data;
+  if (env && cb) {
+    napi_value argv[2], undef;
+    napi_get_undefined(env, &undef);
+    argv[0] = str(env, KIND_NAMES[b->kind]);
+    if (b->kind == W_ROUTES) {
+      napi_create_array_with_length(env, (size_t)b->n, &argv[1]);
+      for (int i = 0; i < b->n; i++) {
+        route_ev_t *e = &b->ev[i];
+        napi_value o, dst, dev, t;
+        napi_create_object(env, &o);
+        napi_get_boolean(env, e->deleted, &t);
+        napi_set_named_property(env, o, "deleted", t);
+        napi_set_named_property(env, o, "family", num(env, e->family));
+        char text[INET6_ADDRSTRLEN + 4];
+        snprintf(text, sizeof text, "%s/%u", e->dst, e->dst_len);
+        dst = str(env, text);
+        napi_set_named_property(env, o, "dst", dst);
+        if (e->dev[0]) dev = str(env, e->dev); else napi_get_null(env, &dev);
+        napi_set_named_property(env, o, "dev", dev);
+        napi_set_named_property(env, o, "proto", num(env, e->proto));
+        napi_set_named_property(env, o, "table", num(env, e->table));
+        napi_set_named_property(env, o, "type", num(env, e->type));
+        napi_set_element(env, argv[1], (uint32_t)i, o);
+      }
+    } else if (b->kind == W_ERROR) {
+      argv[1] = str(env, b->message);
+    } else {
+      argv[1] = undef;
+    }
+    napi_call_function(env, undef, cb, 2, argv, NULL);
+  }
+  free(b);
+}
+
+static napi_value js_watch_stop(napi_env env, napi_callback_info info) {
+  watch_t *w = NULL;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&w);
+  if (!w || w->stopped) return NULL;
+  w->stopped = 1;
+  char one = 1;
+  ssize_t r = write(w->wake[1], &one, 1);
+  (void)r;
+  // The thread never waits for the event loop (the queue has no limit): it wakes, releases
+  // the function and ends. Batches it queued before are still delivered; the caller ignores them.
+  pthread_join(w->thread, NULL);
+  close(w->wake[0]);
+  close(w->wake[1]);
+  free(w->netns);
+  // w itself stays: the stop function may still be called (and does nothing then).
+  return NULL;
+}
+
+static napi_value js_watch_routes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t0, t2;
+  int32_t ignore = -1;
+  if (argc < 3 || napi_typeof(env, argv[0], &t0) != napi_ok || (t0 != napi_string && t0 != napi_null) ||
+      napi_get_value_int32(env, argv[1], &ignore) != napi_ok || ignore < -1 || ignore > 255 ||
+      napi_typeof(env, argv[2], &t2) != napi_ok || t2 != napi_function) {
+    napi_throw_type_error(env, "EINVAL", "watchRoutes(netnsPath, ignoreProto, onEvents): a path or null, a protocol 0-255 (-1: none), a function");
+    return NULL;
+  }
+  watch_t *w = calloc(1, sizeof *w);
+  if (!w) { napi_throw_error(env, "ENOMEM", "watchRoutes: out of memory"); return NULL; }
+  w->ignore = ignore;
+  if (t0 == napi_string) {
+    size_t n = 0;
+    napi_get_value_string_utf8(env, argv[0], NULL, 0, &n);
+    w->netns = malloc(n + 1);
+    if (!w->netns) { free(w); napi_throw_error(env, "ENOMEM", "watchRoutes: out of memory"); return NULL; }
+    napi_get_value_string_utf8(env, argv[0], w->netns, n + 1, &n);
+  }
+  if (pipe2(w->wake, O_CLOEXEC) < 0) {
+    int err = errno;
+    free(w->netns); free(w);
+    char msg[128];
+    snprintf(msg, sizeof msg, "watchRoutes: pipe: %s", strerror(err));
+    napi_throw_error(env, "EOTHER", msg);
+    return NULL;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "trellis:route-watch", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, watch_call_js, &w->tsfn) != napi_ok) {
+    close(w->wake[0]); close(w->wake[1]); free(w->netns); free(w);
+    napi_throw_error(env, "EOTHER", "watchRoutes: cannot make the callback");
+    return NULL;
+  }
+  if (pthread_create(&w->thread, NULL, watch_thread, w) != 0) {
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    close(w->wake[0]); close(w->wake[1]); free(w->netns); free(w);
+    napi_throw_error(env, "EAGAIN", "watchRoutes: cannot start the thread");
+    return NULL;
+  }
+  napi_value handle, stop;
+  napi_create_object(env, &handle);
+  napi_create_function(env, "stop", NAPI_AUTO_LENGTH, js_watch_stop, w, &stop);
+  napi_set_named_property(env, handle, "stop", stop);
+  return handle;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "exchange", NULL, js_exchange, NULL, NULL, NULL, napi_default, NULL },
+    { "watchRoutes", NULL, js_watch_routes, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

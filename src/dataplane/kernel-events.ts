@@ -17,29 +17,6 @@ export interface RouteEvent { deleted: boolean; dst: string; dev: string | null;
 
 const ROUTE_TYPES = new Set(['unicast', 'local', 'broadcast', 'multicast', 'anycast', 'unreachable', 'blackhole', 'prohibit', 'throw', 'nat']);
 
-/**
- * Whether a line of `ip -o monitor route` can be about a host route (/32, /128, printed
- * without a length), the only kind Trellis writes for an endpoint and so the only kind
- * routeDrift can report. Reads the destination word alone: a full BGP table installed or
- * withdrawn is 100,000 events of prefixes, dismissed here without being parsed.
- */
-export function mayBeHostRouteEvent(line: string): boolean {
-  let i = 0;
-  const word = (): string => {
-    while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
-    const start = i;
-    while (i < line.length && line[i] !== ' ' && line[i] !== '\t') i++;
-    return line.slice(start, i);
-  };
-  let w = word();
-  if (w === 'Deleted') w = word();
-  if (ROUTE_TYPES.has(w)) w = word();
-  const slash = w.indexOf('/');
-  if (slash < 0) return true;
-  const len = w.slice(slash + 1);
-  return len === '32' || len === '128';
-}
-
 /** A monitor line's words, with the leading "Deleted" that iproute2's monitors print taken off as a flag. */
 function monitorWords(line: string): { deleted: boolean; words: string[] } {
   const words = line.trim().split(/\s+/).filter(Boolean);

@@ -1,20 +1,22 @@
 // Watches the kernel's change notifications for someone else's changes to what Trellis
 // programmed, so that drift is repaired in well under a second instead of at the next
-// resync: `ip -o monitor route` for workload and VXLAN routes, `nft monitor` for the
+// resync: route notifications for workload and VXLAN routes (route-events.ts: a netlink
+// socket that never sees our BGP routes, or `ip -o monitor route`), `nft monitor` for the
 // iptables-nft tables (the policy backend's rules and chains; writes of our own command
 // helper are told apart by the pid nf_tables reports for each transaction), `bridge monitor
 // fdb` and `ip -4 -o monitor neigh` for the VXLAN device's static FDB entries and
 // neighbours (nothing but the VXLAN sync writes those, and only what is wanted, so no
-// attribution is needed). Every monitor only reads. A
-// monitor that exits is started again after a pause; one that cannot start (no nft on an
-// iptables-legacy host) leaves the periodic resync as the only check of that part.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+// attribution is needed). Every monitor only reads. A monitor that exits is started again
+// after a pause (monitor-process.ts); one that cannot start (no nft on an iptables-legacy
+// host) leaves the periodic resync as the only check of that part.
 import type { Logger } from '../log/index.js';
+import { ROUTE_PROTO_BGP } from '../calc/index.js';
 import {
-  createNftParser, fdbDrift, mayBeHostRouteEvent, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, parseRouteEvent, routeDrift, vxlanRouteDrift,
+  createNftParser, fdbDrift, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, routeDrift, vxlanRouteDrift,
   type KernelDrift, type VxlanWanted,
 } from './kernel-events.js';
+import { createMonitorProcesses } from './monitor-process.js';
+import { ipRouteWatch, netlinkRouteWatch, type RouteWatch, type RouteWatchOptions } from './route-events.js';
 import { ownPid } from './spawner.js';
 
 export interface KernelWatchOptions {
@@ -36,16 +38,12 @@ export interface KernelWatch {
   stop(): Promise<void>;
 }
 
-/** A monitor that exits is started again after this, doubled while it keeps dying young (up to a minute). */
-const RESTART_MS = 1000;
-const RESTART_MAX_MS = 60_000;
-
 export function watchKernel(o: KernelWatchOptions): KernelWatch {
   const windowMs = o.windowMs ?? 20;
   let stopped = false;
   let gathered: KernelDrift[] = [];
   let timer: NodeJS.Timeout | null = null;
-  const children = new Set<ChildProcess>();
+  const monitors = createMonitorProcesses(o.netns, o.log);
 
   const report = (d: KernelDrift | null) => {
     if (!d || stopped) return;
@@ -58,61 +56,46 @@ export function watchKernel(o: KernelWatchOptions): KernelWatch {
     }, windowMs);
   };
 
-  const restartAfter = new Map<string, number>();
-  const run = (name: string, argv: string[], onLine: (line: string) => void): Promise<void> => new Promise((resolve) => {
-    if (stopped) { resolve(); return; }
-    const began = Date.now();
-    const full = o.netns ? ['ip', 'netns', 'exec', o.netns, ...argv] : argv;
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-500); });
-    createInterface({ input: child.stdout }).on('line', onLine);
-    // A monitor subscribes before it prints anything; a short pause stands in for that moment.
-    const ready = setTimeout(resolve, 100);
-    child.on('error', (e) => {
-      o.log.warn({ monitor: name, err: e.message }, 'kernel monitor cannot start; drift of this part waits for the resync');
-    });
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      clearTimeout(ready);
-      resolve();
-      if (stopped) return;
-      const young = Date.now() - began < 5000;
-      const wait = young ? Math.min(RESTART_MAX_MS, (restartAfter.get(name) ?? RESTART_MS / 2) * 2) : RESTART_MS;
-      restartAfter.set(name, wait);
-      o.log.warn({ monitor: name, code, signal, stderr: err.trim(), retryInMs: wait }, 'kernel monitor exited; starting it again');
-      setTimeout(() => { void run(name, argv, onLine); }, wait).unref();
-    });
-  });
-
-  const nft = createNftParser();
-  const started = Promise.all([
-    run('ip monitor route', ['ip', '-o', 'monitor', 'route'], (line) => {
+  const routeOpts: RouteWatchOptions = {
+    ...(o.netns ? { netns: o.netns } : {}),
+    log: o.log,
+    // Our own BGP routes are never drift: a full table's notifications are not even delivered.
+    ignoreProto: ROUTE_PROTO_BGP,
+    onEvents(events) {
       const vx = o.vxlan();
-      // Without VXLAN only host routes can be drift, and a full BGP table's prefixes are
-      // dismissed on their first word; VXLAN's routes are blocks, so with it every line is read.
-      if (!vx && !mayBeHostRouteEvent(line)) return;
-      const ev = parseRouteEvent(line);
-      if (!ev) return;
-      report(routeDrift(ev, o.routes()));
-      if (vx) report(vxlanRouteDrift(ev, vx));
-    }),
+      const ours = o.routes();
+      for (const ev of events) {
+        report(routeDrift(ev, ours));
+        if (vx) report(vxlanRouteDrift(ev, vx));
+      }
+    },
+    onLost() {
+      // What changed meanwhile is unknown: read the routes back as after drift.
+      report({ part: 'routes', what: 'route notifications lost (the kernel dropped them: the queue overflowed); reading the routes back' });
+      if (o.vxlan()) report({ part: 'vxlan', what: 'route notifications lost; reading the VXLAN routes back' });
+    },
+  };
+  const nft = createNftParser();
+  const native = netlinkRouteWatch(routeOpts);
+  const routes: RouteWatch = 'stop' in native ? native : ipRouteWatch(routeOpts);
+
+  const started = Promise.all([
+    routes.started,
     // A host's bridges learn and age MACs, and ARP comes and goes, all the time: only lines
     // naming the VXLAN device are parsed.
-    run('bridge monitor fdb', ['bridge', 'monitor', 'fdb'], (line) => {
+    monitors.run('bridge monitor fdb', ['bridge', 'monitor', 'fdb'], (line) => {
       const vx = o.vxlan();
       if (!vx || !line.includes(` dev ${vx.device} `)) return;
       const ev = parseFdbEvent(line);
       if (ev) report(fdbDrift(ev, vx));
     }),
-    run('ip monitor neigh', ['ip', '-4', '-o', 'monitor', 'neigh'], (line) => {
+    monitors.run('ip monitor neigh', ['ip', '-4', '-o', 'monitor', 'neigh'], (line) => {
       const vx = o.vxlan();
       if (!vx || !line.includes(` dev ${vx.device} `)) return;
       const ev = parseNeighEvent(line);
       if (ev) report(neighDrift(ev, vx));
     }),
-    run('nft monitor', ['nft', 'monitor'], (line) => {
+    monitors.run('nft monitor', ['nft', 'monitor'], (line) => {
       const tx = nft(line);
       if (tx) report(nftDrift(tx, ownPid));
     }),
@@ -124,12 +107,7 @@ export function watchKernel(o: KernelWatchOptions): KernelWatch {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
-      const exits = [...children].map((c) => new Promise<void>((r) => {
-        if (c.exitCode !== null || c.signalCode !== null) { r(); return; }
-        c.once('close', () => r());
-        c.kill('SIGTERM');
-      }));
-      await Promise.all(exits);
+      await Promise.all([routes.stop(), monitors.stop()]);
     },
   };
 }

@@ -88,11 +88,19 @@ export function encodeRouteOps(ops: readonly RouteOp[], proto: number, firstSeq 
   let total = 0;
   for (const o of ops) total += routeOpSize(o);
   const buf = Buffer.alloc(total);
-  const u16 = (v: number, at: number) => (LE ? buf.writeUInt16LE(v, at) : buf.writeUInt16BE(v, at));
-  const u32 = (v: number, at: number) => (LE ? buf.writeUInt32LE(v, at) : buf.writeUInt32BE(v, at));
-  let at = 0;
-  let seq = firstSeq;
-  for (const o of ops) {
+  encodeRouteOpsInto(buf, 0, ops, 0, ops.length, proto, firstSeq);
+  return buf;
+}
+
+/**
+ * ops[from, to) into buf (zero-filled) from byte `at`, op i with sequence number firstSeq + i;
+ * returns the byte after the last request.
+ */
+export function encodeRouteOpsInto(buf: Buffer, at: number, ops: readonly RouteOp[], from: number, to: number, proto: number, firstSeq: number): number {
+  const u16 = (v: number, p: number) => (LE ? buf.writeUInt16LE(v, p) : buf.writeUInt16BE(v, p));
+  const u32 = (v: number, p: number) => (LE ? buf.writeUInt32LE(v, p) : buf.writeUInt32BE(v, p));
+  for (let i = from; i < to; i++) {
+    const o = ops[i]!;
     const len = routeOpSize(o);
     const add = o.op === 'add';
     const slash = o.dst.indexOf('/');
@@ -100,7 +108,7 @@ export function encodeRouteOps(ops: readonly RouteOp[], proto: number, firstSeq 
     u32(len, at);
     u16(add ? RTM_NEWROUTE : RTM_DELROUTE, at + 4);
     u16(add ? NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL : NLM_F_REQUEST, at + 6);
-    u32(seq++ >>> 0, at + 8);
+    u32((firstSeq + i) >>> 0, at + 8);
     // nlmsg_pid 0: the kernel.
     const r = at + NLMSG_HDRLEN;
     buf[r] = o.family === 4 ? AF_INET : AF_INET6;
@@ -122,5 +130,5 @@ export function encodeRouteOps(ops: readonly RouteOp[], proto: number, firstSeq 
     }
     at += len;
   }
-  return buf;
+  return at;
 }

@@ -4,11 +4,10 @@
 // `ip -force -batch`, one request and one wait per route, and is used where the helper is
 // not built. Both try every operation in order: one unreachable next hop never keeps the
 // other routes out.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/index.js';
 import type { Exec } from './exec.js';
-import { encodeRouteOps, routeOpLine, type RouteOp } from './route-ops.js';
+import { encodeRouteOpsInto, routeOpLine, routeOpSize, type RouteOp } from './route-ops.js';
+import { loadRtnetlink } from './rtnetlink.js';
 
 export interface RouteWriteResult {
   /** One line per operation that failed (or per failure of the write itself), naming the route. */
@@ -54,32 +53,13 @@ export function ipBatchErrors(stderr: string, lines: readonly string[]): string[
   return out;
 }
 
-interface Failure { seq: number; code: string; message: string; detail: string }
-interface Exchanged { failures: Failure[]; sent: number; fatal: string | null }
-interface RtnetlinkNative { exchange(messages: Buffer, netnsPath: string | null): Promise<Exchanged> }
-
-// src/dataplane/route-writer.ts and dist/dataplane/route-writer.js both sit two folders below the repository root.
-const HELPER = fileURLToPath(new URL('../../native/rtnetlink/build/rtnetlink.node', import.meta.url));
-
 /** Requests encoded between two turns of the event loop (about 1.5 ms of work). */
 const PART = 2048;
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-let loaded: { native: RtnetlinkNative } | { error: string } | null = null;
-
-function loadHelper(): { native: RtnetlinkNative } | { error: string } {
-  if (loaded) return loaded;
-  try {
-    loaded = { native: createRequire(import.meta.url)(HELPER) as RtnetlinkNative };
-  } catch (e) {
-    loaded = { error: `the rtnetlink helper ${HELPER} cannot be loaded (${(e as Error).message.split('\n')[0]}); build it with \`bash .ci/install\` or \`sh native/build.sh\`` };
-  }
-  return loaded;
-}
-
 /** The netlink writer, or why it cannot be had here. `netns`: a name under /run/netns (unset: this process's namespace). */
 export function netlinkRouteWriter(netns?: string): RouteWriter | { error: string } {
-  const l = loadHelper();
+  const l = loadRtnetlink();
   if (!('native' in l)) return l;
   const { native } = l;
   const nsPath = netns ? `/run/netns/${netns}` : null;
@@ -89,20 +69,23 @@ export function netlinkRouteWriter(netns?: string): RouteWriter | { error: strin
       if (!ops.length) return { errors: [], ok: true };
       const errors: string[] = [];
       // Encoded in parts with the event loop let run between them (100 000 requests are
-      // ~70 ms of work), then handed over at once: one exchange, no round trip through a
-      // busy event loop per part while the kernel waits.
-      const parts: Buffer[] = [];
+      // ~70 ms of work) into one buffer, then handed over at once: one exchange, no round
+      // trip through a busy event loop per part while the kernel waits.
+      let total = 0;
+      for (const o of ops) total += routeOpSize(o);
+      const msgs = Buffer.alloc(total);
+      let at = 0;
       for (let from = 0; from < ops.length; from += PART) {
         if (from > 0) await nextTurn();
         try {
-          parts.push(encodeRouteOps(ops.slice(from, from + PART), proto, from + 1));
+          at = encodeRouteOpsInto(msgs, at, ops, from, Math.min(from + PART, ops.length), proto, 1);
         } catch (e) {
           // Nothing is sent: the encoder refuses only what ip would refuse too, and the
           // caller reads the table back after a failed write.
           return { errors: [`route batch not written: ${(e as Error).message}`], ok: false };
         }
       }
-      const r = await native.exchange(parts.length === 1 ? parts[0]! : Buffer.concat(parts), nsPath);
+      const r = await native.exchange(msgs, nsPath);
       for (const f of r.failures) {
         const o = ops[f.seq - 1];
         errors.push(`${o ? routeOpLine(o, proto) : `request ${f.seq}`}: ${f.message} (${f.code})${f.detail ? `: ${f.detail}` : ''}`);

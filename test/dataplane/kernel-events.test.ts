@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  createNftParser, fdbDrift, mayBeHostRouteEvent, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, parseRouteEvent, routeDrift, touchesIptables, vxlanRouteDrift,
+  createNftParser, fdbDrift, neighDrift, nftDrift, parseFdbEvent, parseNeighEvent, parseRouteEvent, routeDrift, touchesIptables, vxlanRouteDrift,
   type VxlanWanted,
 } from '../../src/dataplane/kernel-events.js';
 
@@ -109,19 +109,6 @@ test('VXLAN: an FDB entry, neighbour or proto 80 route of ours deleted or change
   assert.is(r('10.60.2.0/26 via 10.60.2.0 dev vxlan.trl proto 80 onlink'), null, 'our own write');
   assert.is(r('Deleted 10.60.1.0/26 via 10.60.1.0 dev vxlan.trl proto 80 onlink'), null, 'a route no longer wanted');
   assert.is(r('Deleted 10.60.2.0/26 via 172.31.1.8 dev eth0 proto 79'), null, 'the BGP route VXLAN replaced');
-});
-
-test('mayBeHostRouteEvent: host routes (printed without a length) pass, prefixes of a BGP table do not', () => {
-  for (const line of ['10.65.0.5 dev trla1 proto 78 scope link ', 'Deleted 10.65.0.5 dev trla1 proto 78 scope link ', 'fd00::5 dev trla1 proto 78 metric 1024 pref medium',
-    'unicast 10.65.0.5 dev trla1 proto 78', '10.65.0.5/32 dev trla1', 'fd00::5/128 dev trla1', 'default via 192.168.77.2 dev up0 ']) {
-    assert.ok(mayBeHostRouteEvent(line), `may be ours: ${line}`);
-  }
-  for (const line of ['10.1.2.0/24 via 192.168.55.1 dev up0 proto 79 ', 'Deleted 10.1.2.0/24 via 192.168.55.1 dev up0 proto 79 ', 'fd00:1::/64 via fd00::1 dev up0 proto 79 metric 1024 pref medium']) {
-    assert.not.ok(mayBeHostRouteEvent(line), `dismissed: ${line}`);
-    // And routeDrift would not have reported it for any host route Trellis wants.
-    const ev = parseRouteEvent(line);
-    assert.is(ev && routeDrift(ev, new Map([['10.65.0.5/32', 'trla1']])), null, `no drift from: ${line}`);
-  }
 });
 
 test.run();
