@@ -30,12 +30,19 @@ export interface KernelWatchOptions {
   onDrift(drift: KernelDrift[]): void;
   /** How long to gather events before reporting (default 20 ms). */
   windowMs?: number;
+  /** The route notification source (default: netlink where native/rtnetlink is built, else ip monitor). */
+  routeWatch?: (o: RouteWatchOptions) => RouteWatch;
 }
 
 export interface KernelWatch {
   /** Resolves once both monitors have started (or failed to). */
   readonly started: Promise<void>;
   stop(): Promise<void>;
+}
+
+function defaultRouteWatch(o: RouteWatchOptions): RouteWatch {
+  const native = netlinkRouteWatch(o);
+  return 'stop' in native ? native : ipRouteWatch(o);
 }
 
 export function watchKernel(o: KernelWatchOptions): KernelWatch {
@@ -76,8 +83,7 @@ export function watchKernel(o: KernelWatchOptions): KernelWatch {
     },
   };
   const nft = createNftParser();
-  const native = netlinkRouteWatch(routeOpts);
-  const routes: RouteWatch = 'stop' in native ? native : ipRouteWatch(routeOpts);
+  const routes = (o.routeWatch ?? defaultRouteWatch)(routeOpts);
 
   const started = Promise.all([
     routes.started,

@@ -41,7 +41,7 @@ const RTA_HDRLEN = 4;
 /** Netlink headers are in the host's byte order, addresses in network order. */
 const LE = endianness() === 'LE';
 
-/** Dotted-quad IPv4 into buf at `at`; false when text is not one (the caller tries ipaddr.js). */
+/** Canonical dotted-quad IPv4 into buf at `at`; false when text is not one (the caller tries ipaddr.js). */
 function writeV4(buf: Buffer, at: number, text: string): boolean {
   let octet = 0;
   let digits = 0;
@@ -54,6 +54,8 @@ function writeV4(buf: Buffer, at: number, text: string): boolean {
       octet = 0;
       digits = 0;
     } else if (c >= 48 && c <= 57 && digits < 3) {
+      // "010" is octal to inet_aton and ipaddr.js: left to the slow path.
+      if (digits === 1 && octet === 0) return false;
       octet = octet * 10 + (c - 48);
       digits++;
       if (octet > 255) return false;

@@ -8,6 +8,13 @@ import { canonicalDst, LearnedPlanner, learnedView, planLearnedRoutes, type Lear
 import { routeOpLine } from '../../src/dataplane/route-ops.js';
 
 const lines = (p: LearnedPlan) => p.ops.map((o) => routeOpLine(o, 79));
+/** Three routes of ours (proto 79) and a kernel route. */
+const kernelTable = () => [
+  { dst: '10.2.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+  { dst: '10.3.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+  { dst: '10.4.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
+  { dst: '10.5.0.0/24', family: 4 as const, protocol: 'kernel', dev: 'eth0' },
+];
 
 test('canonicalDst equals canonicalCidr, and refuses what it refuses', () => {
   const cases = ['10.0.0.0/24', '10.1.2.3/24', '0.0.0.0/0', '1.2.3.4/0', '255.255.255.255/32', '192.168.7.129/25', '10.0.0.1', '10.0.0.0/8',
@@ -23,12 +30,7 @@ test('canonicalDst equals canonicalCidr, and refuses what it refuses', () => {
 });
 
 test('plan: add, move (delete then add), delete, foreign left alone; lines in given order', () => {
-  const table = [
-    { dst: '10.2.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
-    { dst: '10.3.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
-    { dst: '10.4.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
-    { dst: '10.5.0.0/24', family: 4 as const, protocol: 'kernel', dev: 'eth0' },
-  ];
+  const table = kernelTable();
   const plan = planLearnedRoutes([
     { dst: '10.9.9.0/24', via: '10.9.0.2', family: 4 },
     { dst: '10.3.0.7/24', via: '10.9.0.2', family: 4 },
@@ -70,6 +72,32 @@ test('in place: successive plans on one view give the lines a fresh plan gives, 
     assert.equal([...view.ours.entries()].sort(), [...fresh.after.entries()].sort(), `round ${i}: the view holds what a fresh plan's after holds`);
     assert.equal([...view.marks!.keys()].sort(), [...new Set(wanted.map((w) => w.dst))].sort(), `round ${i}: marks only for this plan's destinations`);
   }
+});
+
+test('changes only: the plan covers the destinations given, and leaves the same table as a whole plan would', () => {
+  const table = kernelTable();
+  const view = learnedView(table);
+  // Wanted afterwards: 10.2 unchanged, 10.3 moved, 10.4 gone, 10.9.9 new, 10.5 (foreign) asked for.
+  const whole = [
+    { dst: '10.2.0.0/24', via: '10.9.0.1', family: 4 as const }, { dst: '10.3.0.0/24', via: '10.9.0.2', family: 4 as const },
+    { dst: '10.9.9.0/24', via: '10.9.0.2', family: 4 as const }, { dst: '10.5.0.0/24', via: '10.9.0.1', family: 4 as const },
+  ];
+  const fresh = planLearnedRoutes(whole, { ours: new Map(view.ours), foreign: view.foreign });
+  const p = new LearnedPlanner(view, { changesOnly: true });
+  p.want(whole[1]!);
+  p.drop('10.4.0.0/24');
+  p.want(whole[2]!);
+  p.want(whole[3]!);
+  p.drop('10.8.0.0/24'); // never ours: nothing to delete
+  const plan = p.finish();
+  assert.equal(lines(plan), [
+    'route del 10.3.0.0/24 via 10.9.0.1 proto 79', 'route add 10.3.0.0/24 via 10.9.0.2 proto 79',
+    'route del 10.4.0.0/24 via 10.9.0.1 proto 79',
+    'route add 10.9.9.0/24 via 10.9.0.2 proto 79',
+  ], 'only the changed destinations, in the order given');
+  assert.equal([plan.added, plan.replaced, plan.deleted, plan.skipped], [fresh.added, fresh.replaced, fresh.deleted, fresh.skipped], 'the counts of a whole plan');
+  assert.ok(plan.after === view.ours, 'in place');
+  assert.equal([...view.ours.entries()].sort(), [...fresh.after.entries()].sort(), 'the table a whole plan leaves');
 });
 
 test.run();

@@ -4,6 +4,7 @@
 // Little-endian headers: the machines Trellis runs on.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import ipaddr from 'ipaddr.js';
 import { encodeRouteOps, routeOpLine, routeOpSize, type RouteOp } from '../../src/dataplane/route-ops.js';
 
 const hex = (...parts: string[]) => parts.join('').replace(/\s+/g, '');
@@ -66,6 +67,23 @@ test('a batch is the requests back to back, sequence numbers counting from the f
 test('an address of the wrong family is refused before anything is encoded', () => {
   assert.throws(() => encodeRouteOps([ADD_V4, { op: 'add', dst: '10.9.0.0/24', family: 4, via: 'fd00::1' }], 79), /not an IPv4 address/);
   assert.throws(() => encodeRouteOps([{ op: 'add', dst: 'fd00::/64', family: 6, via: '10.0.0.1' }], 79), /not an IPv6 address/);
+});
+
+test('IPv4 addresses read by the fast path are the bytes ipaddr.js gives; what it does not take goes to ipaddr.js', () => {
+  let seed = 7;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  for (let i = 0; i < 2000; i++) {
+    const via = [rnd(256), rnd(256), rnd(256), rnd(256)].join('.');
+    const dst = `${[rnd(256), rnd(256), rnd(256), 0].join('.')}/24`;
+    const b = encodeRouteOps([{ op: 'add', dst, family: 4, via }], 79);
+    assert.equal([...b.subarray(32, 36)], ipaddr.parse(dst.slice(0, -3)).toByteArray(), `dst ${dst}`);
+    assert.equal([...b.subarray(40, 44)], ipaddr.parse(via).toByteArray(), `via ${via}`);
+  }
+  for (const odd of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', 'a.b.c.d', '1.2.3.4 ', '0x7f.1', '010.1.2.3']) {
+    const encode = () => encodeRouteOps([{ op: 'add', dst: '10.0.0.0/8', family: 4, via: odd }], 79);
+    if (!ipaddr.IPv4.isValid(odd)) assert.throws(encode, undefined, `${odd} refused`);
+    else assert.equal([...encode().subarray(40, 44)], ipaddr.parse(odd).toByteArray(), `${odd} read as ipaddr.js reads it`);
+  }
 });
 
 test('the ip -batch line of each op', () => {
