@@ -1,11 +1,13 @@
-// `npm run bench -- bgp --sender frr [--prefixes 100000] [--rounds 1]`: a top-of-rack
+// `npm run bench -- bgp --sender frr [--prefixes 100000] [--rounds 1] [--cycles 1]`: a top-of-rack
 // (FRR bgpd) sends a full table to trellisd's BGP path (agent port + learned-route queue
 // + dataplane, in its own process and namespace), and the same table to BIRD 2 with a
 // kernel protocol as the anchor, one after the other in the same run. For each: time
 // from Established to every route in the receiver's kernel (load), from F's withdraw to
 // none left (withdraw), from F's re-send to all back (reload). For trellisd also the
 // event-loop delay (perf_hooks, 10 ms resolution) and settled RSS per phase, and whether
-// an unrelated peer with a 3 s hold time stayed up throughout. Beside trellisd's event-loop
+// an unrelated peer with a 3 s hold time stayed up throughout. With --cycles N, trellisd goes
+// through N - 1 more withdraw-reload cycles after the first (timed as the first only), and its
+// settled RSS after every reload is reported: memory that grows from cycle to cycle is a leak. Beside trellisd's event-loop
 // delay, the same measure of an idle Node process over the same phases: on a shared machine
 // the scheduler's delays show in every event loop, and the anchor says how much of ours is
 // the machine's. Topology: test/bgp/_table.ts.
@@ -25,7 +27,7 @@ function cpuMsOf(pid: number): number {
 const MiB = (b: number) => Math.round((b / 1048576) * 10) / 10;
 const progress = (msg: string) => { if (process.env.BENCH_DEBUG) process.stderr.write(`[bgp frr] ${msg}\n`); };
 
-async function trellisRound(lab: TableLab, idle: SpeakerHost) {
+async function trellisRound(lab: TableLab, idle: SpeakerHost, cycles: number) {
   const h = await lab.startTrellis();
   const rss = async () => MiB((await h.call<{ rss: number }>('memory')).rss);
   const idleEld: Eld[] = [];
@@ -55,6 +57,15 @@ async function trellisRound(lab: TableLab, idle: SpeakerHost) {
   const reloadMs = (await lab.waitKernel('t', lab.n)) - t0;
   const eldReload = await eld();
   const rssReload = await rss();
+  const afterReloads = [rssReload];
+  for (let c = 1; c < cycles; c++) {
+    progress(`trellis: cycle ${c + 1}`);
+    await lab.setExport('t', false);
+    await lab.waitKernel('t', 0);
+    await lab.setExport('t', true);
+    await lab.waitKernel('t', lab.n);
+    afterReloads.push(await rss());
+  }
   const after = await lab.keepSession();
   await lab.shut('t');
   await lab.stopTrellis();
@@ -63,7 +74,7 @@ async function trellisRound(lab: TableLab, idle: SpeakerHost) {
     eld: { load: eldLoad, withdraw: eldWithdraw, reload: eldReload },
     // [0] is the reset before the load.
     idleEld: { load: idleEld[1]!, withdraw: idleEld[2]!, reload: idleEld[3]! },
-    rssMiB: { idle: rssIdle, afterLoad: rssLoad, afterWithdraw: rssWithdrawn, afterReload: rssReload },
+    rssMiB: { idle: rssIdle, afterLoad: rssLoad, afterWithdraw: rssWithdrawn, afterReload: rssReload, afterReloads },
     secondPeerStayedUp: before.up && after.up && before.since === after.since,
   };
 }
@@ -94,6 +105,7 @@ async function birdRound(lab: TableLab) {
 export async function runFrr(params: Record<string, string>): Promise<Record<string, unknown>> {
   const n = Number(params.prefixes ?? 100000);
   const rounds = Number(params.rounds ?? 1);
+  const cycles = Math.max(1, Number(params.cycles ?? 1));
   const lab = await startTableLab('b', n);
   const idle = startSpeakerHost({}, undefined, [], 'eld-idle.ts');
   const t: Awaited<ReturnType<typeof trellisRound>>[] = [];
@@ -101,7 +113,7 @@ export async function runFrr(params: Record<string, string>): Promise<Record<str
   try {
     await waitFor('idle anchor ready', () => idle.events.some((e) => e.event === 'ready'), 30_000);
     for (let i = 0; i < rounds; i++) {
-      t.push(await trellisRound(lab, idle));
+      t.push(await trellisRound(lab, idle, cycles));
       b.push(await birdRound(lab));
     }
   } finally {
@@ -118,7 +130,7 @@ export async function runFrr(params: Record<string, string>): Promise<Record<str
   const all = t.flatMap((r) => [r.eld.load, r.eld.withdraw, r.eld.reload]);
   const allIdle = t.flatMap((r) => [r.idleEld.load, r.idleEld.withdraw, r.idleEld.reload]);
   return {
-    sender: 'frr', prefixes: n, rounds,
+    sender: 'frr', prefixes: n, rounds, cycles,
     load: phase('loadMs'), withdraw: phase('withdrawMs'), reload: phase('reloadMs'),
     eventLoop: {
       p99MaxOverPhasesMs: Math.max(...all.map((e) => e.p99Ms)), maxMs: Math.max(...all.map((e) => e.maxMs)),
@@ -132,10 +144,11 @@ export async function runFrr(params: Record<string, string>): Promise<Record<str
     rss: {
       perRound: t.map((r) => r.rssMiB),
       reloadOverLoad: t.map((r) => ratio(r.rssMiB.afterReload, r.rssMiB.afterLoad)),
+      ...(cycles > 1 ? { lastReloadOverLoad: t.map((r) => ratio(r.rssMiB.afterReloads.at(-1)!, r.rssMiB.afterLoad)) } : {}),
     },
     secondPeerStayedUp: t.map((r) => r.secondPeerStayedUp),
-    // CPU time per phase: trellisd's BGP path (its process, and its children: the spawner
-    // and the `ip -batch` runs it reaped, whose kernel time is the route writes) and BIRD
+    // CPU time per phase: trellisd's BGP path (its process, whose thread pool writes the
+    // routes, and its children: the spawner and the kernel monitors) and BIRD
     // (which writes by netlink itself): the work done, less bent by a busy machine than the
     // wall-clock times above.
     cpuMs: (() => {
