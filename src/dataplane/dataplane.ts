@@ -13,7 +13,8 @@ import type { KernelDrift, VxlanWanted } from './kernel-events.js';
 import { watchKernel, type KernelWatch } from './kernel-watch.js';
 import { createReconciler, type ReconcileHow } from './reconcile.js';
 import type { ApplyReport } from './report.js';
-import { canonicalDst, parseIpRoutes, type KernelRoute, type LearnedWant } from './routes.js';
+import { canonicalCidr } from '../model/index.js';
+import { parseIpRoutes, type KernelRoute, type LearnedWant } from './routes.js';
 import { createVxlanSync } from './vxlan.js';
 
 /** Makes a policy backend that runs its commands through `exec`. */
@@ -115,7 +116,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
       const s = askedVxlan;
       vxlanMaps = { of: s, wanted: {
         device: VXLAN_DEVICE,
-        routes: new Set(s.routes.map((r) => canonicalDst(r.dst))),
+        routes: new Set(s.routes.map((r) => canonicalCidr(r.dst))),
         fdb: new Map(s.vteps.map((v) => [v.mac, v.address])),
         neigh: new Map(s.vteps.map((v) => [v.tunnelAddr, v.mac])),
       } };

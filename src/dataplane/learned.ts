@@ -2,13 +2,13 @@
 // read back on the first sync, on a resync, after a failed write and once per resync
 // interval; in between, what we last wrote stands in for it (reading 100 000 routes back
 // for every BGP update would cost seconds each).
-import { isValidIp } from '../model/index.js';
+import { canonicalCidr, isValidIp } from '../model/index.js';
 import type { Exec } from './exec.js';
 import type { Logger } from '../log/index.js';
 import { emptyCounts, type ApplyReport } from './report.js';
 import { ROUTE_PROTO_BGP } from '../calc/index.js';
 import type { RouteWriter } from './route-writer.js';
-import { canonicalDst, LearnedPlanner, learnedView, parseIpRoutes, type LearnedRoute, type LearnedView, type LearnedWant } from './routes.js';
+import { LearnedPlanner, learnedView, parseIpRoutes, type LearnedRoute, type LearnedView, type LearnedWant } from './routes.js';
 
 /** Routes of a family, destination and next hop the kernel would take; the rest as errors. */
 export function validLearnedRoutes(routes: readonly LearnedRoute[]): { valid: LearnedRoute[]; errors: string[] } {
@@ -36,7 +36,7 @@ function createLearnedCheck(): (r: LearnedRoute) => LearnedRoute | string {
     if (viaOk === undefined) vias.set(r.via, (viaOk = isValidIp(r.via)));
     if (!viaOk) return invalid(r);
     let dst: string;
-    try { dst = canonicalDst(r.dst); } catch { return invalid(r); }
+    try { dst = canonicalCidr(r.dst); } catch { return invalid(r); }
     return dst === r.dst ? r : { ...r, dst };
   };
 }
@@ -144,5 +144,5 @@ export function createLearnedRouteSync(exec: Exec, writer: RouteWriter, log: Log
 }
 
 function canonicalOrNull(dst: string): string | null {
-  try { return canonicalDst(dst); } catch { return null; }
+  try { return canonicalCidr(dst); } catch { return null; }
 }

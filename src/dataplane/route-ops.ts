@@ -5,6 +5,7 @@
 import { endianness } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { Family } from '../calc/index.js';
+import { ipv4Number } from '../model/index.js';
 
 /** Add a route (fails if the destination is routed already) or delete ours. */
 export interface RouteOp {
@@ -41,33 +42,11 @@ const RTA_HDRLEN = 4;
 /** Netlink headers are in the host's byte order, addresses in network order. */
 const LE = endianness() === 'LE';
 
-/** Canonical dotted-quad IPv4 into buf at `at`; false when text is not one (the caller tries ipaddr.js). */
-function writeV4(buf: Buffer, at: number, text: string): boolean {
-  let octet = 0;
-  let digits = 0;
-  let i = 0;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 46 /* . */) {
-      if (digits === 0 || i === 3) return false;
-      buf[at + i++] = octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57 && digits < 3) {
-      // "010" is octal to inet_aton and ipaddr.js: left to the slow path.
-      if (digits === 1 && octet === 0) return false;
-      octet = octet * 10 + (c - 48);
-      digits++;
-      if (octet > 255) return false;
-    } else return false;
-  }
-  if (digits === 0 || i !== 3) return false;
-  buf[at + 3] = octet;
-  return true;
-}
-
 function writeAddress(buf: Buffer, at: number, text: string, family: Family): void {
-  if (family === 4 && writeV4(buf, at, text)) return;
+  // Canonical dotted quads (nearly every address here) without ipaddr.js; the rest, "010.1.2.3"
+  // (octal to inet_aton) included, as ipaddr.js reads them.
+  const n = family === 4 ? ipv4Number(text) : null;
+  if (n !== null) { buf.writeUInt32BE(n, at); return; }
   const bytes = ipaddr.parse(text).toByteArray();
   if (bytes.length !== (family === 4 ? 4 : 16)) throw new RangeError(`${text} is not an IPv${family} address`);
   buf.set(bytes, at);

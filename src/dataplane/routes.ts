@@ -44,7 +44,7 @@ interface IpJsonRoute { dst?: string; gateway?: string; dev?: string; protocol?:
 /** Canonical CIDR of an `ip -j route` dst: "default" and bare addresses get their prefix length. */
 export function routeDst(dst: string, family: Family): string {
   if (dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0';
-  return canonicalDst(dst.includes('/') ? dst : family === 4 ? `${dst}/32` : dst);
+  return canonicalCidr(dst.includes('/') ? dst : family === 4 ? `${dst}/32` : dst);
 }
 
 /**
@@ -106,30 +106,6 @@ export interface LearnedPlan extends Omit<RoutePlan, 'lines'> {
   ops: RouteOp[];
   /** Our routes once the plan is applied (destination -> next hop). */
   after: Map<string, KernelRoute>;
-}
-
-const V4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
-/**
- * canonicalCidr for the common case of a learned IPv4 prefix ("a.b.c.d/len", decimal,
- * no leading zeros), without ipaddr.js: parsing 100 000 prefixes that way took seconds of
- * the event loop. Other text goes to canonicalCidr (which throws when it is invalid).
- */
-export function canonicalDst(s: string): string {
-  const m = V4_CIDR.exec(s);
-  if (!m) return canonicalCidr(s);
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const t = m[i]!;
-    const o = Number(t);
-    if (o > 255 || (t.length > 1 && t[0] === '0')) return canonicalCidr(s);
-    n = n * 256 + o;
-  }
-  const len = Number(m[5]);
-  if (len > 32 || (m[5]!.length > 1 && m[5]![0] === '0')) return canonicalCidr(s);
-  const net = len === 0 ? 0 : n - (n % 2 ** (32 - len));
-  if (net === n) return s;
-  return `${Math.floor(net / 16777216)}.${Math.floor(net / 65536) % 256}.${Math.floor(net / 256) % 256}.${net % 256}/${len}`;
 }
 
 /**
@@ -204,7 +180,7 @@ export class LearnedPlanner {
     return this.marks ? this.marks.get(dst) === this.gen : this.seen!.has(dst);
   }
 
-  /** One wanted route; its dst must be canonical (canonicalDst). The first one per dst counts. */
+  /** One wanted route; its dst must be canonical (canonicalCidr). The first one per dst counts. */
   want(w: LearnedRoute): void {
     const dst = w.dst;
     if (!this.first(dst)) return;
@@ -283,7 +259,7 @@ function delOp(cur: KernelRoute): RouteOp {
 export function planLearnedRoutes(wanted: LearnedRoute[], table: KernelRoute[] | LearnedView): LearnedPlan {
   const p = new LearnedPlanner(table);
   for (const w of wanted) {
-    const dst = canonicalDst(w.dst);
+    const dst = canonicalCidr(w.dst);
     p.want(dst === w.dst ? w : { ...w, dst });
   }
   return p.finish();

@@ -14,7 +14,8 @@ import type { Exec } from './exec.js';
 import type { Logger } from '../log/index.js';
 import { emptyCounts, type ApplyReport } from './report.js';
 import { byCodePoint } from './names.js';
-import { canonicalDst, parseIpRoutes, type KernelRoute } from './routes.js';
+import { canonicalCidr } from '../model/index.js';
+import { parseIpRoutes, type KernelRoute } from './routes.js';
 
 export interface VxlanDeviceKernel {
   vni: number;
@@ -152,7 +153,7 @@ export function planVxlan(state: VxlanState, kernel: VxlanKernel): VxlanPlan {
   }
   const wanted = new Set<string>();
   for (const r of state.routes) {
-    const dst = canonicalDst(r.dst);
+    const dst = canonicalCidr(r.dst);
     const other = kernel.foreign.get(dst);
     if (other && other.protocol !== String(ROUTE_PROTO_BGP)) {
       plan.skipped.push(`${dst}: kernel already routes it by protocol ${other.protocol}${other.dev ? ` on ${other.dev}` : ''}`);

@@ -24,6 +24,12 @@ function fastIpv4(s: string): [number, number] | null {
   return [((Number(o[0]) << 24) >>> 0) + (Number(o[1]) << 16) + (Number(o[2]) << 8) + Number(o[3]), len];
 }
 
+/** A canonical dotted-quad IPv4 address (no length) as a number, or null for any other text. */
+export function ipv4Number(s: string): number | null {
+  const f = s.includes('/') ? null : fastIpv4(s);
+  return f ? f[0] : null;
+}
+
 const ipv4Text = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 const ipv4Mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
 
@@ -53,7 +59,13 @@ export function isValidCidrOrIp(s: string): boolean {
 /** The network form of a CIDR with host bits cleared: "10.1.2.3/24" -> "10.1.2.0/24". */
 export function canonicalCidr(s: string): string {
   const f = fastIpv4(s);
-  if (f) return `${ipv4Text((f[0] & ipv4Mask(f[1])) >>> 0)}/${f[1]}`;
+  if (f) {
+    const net = (f[0] & ipv4Mask(f[1])) >>> 0;
+    // Already canonical: the text itself, no new string (a learned-route sync canonicalizes
+    // every changed prefix of a BGP table).
+    if (net === f[0] && s.endsWith(`/${f[1]}`)) return s;
+    return `${ipv4Text(net)}/${f[1]}`;
+  }
   const c = parseCidr(s);
   const net = c.family === 4
     ? ipaddr.IPv4.networkAddressFromCIDR(`${c.address}/${c.prefixLength}`)
