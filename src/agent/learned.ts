@@ -66,10 +66,15 @@ export function createLearnedRoutes(opts: LearnedOptions): LearnedRoutes {
     const owned = opts.owned?.();
     const t = state.table;
     if (!owned?.size) return t;
+    // Counted once per sync, however often asked (the state and the dataplane's summary both ask).
+    let size: number | undefined;
     return {
       get: (dst) => (owned.has(dst) ? undefined : t.get(dst)),
       *values() { for (const r of t.values()) if (!owned.has(r.dst)) yield r; },
-      get size() { let n = 0; for (const r of t.values()) if (!owned.has(r.dst)) n++; return n; },
+      get size() {
+        if (size === undefined) { size = 0; for (const r of t.values()) if (!owned.has(r.dst)) size++; }
+        return size;
+      },
     };
   };
 

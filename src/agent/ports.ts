@@ -6,15 +6,9 @@ import type { PeerStatusDoc } from '../api/index.js';
 import type { DaemonConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Store } from '../store/index.js';
+import type { LearnedRoute, LearnedTable } from '../dataplane/index.js';
 
-export interface LearnedRoute { dst: string; via: string; family: 4 | 6 }
-
-/** Learned routes by destination, read where needed (a Map is one). */
-export interface LearnedTable {
-  get(dst: string): LearnedRoute | undefined;
-  values(): Iterable<LearnedRoute>;
-  readonly size: number;
-}
+export type { LearnedRoute, LearnedTable };
 
 /**
  * The speaker's best learned routes: the table (live: it is the speaker's own, read it when

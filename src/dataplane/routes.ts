@@ -140,26 +140,17 @@ export class LearnedPlanner {
    * the others stay as they are.
    */
   constructor(table: KernelRoute[] | LearnedView, opts: { inPlace?: boolean; changesOnly?: boolean } = {}) {
-    const view = Array.isArray(table) ? learnedView(table) : table;
+    const given = !Array.isArray(table);
+    const view = given ? table : learnedView(table);
     ({ ours: this.ours, foreign: this.foreign } = view);
-    this.changesOnly = opts.changesOnly === true && !Array.isArray(table);
-    if (this.changesOnly) {
-      // Only what drop() names is deleted: no marks, and the view is the table after the plan.
-      this.marks = null;
-      this.gen = 0;
-      this.seen = new Set();
-      this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: view.ours };
-    } else if (opts.inPlace && !Array.isArray(table)) {
-      this.marks = view.marks ??= new Map();
-      this.gen = view.gen = (view.gen ?? 0) + 1;
-      this.seen = null;
-      this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: view.ours };
-    } else {
-      this.marks = null;
-      this.gen = 0;
-      this.seen = new Set();
-      this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: new Map() };
-    }
+    this.changesOnly = given && opts.changesOnly === true;
+    const inPlace = this.changesOnly || (given && opts.inPlace === true);
+    // Only a whole plan in place keeps marks; a plan of changes needs neither marks nor a
+    // seen-set (it deletes only what drop() names), a fresh plan a seen-set.
+    this.marks = inPlace && !this.changesOnly ? (view.marks ??= new Map()) : null;
+    this.gen = this.marks ? (view.gen = (view.gen ?? 0) + 1) : 0;
+    this.seen = this.marks || this.changesOnly ? null : new Set();
+    this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: inPlace ? view.ours : new Map() };
   }
 
   /** Marks dst as wanted by this plan; false when it already was (the first one counts). */
