@@ -9,6 +9,7 @@ import { type PeerEntry, exportTargetOf } from './peer-entry.js';
 import { parsePrefix } from './prefix.js';
 import { type ExportTarget, LOCAL } from './rib.js';
 import type { SpeakerState } from './speaker-state.js';
+import { runInTurns } from './turns.js';
 
 /** Loc-RIB routes judged again per turn for one peer after a policy or filter change. */
 export const REEXPORT_MAX = 4000;
@@ -84,16 +85,13 @@ export class ExportPath {
     p.target = undefined;
     const prefixes = [...rib.prefixes()];
     for (const prefix of p.adjOut.prefixes()) if (!rib.has(prefix)) prefixes.push(prefix);
-    const job = { next: 0 };
+    const job = {};
     p.reexport = job;
-    const step = (): void => {
-      if (p.reexport !== job || p.removed || this.st.stopped || !p.adjOut.synced) return;
-      const end = Math.min(prefixes.length, job.next + REEXPORT_MAX);
-      for (; job.next < end; job.next++) this.queue(p, prefixes[job.next]!);
-      this.flush(p);
-      if (job.next < prefixes.length) setImmediate(step);
-      else p.reexport = null;
-    };
-    step();
+    runInTurns(prefixes, REEXPORT_MAX, {
+      current: () => p.reexport === job && !p.removed && !this.st.stopped && p.adjOut.synced,
+      each: (prefix) => this.queue(p, prefix),
+      afterTurn: () => this.flush(p),
+      done: () => { p.reexport = null; },
+    });
   }
 }

@@ -12,6 +12,7 @@ import { type AfiFamily, parsePrefix } from './prefix.js';
 import type { RibRoute } from './rib.js';
 import type { Session } from './session.js';
 import type { SpeakerState } from './speaker-state.js';
+import { runInTurns } from './turns.js';
 
 /** Adj-RIB-In routes judged again per turn after a policy or filter change. */
 export const REIMPORT_MAX = 4000;
@@ -39,21 +40,16 @@ export class ImportPath {
    * A newer change restarts it; routes that arrive meanwhile are judged by the new rules.
    */
   reimport(p: PeerEntry): void {
-    const prefixes = [...p.adjIn.prefixes()];
-    const job = { next: 0 };
+    const job = {};
     p.reimport = job;
-    const step = (): void => {
-      if (p.reimport !== job || p.removed || this.st.stopped) return;
-      const end = Math.min(prefixes.length, job.next + REIMPORT_MAX);
-      for (; job.next < end; job.next++) {
-        const prefix = prefixes[job.next]!;
+    runInTurns([...p.adjIn.prefixes()], REIMPORT_MAX, {
+      current: () => p.reimport === job && !p.removed && !this.st.stopped,
+      each: (prefix) => {
         const e = p.adjIn.get(prefix);
         if (e) this.set(p, prefix, e.route);
-      }
-      if (job.next < prefixes.length) setImmediate(step);
-      else p.reimport = null;
-    };
-    step();
+      },
+      done: () => { p.reimport = null; },
+    });
   }
 
   purge(p: PeerEntry, onlyStale: boolean, family?: AfiFamily): void {

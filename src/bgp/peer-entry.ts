@@ -25,10 +25,10 @@ export interface PeerEntry {
   adjOut: AdjRibOut;
   /** Export target of the established session, computed once per session and policy. */
   target: ExportTarget | null | undefined;
-  /** The running re-evaluation of the Adj-RIB-In after a change (null: none). */
-  reimport: { next: number } | null;
-  /** The running re-evaluation of what the peer is sent after a change (null: none). */
-  reexport: { next: number } | null;
+  /** The running re-evaluation of the Adj-RIB-In after a change, as a token (null: none). */
+  reimport: object | null;
+  /** The running re-evaluation of what the peer is sent after a change, as a token (null: none). */
+  reexport: object | null;
   gr: HelperState;
   idleTimer: NodeJS.Timeout | null;
   /** When it was configured (the restarting speaker's deferral counts from here). */

@@ -38,10 +38,7 @@ export class RestartWiring {
     p.gr.clear('restart');
     for (const f of familiesNotPreserved(s.negotiated?.peerGr ?? null)) this.imports.purge(p, true, f);
     p.gr.arm('eor', this.st.eorTimeoutSec, () => {
-      if (!p.gr.stale) return;
-      this.st.logger.warn({ peer: p.key }, 'bgp: no End-of-RIB from restarting peer in time, removing its stale routes');
-      this.imports.purge(p, true);
-      p.gr.stale = false;
+      if (p.gr.stale) this.dropStale(p, 'bgp: no End-of-RIB from restarting peer in time, removing its stale routes');
     });
   }
 
@@ -54,16 +51,19 @@ export class RestartWiring {
         p.adjIn.markStale();
         p.gr.stale = true;
         this.st.logger.info({ peer: p.key, keepSec: keep.keepSec }, 'bgp: peer session lost; keeping its routes as stale (graceful restart helper)');
-        p.gr.arm('restart', keep.keepSec, () => {
-          this.st.logger.warn({ peer: p.key }, 'bgp: restarting peer did not come back in time, removing its routes');
-          this.imports.purge(p, true);
-          p.gr.stale = false;
-        });
+        p.gr.arm('restart', keep.keepSec, () => this.dropStale(p, 'bgp: restarting peer did not come back in time, removing its routes'));
         return;
       }
     }
     p.gr.stale = false;
     this.imports.purge(p, false);
+  }
+
+  /** A restarting peer's time is up: its stale routes go. */
+  private dropStale(p: PeerEntry, why: string): void {
+    this.st.logger.warn({ peer: p.key }, why);
+    this.imports.purge(p, true);
+    p.gr.stale = false;
   }
 
   /** The first configuration: the deferral's deadline, and the moment unreachable peers count as down. */

@@ -39,11 +39,12 @@ export class SessionHub {
     p.idleTimer = null;
   }
 
-  start(p: PeerEntry): Session {
+  /** A new session of the peer; `passive` (default: as configured) waits for the peer to connect. */
+  start(p: PeerEntry, passive = p.cfg.passive === true): Session {
     this.clearIdleTimer(p);
     const s = new Session(p.cfg, this.host);
     p.sessions.add(s);
-    s.fire(p.cfg.passive ? 'StartPassive' : 'Start');
+    s.fire(passive ? 'StartPassive' : 'Start');
     return s;
   }
 
@@ -62,11 +63,7 @@ export class SessionHub {
     for (const s of p.sessions) {
       if (s.state === 'Connect' || s.state === 'Active') { s.attachIncoming(sock); return; }
     }
-    this.clearIdleTimer(p);
-    const s = new Session(p.cfg, this.host);
-    p.sessions.add(s);
-    s.fire('StartPassive');
-    s.attachIncoming(sock);
+    this.start(p, true).attachIncoming(sock);
   }
 
   private makeHost(): SessionHost {
