@@ -12,16 +12,16 @@ export function isValidIp(s: string): boolean {
 // dotted-quad IPv4 in its canonical decimal form (what isValidIp accepts, and what ipaddr
 // prints back) is read here with plain arithmetic; anything else goes through ipaddr.
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4_CIDR_RE = new RegExp(`^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET})(?:/(\\d{1,2}))?$`);
+const IPV4_CIDR_RE = new RegExp(`^(${OCTET})\\.(${OCTET})\\.(${OCTET})\\.(${OCTET})(?:/(\\d{1,2}))?$`);
 
 /** A canonical dotted-quad IPv4 address or CIDR as [address as a number, prefix length], or null. */
 function fastIpv4(s: string): [number, number] | null {
   const m = IPV4_CIDR_RE.exec(s);
   if (!m) return null;
-  const len = m[2] === undefined ? 32 : Number(m[2]);
+  const len = m[5] === undefined ? 32 : Number(m[5]);
   if (len > 32) return null;
-  const o = m[1]!.split('.');
-  return [((Number(o[0]) << 24) >>> 0) + (Number(o[1]) << 16) + (Number(o[2]) << 8) + Number(o[3]), len];
+  // The octets as captured: no split and no array per address (the learned-route path reads 100k at a time).
+  return [((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]), len];
 }
 
 /** A canonical dotted-quad IPv4 address (no length) as a number, or null for any other text. */
