@@ -7,18 +7,61 @@ import ipaddr from 'ipaddr.js';
 import type { Family } from '../calc/index.js';
 import { ipv4Number } from '../model/index.js';
 
-/** Add a route (fails if the destination is routed already) or delete ours. */
-export interface RouteOp {
-  op: 'add' | 'del';
+/** The route an operation is about. */
+export interface RouteTarget {
   /** Canonical CIDR. */
-  dst: string;
-  family: Family;
+  readonly dst: string;
+  readonly family: Family;
   /** Next hop; a delete without one matches the destination and protocol alone. */
-  via?: string;
+  readonly via?: string;
 }
 
-export function routeOpLine(o: RouteOp, proto: number): string {
-  return `route ${o.op} ${o.dst}${o.via ? ` via ${o.via}` : ''} proto ${proto}`;
+export type RouteOpKind = 'add' | 'del';
+
+/** Add a route (fails if the destination is routed already) or delete ours. */
+export interface RouteOp extends RouteTarget {
+  op: RouteOpKind;
+}
+
+/** Operations in order, read by index (what a route writer takes). */
+export interface RouteOps {
+  readonly length: number;
+  kind(i: number): RouteOpKind;
+  target(i: number): RouteTarget;
+}
+
+/**
+ * Operations kept as a kind and the route object they are about, with no object per
+ * operation: a planner hands over the routes it already holds. A full table is 100 000
+ * operations that live until the kernel has answered, long enough to be promoted to V8's
+ * old space; an object each there left the old space half empty once they were gone (#11).
+ */
+export class RouteOpList implements RouteOps {
+  private readonly kinds: RouteOpKind[] = [];
+  private readonly targets: RouteTarget[] = [];
+  static of(ops: readonly RouteOp[]): RouteOpList {
+    const l = new RouteOpList();
+    for (const o of ops) l.push(o.op, o);
+    return l;
+  }
+  get length(): number { return this.kinds.length; }
+  push(kind: RouteOpKind, target: RouteTarget): void {
+    this.kinds.push(kind);
+    this.targets.push(target);
+  }
+  kind(i: number): RouteOpKind { return this.kinds[i]!; }
+  target(i: number): RouteTarget { return this.targets[i]!; }
+}
+
+/** The `ip -batch` line of operation i (also what names it in an error). */
+export function routeOpLineAt(ops: RouteOps, i: number, proto: number): string {
+  const r = ops.target(i);
+  return `route ${ops.kind(i)} ${r.dst}${r.via ? ` via ${r.via}` : ''} proto ${proto}`;
+}
+
+/** The `ip -batch` line of every operation, in order. */
+export function routeOpLines(ops: RouteOps, proto: number): string[] {
+  return Array.from({ length: ops.length }, (_, i) => routeOpLineAt(ops, i, proto));
 }
 
 // linux/rtnetlink.h, linux/netlink.h
@@ -55,7 +98,7 @@ function writeAddress(buf: Buffer, at: number, text: string, family: Family): vo
 const addrLen = (f: Family) => (f === 4 ? 4 : 16);
 
 /** Bytes of one request. */
-export function routeOpSize(o: RouteOp): number {
+export function routeOpSize(o: RouteTarget): number {
   const a = RTA_HDRLEN + addrLen(o.family);
   return NLMSG_HDRLEN + RTMSG_LEN + a + (o.via ? a : 0);
 }
@@ -66,24 +109,30 @@ export function routeOpSize(o: RouteOp): number {
  * Throws RangeError for an address that is not of the op's family.
  */
 export function encodeRouteOps(ops: readonly RouteOp[], proto: number, firstSeq = 1): Buffer {
-  let total = 0;
-  for (const o of ops) total += routeOpSize(o);
-  const buf = Buffer.alloc(total);
-  encodeRouteOpsInto(buf, 0, ops, 0, ops.length, proto, firstSeq);
+  const list = RouteOpList.of(ops);
+  const buf = Buffer.alloc(routeOpsSize(list));
+  encodeRouteOpsInto(buf, 0, list, 0, list.length, proto, firstSeq);
   return buf;
+}
+
+/** Bytes of all the requests. */
+export function routeOpsSize(ops: RouteOps): number {
+  let total = 0;
+  for (let i = 0; i < ops.length; i++) total += routeOpSize(ops.target(i));
+  return total;
 }
 
 /**
  * ops[from, to) into buf (zero-filled) from byte `at`, op i with sequence number firstSeq + i;
  * returns the byte after the last request.
  */
-export function encodeRouteOpsInto(buf: Buffer, at: number, ops: readonly RouteOp[], from: number, to: number, proto: number, firstSeq: number): number {
+export function encodeRouteOpsInto(buf: Buffer, at: number, ops: RouteOps, from: number, to: number, proto: number, firstSeq: number): number {
   const u16 = (v: number, p: number) => (LE ? buf.writeUInt16LE(v, p) : buf.writeUInt16BE(v, p));
   const u32 = (v: number, p: number) => (LE ? buf.writeUInt32LE(v, p) : buf.writeUInt32BE(v, p));
   for (let i = from; i < to; i++) {
-    const o = ops[i]!;
+    const o = ops.target(i);
     const len = routeOpSize(o);
-    const add = o.op === 'add';
+    const add = ops.kind(i) === 'add';
     const slash = o.dst.indexOf('/');
     const alen = addrLen(o.family);
     u32(len, at);

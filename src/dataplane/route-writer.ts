@@ -6,7 +6,7 @@
 // other routes out.
 import type { Logger } from '../log/index.js';
 import type { Exec } from './exec.js';
-import { encodeRouteOpsInto, routeOpLine, routeOpSize, type RouteOp } from './route-ops.js';
+import { encodeRouteOpsInto, routeOpLineAt, routeOpLines, routeOpsSize, type RouteOps } from './route-ops.js';
 import { loadRtnetlink } from './rtnetlink.js';
 
 export interface RouteWriteResult {
@@ -18,7 +18,7 @@ export interface RouteWriteResult {
 
 export interface RouteWriter {
   readonly name: 'netlink' | 'ip';
-  write(ops: readonly RouteOp[], proto: number): Promise<RouteWriteResult>;
+  write(ops: RouteOps, proto: number): Promise<RouteWriteResult>;
 }
 
 export function ipBatchRouteWriter(exec: Exec): RouteWriter {
@@ -26,7 +26,7 @@ export function ipBatchRouteWriter(exec: Exec): RouteWriter {
     name: 'ip',
     async write(ops, proto) {
       if (!ops.length) return { errors: [], ok: true };
-      const lines = ops.map((o) => routeOpLine(o, proto));
+      const lines = routeOpLines(ops, proto);
       const r = await exec.tryRun(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`);
       return { errors: r.exitCode === 0 ? [] : ipBatchErrors(r.stderr, lines), ok: r.exitCode === 0 };
     },
@@ -71,9 +71,7 @@ export function netlinkRouteWriter(netns?: string): RouteWriter | { error: strin
       // Encoded in parts with the event loop let run between them (100 000 requests are
       // ~70 ms of work) into one buffer, then handed over at once: one exchange, no round
       // trip through a busy event loop per part while the kernel waits.
-      let total = 0;
-      for (const o of ops) total += routeOpSize(o);
-      const msgs = Buffer.alloc(total);
+      const msgs = Buffer.alloc(routeOpsSize(ops));
       let at = 0;
       for (let from = 0; from < ops.length; from += PART) {
         if (from > 0) await nextTurn();
@@ -87,8 +85,8 @@ export function netlinkRouteWriter(netns?: string): RouteWriter | { error: strin
       }
       const r = await native.exchange(msgs, nsPath);
       for (const f of r.failures) {
-        const o = ops[f.seq - 1];
-        errors.push(`${o ? routeOpLine(o, proto) : `request ${f.seq}`}: ${f.message} (${f.code})${f.detail ? `: ${f.detail}` : ''}`);
+        const i = f.seq - 1;
+        errors.push(`${i >= 0 && i < ops.length ? routeOpLineAt(ops, i, proto) : `request ${f.seq}`}: ${f.message} (${f.code})${f.detail ? `: ${f.detail}` : ''}`);
       }
       if (r.fatal) errors.push(`rtnetlink: ${r.fatal}; ${r.sent} of ${ops.length} route requests answered${nsPath ? ` (netns ${netns})` : ''}`);
       return { errors, ok: errors.length === 0 };

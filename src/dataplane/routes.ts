@@ -7,7 +7,7 @@ import { canonicalCidr } from '../model/index.js';
 import { ROUTE_PROTO_BGP, ROUTE_PROTO_WORKLOAD, type Family, type RouteState } from '../calc/index.js';
 import { DataplaneError } from './errors.js';
 import { byCodePoint } from './names.js';
-import type { RouteOp } from './route-ops.js';
+import { RouteOpList, type RouteTarget } from './route-ops.js';
 
 /** A route learned from BGP that the kernel should carry. */
 export interface LearnedRoute { dst: string; via: string; family: Family }
@@ -82,9 +82,13 @@ export interface RoutePlan {
   skipped: string[];
 }
 
-/** The main table split by owner: our proto 79 routes and everybody else's, by destination. */
+/**
+ * The main table split by owner: our proto 79 routes and everybody else's, by destination.
+ * Ours are held as the objects they were read or wanted as (a LearnedRoute written is kept
+ * as it is, not copied: one object fewer per route of a full table).
+ */
 export interface LearnedView {
-  ours: Map<string, KernelRoute>;
+  ours: Map<string, RouteTarget>;
   foreign: Map<string, KernelRoute>;
   /** For a planner working in place: the plan that last wanted each destination. */
   marks?: Map<string, number>;
@@ -103,9 +107,9 @@ export function learnedView(mainTable: KernelRoute[]): LearnedView {
 
 export interface LearnedPlan extends Omit<RoutePlan, 'lines'> {
   /** The writes, in order (a route writer takes them as they are). */
-  ops: RouteOp[];
-  /** Our routes once the plan is applied (destination -> next hop). */
-  after: Map<string, KernelRoute>;
+  ops: RouteOpList;
+  /** Our routes once the plan is applied, by destination. */
+  after: Map<string, RouteTarget>;
 }
 
 /**
@@ -119,9 +123,8 @@ export interface LearnedPlan extends Omit<RoutePlan, 'lines'> {
  * 100 000-route table on every sync held the event loop for most of a second.
  */
 export class LearnedPlanner {
-  private readonly ours: Map<string, KernelRoute>;
+  private readonly ours: Map<string, RouteTarget>;
   private readonly foreign: Map<string, KernelRoute>;
-  private readonly proto = String(ROUTE_PROTO_BGP);
   private readonly seen: Set<string> | null;
   private readonly marks: Map<string, number> | null;
   private readonly gen: number;
@@ -150,7 +153,7 @@ export class LearnedPlanner {
     this.marks = inPlace && !this.changesOnly ? (view.marks ??= new Map()) : null;
     this.gen = this.marks ? (view.gen = (view.gen ?? 0) + 1) : 0;
     this.seen = this.marks || this.changesOnly ? null : new Set();
-    this.plan = { ops: [], added: 0, replaced: 0, deleted: 0, skipped: [], after: inPlace ? view.ours : new Map() };
+    this.plan = { ops: new RouteOpList(), added: 0, replaced: 0, deleted: 0, skipped: [], after: inPlace ? view.ours : new Map() };
   }
 
   /** Marks dst as wanted by this plan; false when it already was (the first one counts). */
@@ -186,14 +189,10 @@ export class LearnedPlanner {
       if (!this.marks) plan.after.set(dst, cur);
       return;
     }
-    plan.after.set(dst, { dst, family: w.family, protocol: this.proto, via: w.via });
-    if (!cur) {
-      plan.ops.push({ op: 'add', dst, family: w.family, via: w.via });
-      plan.added++;
-    } else {
-      plan.ops.push(delOp(cur), { op: 'add', dst, family: w.family, via: w.via });
-      plan.replaced++;
-    }
+    plan.after.set(dst, w);
+    if (cur) plan.ops.push('del', cur);
+    plan.ops.push('add', w);
+    if (cur) plan.replaced++; else plan.added++;
   }
 
   /** With changesOnly: dst is no longer wanted (deleted if it is ours). */
@@ -201,7 +200,7 @@ export class LearnedPlanner {
     if (!this.first(dst)) return;
     const cur = this.ours.get(dst);
     if (!cur) return;
-    this.plan.ops.push(delOp(cur));
+    this.plan.ops.push('del', cur);
     this.plan.deleted++;
     this.ours.delete(dst);
   }
@@ -227,7 +226,7 @@ export class LearnedPlanner {
     for (const [dst, cur] of this.ours) {
       if ((++n & (STEP - 1)) === 0) yield;
       if (this.wanted(dst)) continue;
-      this.plan.ops.push(delOp(cur));
+      this.plan.ops.push('del', cur);
       this.plan.deleted++;
       if (this.marks) this.ours.delete(dst);
     }
@@ -242,10 +241,6 @@ export class LearnedPlanner {
 }
 
 const STEP = 256;
-
-function delOp(cur: KernelRoute): RouteOp {
-  return cur.via ? { op: 'del', dst: cur.dst, family: cur.family, via: cur.via } : { op: 'del', dst: cur.dst, family: cur.family };
-}
 
 export function planLearnedRoutes(wanted: LearnedRoute[], table: KernelRoute[] | LearnedView): LearnedPlan {
   const p = new LearnedPlanner(table);

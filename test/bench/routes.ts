@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { createNetns, testNetnsPrefix } from '../../src/lab/index.js';
 import { createExec } from '../../src/dataplane/exec.js';
 import { ipBatchRouteWriter, netlinkRouteWriter, type RouteWriter } from '../../src/dataplane/route-writer.js';
-import type { RouteOp } from '../../src/dataplane/route-ops.js';
+import { RouteOpList, type RouteOp } from '../../src/dataplane/route-ops.js';
 import { msStats } from './_stats.js';
 import type { BenchParams } from './run.js';
 
@@ -23,8 +23,9 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
     const writers: RouteWriter[] = [nl, ipBatchRouteWriter(createExec(ns.name))];
     const adds: RouteOp[] = Array.from({ length: n }, (_, i) => ({ op: 'add', dst: `10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`, family: 4, via: '10.255.0.2' }));
     const dels: RouteOp[] = adds.map((o) => ({ op: 'del', dst: o.dst, family: 4, via: o.via! }));
+    const [addList, delList] = [RouteOpList.of(adds), RouteOpList.of(dels)];
     const ms: Record<string, { add: number[]; del: number[] }> = { netlink: { add: [], del: [] }, ip: { add: [], del: [] } };
-    const timed = async (w: RouteWriter, ops: RouteOp[]) => {
+    const timed = async (w: RouteWriter, ops: RouteOpList) => {
       const t = performance.now();
       const r = await w.write(ops, 79);
       if (!r.ok) throw new Error(`${w.name}: ${r.errors.slice(0, 3).join('; ')}`);
@@ -32,8 +33,8 @@ export async function run(params: BenchParams): Promise<Record<string, unknown>>
     };
     for (let i = 0; i < rounds; i++) {
       for (const w of i % 2 ? [...writers].reverse() : writers) {
-        ms[w.name]!.add.push(await timed(w, adds));
-        ms[w.name]!.del.push(await timed(w, dels));
+        ms[w.name]!.add.push(await timed(w, addList));
+        ms[w.name]!.del.push(await timed(w, delList));
       }
     }
     const stats = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, { add: msStats(v.add), del: msStats(v.del) }]));

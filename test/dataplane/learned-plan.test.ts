@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LearnedPlanner, learnedView, planLearnedRoutes, type LearnedPlan } from '../../src/dataplane/routes.js';
-import { routeOpLine } from '../../src/dataplane/route-ops.js';
+import { routeOpLines } from '../../src/dataplane/route-ops.js';
 
-const lines = (p: LearnedPlan) => p.ops.map((o) => routeOpLine(o, 79));
+const lines = (p: LearnedPlan) => routeOpLines(p.ops, 79);
 /** Three routes of ours (proto 79) and a kernel route. */
 const kernelTable = () => [
   { dst: '10.2.0.0/24', family: 4 as const, protocol: '79', via: '10.9.0.1' },
@@ -58,6 +58,20 @@ test('in place: successive plans on one view give the lines a fresh plan gives, 
     assert.equal([...view.ours.entries()].sort(), [...fresh.after.entries()].sort(), `round ${i}: the view holds what a fresh plan's after holds`);
     assert.equal([...view.marks!.keys()].sort(), [...new Set(wanted.map((w) => w.dst))].sort(), `round ${i}: marks only for this plan's destinations`);
   }
+});
+
+test('no object per route: the table after the plan and the writes hold the wanted routes themselves', () => {
+  const view = learnedView(kernelTable());
+  const moved = { dst: '10.3.0.0/24', via: '10.9.0.2', family: 4 as const };
+  const added = { dst: '10.9.9.0/24', via: '10.9.0.2', family: 4 as const };
+  const p = new LearnedPlanner(view, { changesOnly: true });
+  const old = view.ours.get('10.3.0.0/24');
+  p.want(moved);
+  p.want(added);
+  const plan = p.finish();
+  assert.ok(view.ours.get('10.3.0.0/24') === moved && view.ours.get('10.9.9.0/24') === added, 'the view keeps the objects it was given');
+  assert.equal([0, 1, 2].map((i) => plan.ops.kind(i)), ['del', 'add', 'add']);
+  assert.ok(plan.ops.target(0) === old && plan.ops.target(1) === moved && plan.ops.target(2) === added, 'each write refers to a route already held');
 });
 
 test('changes only: the plan covers the destinations given, and leaves the same table as a whole plan would', () => {

@@ -9,6 +9,7 @@ import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js
 import { silentLogger } from '../../src/log/index.js';
 import { ipRouteWatch, netlinkRouteWatch, routeEventOf, type RouteWatch, type RouteWatchOptions } from '../../src/dataplane/route-events.js';
 import { netlinkRouteWriter } from '../../src/dataplane/route-writer.js';
+import { RouteOpList } from '../../src/dataplane/route-ops.js';
 import type { RouteEvent } from '../../src/dataplane/kernel-events.js';
 
 const sources: Array<[string, (o: RouteWatchOptions) => RouteWatch]> = [
@@ -83,7 +84,7 @@ for (const [name, make] of sources) {
     if (!('write' in writer)) throw new Error(writer.error);
     const before = ctx.events.length;
     const ops = Array.from({ length: 30_000 }, (_, i) => ({ op: 'add' as const, dst: `10.${120 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`, family: 4 as const, via: '10.77.0.2' }));
-    const w = await writer.write(ops, 79);
+    const w = await writer.write(RouteOpList.of(ops), 79);
     assert.ok(w.ok, w.errors.slice(0, 3).join('; '));
     await ctx.ns.run(['ip', 'route', 'add', '10.9.0.9/32', 'dev', 'd0', 'proto', '78', 'scope', 'link']);
     await until('the host route after the table (or word that notifications were lost)', () => seen(ctx, '10.9.0.9/32') || ctx.lost > 0, 20_000);

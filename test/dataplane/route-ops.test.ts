@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import ipaddr from 'ipaddr.js';
-import { encodeRouteOps, routeOpLine, routeOpSize, type RouteOp } from '../../src/dataplane/route-ops.js';
+import { RouteOpList, encodeRouteOps, routeOpLines, routeOpSize, type RouteOp } from '../../src/dataplane/route-ops.js';
 
 const hex = (...parts: string[]) => parts.join('').replace(/\s+/g, '');
 
@@ -87,7 +87,7 @@ test('IPv4 addresses read by the fast path are the bytes ipaddr.js gives; what i
 });
 
 test('the ip -batch line of each op', () => {
-  assert.equal([ADD_V4, DEL_V4, ADD_V6, DEL_NO_VIA].map((o) => routeOpLine(o, 79)), [
+  assert.equal(routeOpLines(RouteOpList.of([ADD_V4, DEL_V4, ADD_V6, DEL_NO_VIA]), 79), [
     'route add 10.50.0.0/24 via 10.77.0.2 proto 79',
     'route del 10.50.0.0/24 via 10.77.0.2 proto 79',
     'route add fd00:50::/64 via fd00:77::2 proto 79',

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { createNetns, testNetnsPrefix, type Netns } from '../../src/lab/index.js';
 import { createExec } from '../../src/dataplane/exec.js';
 import { ipBatchErrors, ipBatchRouteWriter, netlinkRouteWriter, type RouteWriter } from '../../src/dataplane/route-writer.js';
-import type { RouteOp } from '../../src/dataplane/route-ops.js';
+import { RouteOpList, type RouteOp } from '../../src/dataplane/route-ops.js';
 
 interface JRoute { dst: string; gateway?: string; protocol?: string }
 
@@ -43,27 +43,27 @@ for (const [name, make] of writers) {
   });
 
   s(`${name}: adds v4 and v6 routes with the protocol given, then moves and deletes them in order`, async ({ ns, w }) => {
-    const added = await w.write([
+    const added = await w.write(RouteOpList.of([
       { op: 'add', dst: '10.50.0.0/24', family: 4, via: '10.77.0.2' },
       { op: 'add', dst: 'fd00:50::/64', family: 6, via: 'fd00:77::2' },
-    ], 79);
+    ]), 79);
     assert.equal(added, { errors: [], ok: true }, 'both written');
     assert.equal((await routes(ns, ['route', 'show', 'proto', '79'])).map((r) => `${r.dst} via ${r.gateway}`), ['10.50.0.0/24 via 10.77.0.2']);
     assert.equal((await routes(ns, ['-6', 'route', 'show', 'proto', '79'])).map((r) => `${r.dst} via ${r.gateway}`), ['fd00:50::/64 via fd00:77::2']);
-    const moved = await w.write([
+    const moved = await w.write(RouteOpList.of([
       { op: 'del', dst: '10.50.0.0/24', family: 4, via: '10.77.0.2' },
       { op: 'add', dst: '10.50.0.0/24', family: 4, via: '10.77.0.3' },
       { op: 'del', dst: 'fd00:50::/64', family: 6 },
-    ], 79);
+    ]), 79);
     assert.equal(moved, { errors: [], ok: true }, 'delete, add, delete in one batch');
     assert.equal((await routes(ns, ['route', 'show', 'proto', '79'])).map((r) => `${r.dst} via ${r.gateway}`), ['10.50.0.0/24 via 10.77.0.3'], 'moved');
     assert.equal(await routes(ns, ['-6', 'route', 'show', 'proto', '79']), [], 'v6 route deleted');
-    assert.equal((await w.write([{ op: 'del', dst: '10.50.0.0/24', family: 4 }], 79)).ok, true, 'cleaned up');
+    assert.equal((await w.write(RouteOpList.of([{ op: 'del', dst: '10.50.0.0/24', family: 4 }]), 79)).ok, true, 'cleaned up');
   });
 
   s(`${name}: a delete never takes another protocol's route`, async ({ ns, w }) => {
     await ns.run(['ip', 'route', 'add', '10.80.0.0/24', 'via', '10.77.0.9', 'proto', 'static']);
-    const r = await w.write([{ op: 'del', dst: '10.80.0.0/24', family: 4 }], 79);
+    const r = await w.write(RouteOpList.of([{ op: 'del', dst: '10.80.0.0/24', family: 4 }]), 79);
     assert.is(r.ok, false, 'the delete fails');
     assert.is(r.errors.length, 1, r.errors.join('; '));
     assert.match(r.errors[0]!, /^route del 10\.80\.0\.0\/24 proto 79: .*No such process/, 'names the route and the reason');
@@ -76,7 +76,7 @@ for (const [name, make] of writers) {
     ops[5] = { ...ops[5]!, via: '192.0.2.1' };
     ops[1700] = { ...ops[1699]! };
     ops.push({ ...ops[2999]! });
-    const r = await w.write(ops, 79);
+    const r = await w.write(RouteOpList.of(ops), 79);
     assert.is(r.ok, false, 'not ok');
     assert.is(r.errors.length, 3, `three errors: ${r.errors.join('; ')}`);
     assert.match(r.errors[0]!, /^route add 10\.100\.0\.5\/32 via 192\.0\.2\.1 proto 79: /, 'the unreachable next hop');
@@ -85,13 +85,13 @@ for (const [name, make] of writers) {
     const installed = await routes(ns, ['route', 'show', 'proto', '79']);
     assert.is(installed.length, 2998, 'all 3000 but the unreachable one and the skipped duplicate slot');
     assert.ok(!installed.some((x) => x.dst === '10.100.0.5'), 'the unreachable route is not in');
-    const del = await w.write(installed.map((x) => ({ op: 'del' as const, dst: `${x.dst}/32`, family: 4 as const })), 79);
+    const del = await w.write(RouteOpList.of(installed.map((x) => ({ op: 'del' as const, dst: `${x.dst}/32`, family: 4 as const }))), 79);
     assert.equal(del, { errors: [], ok: true }, 'all deleted');
     assert.equal(await routes(ns, ['route', 'show', 'proto', '79']), [], 'none left');
   });
 
   s(`${name}: an empty batch writes nothing and is ok`, async ({ w }) => {
-    assert.equal(await w.write([], 79), { errors: [], ok: true });
+    assert.equal(await w.write(RouteOpList.of([]), 79), { errors: [], ok: true });
   });
 
   s.run();
