@@ -126,35 +126,36 @@ export function importAllowed(prefix: string, ebgp: boolean, policy: ImportPolic
   return true;
 }
 
-export interface AdjInEntry { route: RibRoute; eligible: boolean }
-
-/** One peer's received routes, each with whether import policy lets it into the Loc-RIB. */
+/**
+ * One peer's received routes, rejected ones included (a filter change can take them back).
+ * The route itself is the entry: no wrapper object per prefix of a full table.
+ */
 export class AdjRibIn {
-  private readonly entries = new Map<string, AdjInEntry>();
+  private readonly entries = new Map<string, RibRoute>();
 
   /** Stores a route; returns what the Loc-RIB should hold for this peer and prefix. */
   set(prefix: string, route: RibRoute, eligible: boolean): RibRoute | null {
-    this.entries.set(prefix, { route, eligible });
+    this.entries.set(prefix, route);
     return eligible ? route : null;
   }
-  get(prefix: string): AdjInEntry | undefined { return this.entries.get(prefix); }
+  get(prefix: string): RibRoute | undefined { return this.entries.get(prefix); }
   prefixes(): IterableIterator<string> { return this.entries.keys(); }
   /** Removes a route; true when there was one (the Loc-RIB candidate must go too). */
   delete(prefix: string): boolean { return this.entries.delete(prefix); }
   get size(): number { return this.entries.size; }
-  [Symbol.iterator](): IterableIterator<[string, AdjInEntry]> { return this.entries[Symbol.iterator](); }
+  [Symbol.iterator](): IterableIterator<[string, RibRoute]> { return this.entries[Symbol.iterator](); }
 
   /** Prefixes to drop: all, only stale ones, and optionally of one family. */
   select(onlyStale: boolean, family?: AfiFamily): string[] {
     const out: string[] = [];
-    for (const [prefix, e] of this.entries) {
-      if (onlyStale && !e.route.stale) continue;
-      if (family && e.route.family !== family) continue;
+    for (const [prefix, r] of this.entries) {
+      if (onlyStale && !r.stale) continue;
+      if (family && r.family !== family) continue;
       out.push(prefix);
     }
     return out;
   }
 
   /** Graceful restart helper: every route becomes stale until re-announced. */
-  markStale(): void { for (const e of this.entries.values()) e.route.stale = true; }
+  markStale(): void { for (const r of this.entries.values()) r.stale = true; }
 }

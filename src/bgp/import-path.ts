@@ -45,8 +45,8 @@ export class ImportPath {
     runInTurns([...p.adjIn.prefixes()], REIMPORT_MAX, {
       current: () => p.reimport === job && !p.removed && !this.st.stopped,
       each: (prefix) => {
-        const e = p.adjIn.get(prefix);
-        if (e) this.set(p, prefix, e.route);
+        const r = p.adjIn.get(prefix);
+        if (r) this.set(p, prefix, r);
       },
       done: () => { p.reimport = null; },
     });

@@ -101,10 +101,42 @@ export function decodeNlri(buf: Buffer, start: number, end: number, family: AfiF
     if (length > max) throw new BgpError(ErrorCode.UpdateMessage, UpdateSub.InvalidNetworkField, `NLRI prefix length ${length} exceeds ${max} for IPv${family}`);
     const n = (length + 7) >> 3;
     if (off + 1 + n > end) throw new BgpError(ErrorCode.UpdateMessage, UpdateSub.InvalidNetworkField, `NLRI prefix of length ${length} overruns its field`);
-    const bytes = Buffer.from(buf.subarray(off + 1, off + 1 + n));
-    if (length % 8 !== 0 && n > 0) bytes[n - 1]! &= (0xff << (8 - (length % 8))) & 0xff;
-    out.push(prefixText(family, length, bytes));
+    if (family === 4) {
+      out.push(v4PrefixText(buf, off + 1, n, length));
+    } else {
+      const bytes = Buffer.from(buf.subarray(off + 1, off + 1 + n));
+      if (length % 8 !== 0 && n > 0) bytes[n - 1]! &= (0xff << (8 - (length % 8))) & 0xff;
+      out.push(prefixText(family, length, bytes));
+    }
     off += 1 + n;
   }
   return out;
+}
+
+/** Room for "255.255.255.255/32". */
+const v4Text = Buffer.alloc(18);
+
+/** Writes v in decimal at `at`; returns the byte after it. */
+function putDecimal(at: number, v: number): number {
+  if (v >= 100) { v4Text[at++] = 48 + ((v / 100) | 0); v %= 100; v4Text[at++] = 48 + ((v / 10) | 0); v %= 10; } else if (v >= 10) { v4Text[at++] = 48 + ((v / 10) | 0); v %= 10; }
+  v4Text[at++] = 48 + v;
+  return at;
+}
+
+/**
+ * The text of an IPv4 NLRI prefix (n significant bytes at `off`, host bits cleared), made
+ * in one piece from the wire bytes: a full table is 100 000 of these, and building each
+ * from a copied buffer and concatenated parts left several objects of garbage per prefix
+ * and a key of two strings (a cons string over its text) for as long as the route lived.
+ */
+function v4PrefixText(buf: Buffer, off: number, n: number, length: number): string {
+  let at = 0;
+  for (let i = 0; i < 4; i++) {
+    let v = i < n ? buf[off + i]! : 0;
+    if (i === n - 1 && length % 8 !== 0) v &= (0xff << (8 - (length % 8))) & 0xff;
+    at = putDecimal(at, v);
+    v4Text[at++] = i < 3 ? 0x2e : 0x2f; // '.', then '/'
+  }
+  at = putDecimal(at, length);
+  return v4Text.toString('latin1', 0, at);
 }

@@ -5,6 +5,8 @@ import {
   encodeUpdateRaw, encodeAttributes, encodePrefixes, endOfRibFamily, packAnnouncements, packWithdrawals, emptyCapabilities,
   canonicalPrefix, type Message, type UpdateMessage, type PathAttributes,
 } from '../../src/bgp/index.js';
+import { decodeNlri } from '../../src/bgp/prefix.js';
+import ipaddr from 'ipaddr.js';
 import { MARKER, V, hex } from './_vectors.js';
 
 const C4 = { fourOctetAs: true };
@@ -65,6 +67,24 @@ test('UPDATE IPv4 announce and withdraw: golden bytes and round trip', () => {
   const [w] = packWithdrawals(4, ['10.1.0.0/16']);
   assert.is(w!.toString('hex'), hex(V.withdrawIpv4).toString('hex'), 'withdraw bytes');
   assert.equal(update(decodeMessage(w!, C4)).withdrawn, ['10.1.0.0/16']);
+});
+
+test('IPv4 NLRI text: every length 0-32, host bits sent set are cleared, as ipaddr.js reads the network', () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 255;
+  const wire: number[] = [];
+  const want: string[] = [];
+  for (let round = 0; round < 20; round++) {
+    for (let len = 0; len <= 32; len++) {
+      const bytes = Array.from({ length: (len + 7) >> 3 }, rnd);
+      wire.push(len, ...bytes);
+      const full = [...bytes, 0, 0, 0, 0].slice(0, 4).join('.');
+      want.push(`${ipaddr.IPv4.networkAddressFromCIDR(`${full}/${len}`).toString()}/${len}`);
+    }
+  }
+  want.push('255.255.255.255/32', '0.0.0.0/0');
+  wire.push(32, 255, 255, 255, 255, 0);
+  assert.equal(decodeNlri(Buffer.from(wire), 0, wire.length, 4), want);
 });
 
 test('UPDATE IPv6 in MP_REACH/MP_UNREACH: golden bytes and round trip', () => {
