@@ -8,26 +8,56 @@ export function isValidIp(s: string): boolean {
   return ipaddr.isValid(s) && (ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(':') && ipaddr.IPv6.isValid(s)));
 }
 
-// The calculator parses every endpoint's and pool's CIDR, often more than once per update:
-// dotted-quad IPv4 in its canonical decimal form (what isValidIp accepts, and what ipaddr
-// prints back) is read here with plain arithmetic; anything else goes through ipaddr.
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4_CIDR_RE = new RegExp(`^(${OCTET})\\.(${OCTET})\\.(${OCTET})\\.(${OCTET})(?:/(\\d{1,2}))?$`);
+// The calculator parses every endpoint's and pool's CIDR, often more than once per update,
+// and the learned-route path every prefix of a BGP table: dotted-quad IPv4 in its canonical
+// decimal form (what isValidIp accepts, and what ipaddr prints back) is read here char by
+// char, with no match array or string per address; anything else goes through ipaddr.
+
+/**
+ * A canonical dotted-quad IPv4 address or CIDR as address * 64 + prefix length (exact in a
+ * double; a bare address is a /32), or -1. Octets 0-255 without leading zeros, a length of
+ * one or two digits up to 32.
+ */
+function scanIpv4(s: string): number {
+  const end = s.length;
+  let i = 0;
+  let addr = 0;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (s.charCodeAt(i) !== 0x2e) return -1;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    for (let c = s.charCodeAt(i); c >= 0x30 && c <= 0x39; c = s.charCodeAt(++i)) {
+      if (i - start === 3) return -1;
+      v = v * 10 + c - 0x30;
+    }
+    if (i === start || v > 255 || (i - start > 1 && s.charCodeAt(start) === 0x30)) return -1;
+    addr = addr * 256 + v;
+  }
+  if (i === end) return addr * 64 + 32;
+  if (s.charCodeAt(i) !== 0x2f) return -1;
+  const start = ++i;
+  let len = 0;
+  for (let c = s.charCodeAt(i); c >= 0x30 && c <= 0x39; c = s.charCodeAt(++i)) {
+    if (i - start === 2) return -1;
+    len = len * 10 + c - 0x30;
+  }
+  return i === start || i !== end || len > 32 ? -1 : addr * 64 + len;
+}
 
 /** A canonical dotted-quad IPv4 address or CIDR as [address as a number, prefix length], or null. */
 function fastIpv4(s: string): [number, number] | null {
-  const m = IPV4_CIDR_RE.exec(s);
-  if (!m) return null;
-  const len = m[5] === undefined ? 32 : Number(m[5]);
-  if (len > 32) return null;
-  // The octets as captured: no split and no array per address (the learned-route path reads 100k at a time).
-  return [((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]), len];
+  const f = scanIpv4(s);
+  return f < 0 ? null : [Math.floor(f / 64), f % 64];
 }
 
 /** A canonical dotted-quad IPv4 address (no length) as a number, or null for any other text. */
 export function ipv4Number(s: string): number | null {
-  const f = s.includes('/') ? null : fastIpv4(s);
-  return f ? f[0] : null;
+  const f = scanIpv4(s);
+  // A bare address only (a /32 CIDR reads as 32 too: the text must not have a length).
+  return f >= 0 && f % 64 === 32 && !s.includes('/') ? Math.floor(f / 64) : null;
 }
 
 const ipv4Text = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -58,13 +88,15 @@ export function isValidCidrOrIp(s: string): boolean {
 
 /** The network form of a CIDR with host bits cleared: "10.1.2.3/24" -> "10.1.2.0/24". */
 export function canonicalCidr(s: string): string {
-  const f = fastIpv4(s);
-  if (f) {
-    const net = (f[0] & ipv4Mask(f[1])) >>> 0;
+  const f = scanIpv4(s);
+  if (f >= 0) {
+    const addr = Math.floor(f / 64);
+    const len = f % 64;
+    const net = (addr & ipv4Mask(len)) >>> 0;
     // Already canonical: the text itself, no new string (a learned-route sync canonicalizes
-    // every changed prefix of a BGP table).
-    if (net === f[0] && s.endsWith(`/${f[1]}`)) return s;
-    return `${ipv4Text(net)}/${f[1]}`;
+    // every changed prefix of a BGP table). A bare address gets its /32.
+    if (net === addr && s.charCodeAt(s.length - (len < 10 ? 2 : 3)) === 0x2f) return s;
+    return `${ipv4Text(net)}/${len}`;
   }
   const c = parseCidr(s);
   const net = c.family === 4
