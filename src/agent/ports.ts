@@ -6,9 +6,9 @@ import type { PeerStatusDoc } from '../api/index.js';
 import type { DaemonConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Store } from '../store/index.js';
-import type { LearnedRoute, LearnedTable } from '../dataplane/index.js';
+import type { LearnedRoute, LearnedTable, LearnedWant } from '../dataplane/index.js';
 
-export type { LearnedRoute, LearnedTable };
+export type { LearnedRoute, LearnedTable, LearnedWant };
 
 /**
  * The speaker's best learned routes: the table (live: it is the speaker's own, read it when
@@ -16,9 +16,6 @@ export type { LearnedRoute, LearnedTable };
  * previous set (null: any may have), which is the receiver's to keep and extend.
  */
 export interface LearnedSet { table: LearnedTable; changed: Set<string> | null }
-
-/** What a learned-route sync brings the kernel to: a whole list, or a table and its changes. */
-export type LearnedWant = readonly LearnedRoute[] | LearnedSet;
 
 export function learnedCount(want: LearnedWant): number {
   return 'table' in want ? want.table.size : want.length;

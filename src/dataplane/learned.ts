@@ -8,6 +8,7 @@ import type { Logger } from '../log/index.js';
 import { emptyCounts, type ApplyReport } from './report.js';
 import { ROUTE_PROTO_BGP } from '../calc/index.js';
 import type { RouteWriter } from './route-writer.js';
+import { nextTurn } from './turn.js';
 import { LearnedPlanner, learnedView, parseIpRoutes, type LearnedRoute, type LearnedView, type LearnedWant } from './routes.js';
 
 /**
@@ -37,7 +38,6 @@ function invalid(r: LearnedRoute): string {
 const SLICE = 2000;
 /** ...or fewer once a slice has taken this long (the clock read every 256 routes). */
 const SLICE_MS = 5;
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 /** Counts work and says when to let the event loop run: other sessions' keepalives and the API go between slices. */
 function createSlicer() {

@@ -8,6 +8,7 @@ import type { Logger } from '../log/index.js';
 import type { Exec } from './exec.js';
 import { encodeRouteOpsInto, routeOpLineAt, routeOpLines, routeOpsSize, type RouteOps } from './route-ops.js';
 import { loadRtnetlink } from './rtnetlink.js';
+import { nextTurn } from './turn.js';
 
 export interface RouteWriteResult {
   /** One line per operation that failed (or per failure of the write itself), naming the route. */
@@ -55,7 +56,6 @@ export function ipBatchErrors(stderr: string, lines: readonly string[]): string[
 
 /** Requests encoded between two turns of the event loop (about 1.5 ms of work). */
 const PART = 2048;
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 /** The netlink writer, or why it cannot be had here. `netns`: a name under /run/netns (unset: this process's namespace). */
 export function netlinkRouteWriter(netns?: string): RouteWriter | { error: string } {

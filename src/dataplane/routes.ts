@@ -190,9 +190,13 @@ export class LearnedPlanner {
       return;
     }
     plan.after.set(dst, w);
-    if (cur) plan.ops.push('del', cur);
+    if (cur) {
+      plan.ops.push('del', cur);
+      plan.replaced++;
+    } else {
+      plan.added++;
+    }
     plan.ops.push('add', w);
-    if (cur) plan.replaced++; else plan.added++;
   }
 
   /** With changesOnly: dst is no longer wanted (deleted if it is ours). */
